@@ -1,0 +1,188 @@
+"""The connector interface: one thin client per agency.
+
+A connector is a dataclass holding the shared ``aiohttp.ClientSession`` (injected, never
+created here), its agency's base URL and a per-attempt timeout. It answers one question:
+for these subjects, what does the agency hold? Each answer is ``Found`` with typed records
+or ``NotFound``; when the agency cannot answer, the connector raises an ``AgencyError``
+(see ``connectors.errors``) and the dispatcher decides whether to try again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import aiohttp
+
+from connectors.errors import (
+    AgencyBadAnswer,
+    AgencyError,
+    AgencyRateLimited,
+    AgencyRejected,
+    AgencyTimeout,
+    AgencyUnavailable,
+)
+
+SubjectKind = Literal["person", "organisation"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One judgment debtor as the officer submitted it (identifier already validated)."""
+
+    name: str
+    id_number: str
+    kind: SubjectKind = "person"
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """The lawful basis carried onward on every agency call (X-Road's userId and issue)."""
+
+    officer: str
+    team: str
+    case_number: str
+    batch_id: str
+
+    def headers(self) -> dict[str, str]:
+        # Case numbers contain CJK characters; HTTP headers are latin-1, so percent-encode.
+        from urllib.parse import quote
+
+        return {
+            "X-Requester-Officer": quote(self.officer),
+            "X-Requester-Team": quote(self.team),
+            "X-Requester-Case": quote(self.case_number),
+            "X-Requester-Batch": self.batch_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The agency holds something for this subject; ``record`` is a typed dataclass."""
+
+    record: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.record)
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    """The agency answered and holds nothing for this subject."""
+
+    def to_json(self) -> None:
+        return None
+
+
+Answer = Found | NotFound
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self, agency: str) -> Any:
+        content_type = self.headers.get("Content-Type", "")
+        if "json" not in content_type:
+            raise AgencyBadAnswer(agency, f"expected JSON, got content type {content_type!r}")
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AgencyBadAnswer(agency, "answer is not valid JSON") from exc
+
+
+@dataclass
+class Connector(ABC):
+    """Base for every agency client: a session, a base URL, a per-attempt timeout."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    #: how many subjects one ``query`` call may carry (the vehicle office takes 50)
+    max_group: ClassVar[int] = 1
+    #: the dataclass that ``Found.record`` holds; its fields are documented in metadata
+    record_type: ClassVar[type]
+
+    session: aiohttp.ClientSession
+    base_url: str
+    timeout: float = 10.0
+
+    @abstractmethod
+    async def query(self, subjects: Sequence[Subject], requester: Requester) -> list[Answer]:
+        """One answer per subject, in the order given. Raises ``AgencyError``."""
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        requester: Requester,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> Response:
+        """Send one request; translate every transport failure into an ``AgencyError``."""
+        url = self.base_url.rstrip("/") + path
+        all_headers = requester.headers()
+        if headers:
+            all_headers.update(headers)
+        try:
+            async with self.session.request(
+                method,
+                url,
+                json=json_body,
+                data=data,
+                params=params,
+                headers=all_headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as resp:
+                body = await resp.read()
+                response = Response(resp.status, resp.headers, body)
+        except TimeoutError as exc:
+            raise AgencyTimeout(self.name, f"no answer within {self.timeout:g} s") from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise AgencyBadAnswer(self.name, "answer was cut off") from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError) as exc:
+            raise AgencyUnavailable(self.name, f"connection failed ({type(exc).__name__})") from exc
+        except aiohttp.ClientError as exc:
+            raise AgencyUnavailable(self.name, f"request failed ({type(exc).__name__})") from exc
+        if response.status in ok:
+            return response
+        raise _status_error(self.name, response)
+
+
+def _status_error(agency: str, response: Response) -> AgencyError:
+    status = response.status
+    if status == 429:
+        return AgencyRateLimited(
+            agency, "rate limited (429)", retry_after=_retry_after(response.headers)
+        )
+    if status >= 500:
+        if status == 503 and "Retry-After" in response.headers:
+            return AgencyRateLimited(
+                agency, "overloaded (503)", retry_after=_retry_after(response.headers)
+            )
+        return AgencyUnavailable(agency, f"agency error ({status})")
+    return AgencyRejected(agency, f"request refused ({status})")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def field_doc(text: str, **kwargs: Any) -> Any:
+    """A dataclass field documented for the README and the registry test."""
+    return dataclasses.field(metadata={"doc": text}, **kwargs)

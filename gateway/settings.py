@@ -1,0 +1,105 @@
+"""Every setting in one frozen object, read from ``GATEWAY_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
+from gateway.errors import ConfigurationError
+
+#: realistic defaults per agency: (per-attempt timeout s, max in flight, max requests/s)
+_AGENCY_DEFAULTS: dict[str, tuple[float, int, float]] = {
+    "household": (5.0, 16, 50.0),
+    "realestate": (10.0, 8, 20.0),
+    "vehicle": (10.0, 4, 10.0),
+    "forestry": (8.0, 4, 5.0),
+    "subsidy": (10.0, 8, 20.0),
+    "police": (10.0, 4, 10.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AgencySettings:
+    name: str
+    url: str
+    timeout: float
+    max_in_flight: int
+    max_rps: float
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".gateway-data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_subjects: int = 100_000
+    max_body_bytes: int = 32 * 1024 * 1024
+    lease_seconds: float = 60.0
+    claim_chunk: int = 200
+    poll_seconds: float = 1.0
+    max_attempts: int = 4
+    backoff_base: float = 0.2
+    backoff_cap: float = 30.0
+    flush_size: int = 200
+    flush_seconds: float = 0.05
+    log_format: str = "auto"
+    log_level: str = "info"
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    agencies: Mapping[str, AgencySettings] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        base = cls()
+        try:
+            return cls(
+                database_url=env.get("GATEWAY_DATABASE_URL") or None,
+                data_dir=Path(env.get("GATEWAY_DATA_DIR", str(base.data_dir))),
+                host=env.get("GATEWAY_HOST", base.host),
+                port=int(env.get("GATEWAY_PORT", base.port)),
+                max_subjects=int(env.get("GATEWAY_MAX_SUBJECTS", base.max_subjects)),
+                max_body_bytes=int(env.get("GATEWAY_MAX_BODY_BYTES", base.max_body_bytes)),
+                lease_seconds=float(env.get("GATEWAY_LEASE_SECONDS", base.lease_seconds)),
+                claim_chunk=int(env.get("GATEWAY_CLAIM_CHUNK", base.claim_chunk)),
+                poll_seconds=float(env.get("GATEWAY_POLL_SECONDS", base.poll_seconds)),
+                max_attempts=int(env.get("GATEWAY_MAX_ATTEMPTS", base.max_attempts)),
+                backoff_base=float(env.get("GATEWAY_BACKOFF_BASE", base.backoff_base)),
+                backoff_cap=float(env.get("GATEWAY_BACKOFF_CAP", base.backoff_cap)),
+                flush_size=int(env.get("GATEWAY_FLUSH_SIZE", base.flush_size)),
+                flush_seconds=float(env.get("GATEWAY_FLUSH_SECONDS", base.flush_seconds)),
+                log_format=env.get("GATEWAY_LOG_FORMAT", base.log_format),
+                log_level=env.get("GATEWAY_LOG_LEVEL", base.log_level),
+                worker_id=env.get("GATEWAY_WORKER_ID") or base.worker_id,
+                agencies=_agencies_from_env(env),
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"bad GATEWAY_* setting: {exc}") from exc
+
+    def with_agency_urls(self, urls: Mapping[str, str]) -> Settings:
+        agencies = dict(self.agencies)
+        for name, url in urls.items():
+            agencies[name] = replace(agencies[name], url=url)
+        return replace(self, agencies=agencies)
+
+    def replace(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _agencies_from_env(env: Mapping[str, str]) -> dict[str, AgencySettings]:
+    agencies = {}
+    for name in AGENCIES:
+        prefix = f"GATEWAY_AGENCY_{name.upper()}_"
+        timeout, in_flight, rps = _AGENCY_DEFAULTS[name]
+        agencies[name] = AgencySettings(
+            name=name,
+            url=env.get(prefix + "URL", f"http://127.0.0.1:{DEFAULT_MOCK_PORTS[name]}"),
+            timeout=float(env.get(prefix + "TIMEOUT", timeout)),
+            max_in_flight=int(env.get(prefix + "MAX_IN_FLIGHT", in_flight)),
+            max_rps=float(env.get(prefix + "MAX_RPS", rps)),
+        )
+    return agencies
