@@ -1,0 +1,94 @@
+"""Bearer tokens and the caller they stand for.
+
+Tokens are 256-bit random strings shown once; only their SHA-256 is stored. Which roles may
+call an endpoint is declared on the handler with ``@roles(...)`` and enforced by the auth
+middleware, so the rule sits next to the code it guards and the OpenAPI document reads it
+from the same place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from gateway.errors import Unauthorized
+from gateway.queries import sql
+
+Role = Literal["officer", "commander", "auditor", "admin"]
+ROLES: tuple[Role, ...] = ("officer", "commander", "auditor", "admin")
+TOKEN_PREFIX = "gw_"
+PUBLIC: tuple[str, ...] = ()
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    officer_id: int
+    officer: str
+    role: Role
+    team_id: int | None
+    team: str | None
+
+
+def roles(*allowed: Role | Literal["public"]) -> Callable[[Handler], Handler]:
+    """Declare who may call a handler; ``"public"`` needs no token."""
+
+    def mark(handler: Handler) -> Handler:
+        handler.__roles__ = tuple(allowed)  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+def allowed_roles(handler: Any) -> tuple[str, ...] | None:
+    return getattr(handler, "__roles__", None)
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise Unauthorized("an Authorization: Bearer <token> header is required")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+async def authenticate(pool: asyncpg.Pool, header: str | None) -> Caller:
+    token = bearer_token(header)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(sql("find_token"), hash_token(token))
+    if row is None:
+        raise Unauthorized("the token is unknown, expired or revoked")
+    return Caller(row["officer_id"], row["officer"], row["role"], row["team_id"], row["team"])
+
+
+async def create_token(
+    conn: asyncpg.Connection,
+    *,
+    officer: str,
+    role: Role,
+    team: str | None,
+    expires_at: datetime | None = None,
+) -> str:
+    """Create (or update) the officer and their team, and issue a new token for them."""
+    async with conn.transaction():
+        team_id = await conn.fetchval(sql("upsert_team"), team) if team else None
+        officer_id = await conn.fetchval(sql("upsert_officer"), officer, role, team_id)
+        token = new_token()
+        await conn.execute(sql("insert_token"), hash_token(token), officer_id, expires_at)
+    return token

@@ -1,0 +1,207 @@
+"""Storing batches and reading them back: submission, status, results, cancellation."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from gateway.auth import Caller
+from gateway.dispatcher import CHANNEL_CANCELLED, CHANNEL_QUEUED
+from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from gateway.queries import sql
+from gateway.validation import BatchRequest
+
+PROGRESS_FIELDS = ("total", "done", "found", "not_found", "failed")
+
+
+def request_digest(request: BatchRequest) -> bytes:
+    canonical = json.dumps(request.canonical(), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).digest()
+
+
+async def submit(
+    pool: asyncpg.Pool, caller: Caller, request: BatchRequest, idempotency_key: str | None
+) -> tuple[uuid.UUID, bool]:
+    """Store the batch and all its inquiries in one transaction. Returns (id, replayed):
+    a submission repeated with the same ``Idempotency-Key`` returns the first batch."""
+    assert caller.team_id is not None
+    digest = request_digest(request)
+    batch_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        inserted = await conn.fetchval(
+            sql("insert_batch"),
+            batch_id,
+            caller.officer_id,
+            caller.team_id,
+            request.case_number,
+            request.reason,
+            list(request.agencies),
+            len(request.subjects),
+            idempotency_key,
+            digest,
+        )
+        if inserted is None:
+            existing = await conn.fetchrow(
+                sql("find_idempotent_batch"), caller.officer_id, idempotency_key
+            )
+            if existing["request_digest"] != digest:
+                raise ValidationFailed(
+                    [
+                        {
+                            "row": None,
+                            "field": "Idempotency-Key",
+                            "problem": "was already used for a different batch",
+                        }
+                    ],
+                    "Idempotency-Key reused with a different request; nothing was stored",
+                )
+            return existing["id"], True
+        await conn.copy_records_to_table(
+            "subjects",
+            columns=["batch_id", "row", "kind", "name", "id_number"],
+            records=(
+                (batch_id, row, s.kind, s.name, s.id_number)
+                for row, s in enumerate(request.subjects)
+            ),
+        )
+        await conn.execute(
+            sql("insert_inquiries"), batch_id, len(request.subjects), list(request.agencies)
+        )
+        await conn.execute(
+            sql("audit_batch_event"),
+            batch_id,
+            "batch.submitted",
+            "accepted",
+            {"subjects": len(request.subjects), "agencies": list(request.agencies)},
+        )
+        await conn.execute("SELECT pg_notify($1, '')", CHANNEL_QUEUED)
+    return batch_id, False
+
+
+def parse_batch_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        # Not a UUID cannot be a batch: answer exactly as for one that does not exist.
+        raise NotFound("no such batch") from exc
+
+
+def _visible(row: asyncpg.Record | None, caller: Caller) -> asyncpg.Record:
+    """Officers see their own team's batches; to them any other batch does not exist."""
+    if row is None or (caller.role == "officer" and row["team_id"] != caller.team_id):
+        raise NotFound("no such batch")
+    return row
+
+
+def _batch_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "case_number": row["case_number"],
+        "reason": row["reason"],
+        "agencies": list(row["agencies"]),
+        "status": row["status"],
+        "officer": row["officer"],
+        "team": row["team"],
+        "subject_count": row["subject_count"],
+        "created_at": row["created_at"].isoformat(),
+        "started_at": row["started_at"].isoformat() if row["started_at"] else None,
+        "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+    }
+
+
+async def get_batch(pool: asyncpg.Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        row = _visible(await conn.fetchrow(sql("get_batch"), batch_id), caller)
+        progress_rows = await conn.fetch(sql("batch_progress"), batch_id)
+    body = _batch_json(row)
+    progress = {agency: dict.fromkeys(PROGRESS_FIELDS, 0) for agency in row["agencies"]}
+    for p in progress_rows:
+        progress[p["agency"]] = {name: p[name] for name in PROGRESS_FIELDS}
+    body["progress"] = progress
+    return body
+
+
+async def list_batches(
+    pool: asyncpg.Pool, caller: Caller, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    after_time, after_id = None, None
+    if cursor:
+        try:
+            stamp, _, ident = _decode_cursor(cursor).partition("|")
+            from datetime import datetime
+
+            after_time, after_id = datetime.fromisoformat(stamp), uuid.UUID(ident)
+        except ValueError as exc:
+            raise BadRequest("the cursor is not valid", field="cursor") from exc
+    team_filter = caller.team_id if caller.role == "officer" else None
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            sql("list_batches"), team_filter, after_time, after_id, limit + 1
+        )
+    items = [_batch_json(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _encode_cursor(f"{last['created_at'].isoformat()}|{last['id']}")
+    return {"items": items, "next_cursor": next_cursor}
+
+
+async def results_page(
+    pool: asyncpg.Pool, caller: Caller, batch_id: uuid.UUID, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    after = 0
+    if cursor:
+        try:
+            after = int(_decode_cursor(cursor))
+        except ValueError as exc:
+            raise BadRequest("the cursor is not valid", field="cursor") from exc
+    async with pool.acquire() as conn:
+        _visible(await conn.fetchrow(sql("get_batch"), batch_id), caller)
+        rows = await conn.fetch(sql("results_page"), batch_id, after, limit + 1)
+    items = [
+        {
+            "subject": {"row": r["row"], "name": r["name"], "id_number": r["id_number"]},
+            "agency": r["agency"],
+            "status": r["status"],
+            "data": r["data"],
+            "error": r["error"],
+            "attempts": r["attempts"],
+            "completed_at": r["completed_at"].isoformat(),
+        }
+        for r in rows[:limit]
+    ]
+    next_cursor = _encode_cursor(str(rows[limit - 1]["inquiry_id"])) if len(rows) > limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+async def cancel(pool: asyncpg.Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            row = _visible(await conn.fetchrow(sql("get_batch"), batch_id), caller)
+            if await conn.fetchval(sql("cancel_batch"), batch_id) is None:
+                raise Conflict(f"the batch is already {row['status']}", status=row["status"])
+            await conn.execute(sql("cancel_inquiries"), batch_id)
+            await conn.execute(
+                sql("audit_batch_event"), batch_id, "batch.cancelled", "cancelled",
+                {"by": caller.officer},
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL_CANCELLED, str(batch_id))
+    return await get_batch(pool, caller, batch_id)
+
+
+def _encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(value: str) -> str:
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError) as exc:
+        raise ValueError("bad cursor") from exc

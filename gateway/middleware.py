@@ -1,0 +1,93 @@
+"""Middlewares: one canonical log line per request, errors as JSON, and authentication."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from gateway.auth import allowed_roles, authenticate
+from gateway.errors import DatabaseUnavailable, Forbidden, RequestError
+from gateway.state import METRICS, POOL
+
+log = structlog.get_logger("gateway.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, DatabaseUnavailable)
+
+
+def error_body(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(unmatched)"
+
+
+@web.middleware
+async def canonical_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Exactly one line per request, with what the command centre needs and no personal data."""
+    structlog.contextvars.clear_contextvars()
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route(request)
+        metrics = request.app[METRICS]
+        metrics.http_requests.labels(request.method, route, str(status)).inc()
+        metrics.http_latency.labels(route).observe(elapsed)
+        caller = request.get("caller")
+        log.info(
+            "http_request",
+            method=request.method,
+            route=route,
+            status=status,
+            ms=round(elapsed * 1000, 1),
+            officer=caller.officer if caller else None,
+            role=caller.role if caller else None,
+        )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON body; no traceback ever reaches the caller."""
+    try:
+        return await handler(request)
+    except RequestError as exc:
+        return web.json_response(exc.body(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = (exc.reason or "error").lower().replace(" ", "_")
+        return error_body(exc.status, code, exc.reason or "error")
+    except _DB_DOWN as exc:
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return error_body(503, "unavailable", "the database is unavailable; try again shortly")
+    except Exception:
+        log.exception("unhandled_error", route=_route(request))
+        return error_body(500, "internal", "internal error; the request was not completed")
+
+
+@web.middleware
+async def require_role(request: web.Request, handler: Handler) -> web.StreamResponse:
+    allowed = allowed_roles(request.match_info.handler)
+    if allowed is None or "public" in allowed:
+        return await handler(request)
+    caller = await authenticate(request.app[POOL], request.headers.get("Authorization"))
+    request["caller"] = caller
+    structlog.contextvars.bind_contextvars(officer=caller.officer)
+    if caller.role not in allowed:
+        raise Forbidden(f"the {caller.role} role may not do this", allowed=list(allowed))
+    return await handler(request)

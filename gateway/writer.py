@@ -1,0 +1,128 @@
+"""Group commit of results: many agency answers recorded in one transaction.
+
+Each answer is committed together with its audit record and the inquiry's state change, and
+only if this worker still holds the inquiry's lease, so a result is never recorded twice. If
+the database is unreachable the answers wait in memory and the flush is retried; if the
+process dies first, the leases expire and the inquiries are asked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+
+from gateway.metrics import Metrics
+from gateway.queries import sql
+
+log = structlog.get_logger("gateway.writer")
+
+#: errors after which a flush is worth retrying: the database went away or restarted
+RETRYABLE_DB_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    inquiry_id: int
+    agency: str
+    status: str  # found | not_found | failed
+    data: Any
+    error: str | None
+    attempts: int
+
+
+class ResultWriter:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        owner: str,
+        metrics: Metrics,
+        *,
+        flush_size: int,
+        flush_seconds: float,
+        on_finished: Callable[[list[Any]], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._owner = owner
+        self._metrics = metrics
+        self._flush_size = flush_size
+        self._flush_seconds = flush_seconds
+        self._on_finished = on_finished
+        self._buffer: list[Outcome] = []
+        self._ready = asyncio.Event()
+        self._full = asyncio.Event()
+        self._closing = False
+
+    def add(self, outcome: Outcome) -> None:
+        self._buffer.append(outcome)
+        self._ready.set()
+        if len(self._buffer) >= self._flush_size:
+            self._full.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def run(self) -> None:
+        """Flush whenever a group is full or the oldest answer has waited long enough."""
+        while True:
+            await self._ready.wait()
+            if not self._closing:
+                try:
+                    await asyncio.wait_for(self._full.wait(), self._flush_seconds)
+                except TimeoutError:
+                    pass
+            await self.flush()
+
+    async def flush(self) -> None:
+        delay = 0.1
+        while self._buffer:
+            group, self._buffer = self._buffer, []
+            self._ready.clear()
+            self._full.clear()
+            try:
+                await self._write(group)
+            except RETRYABLE_DB_ERRORS as exc:
+                # Put the group back in front and try again: nothing is dropped.
+                self._buffer = group + self._buffer
+                log.warning("result_flush_failed", error=type(exc).__name__, pending=len(group))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        self._closing = True
+        await self.flush()
+
+    async def _write(self, group: list[Outcome]) -> None:
+        started = time.perf_counter()
+        async with self._pool.acquire() as conn, conn.transaction():
+            stored = await conn.fetch(
+                sql("record_results"),
+                [o.inquiry_id for o in group],
+                [o.status for o in group],
+                [o.data for o in group],
+                [o.error for o in group],
+                [o.attempts for o in group],
+                self._owner,
+            )
+            batch_ids = list({row["batch_id"] for row in stored})
+            finished = await conn.fetch(sql("finish_batches"), batch_ids) if batch_ids else []
+        self._metrics.result_flush_seconds.observe(time.perf_counter() - started)
+        for row in stored:
+            self._metrics.inquiries_completed.labels(row["agency"], row["status"]).inc()
+        if len(stored) < len(group):
+            # Leases lost (expired and taken over, or the batch was cancelled): not recorded.
+            log.info("results_not_recorded", count=len(group) - len(stored))
+        if finished and self._on_finished:
+            self._on_finished([row["id"] for row in finished])
