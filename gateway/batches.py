@@ -141,9 +141,7 @@ async def list_batches(
             raise BadRequest("the cursor is not valid", field="cursor") from exc
     team_filter = caller.team_id if caller.role == "officer" else None
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            sql("list_batches"), team_filter, after_time, after_id, limit + 1
-        )
+        rows = await conn.fetch(sql("list_batches"), team_filter, after_time, after_id, limit + 1)
     items = [_batch_json(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -188,7 +186,10 @@ async def cancel(pool: asyncpg.Pool, caller: Caller, batch_id: uuid.UUID) -> dic
                 raise Conflict(f"the batch is already {row['status']}", status=row["status"])
             await conn.execute(sql("cancel_inquiries"), batch_id)
             await conn.execute(
-                sql("audit_batch_event"), batch_id, "batch.cancelled", "cancelled",
+                sql("audit_batch_event"),
+                batch_id,
+                "batch.cancelled",
+                "cancelled",
                 {"by": caller.officer},
             )
             await conn.execute("SELECT pg_notify($1, $2)", CHANNEL_CANCELLED, str(batch_id))

@@ -62,7 +62,9 @@ class Dispatcher:
             metrics,
             flush_size=settings.flush_size,
             flush_seconds=settings.flush_seconds,
+            on_finished=self._batches_finished,
         )
+        self._finish_waiters: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
         self._wake = {name: asyncio.Event() for name in connectors}
         self._held = dict.fromkeys(connectors, 0)
         self._tasks_by_batch: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
@@ -122,10 +124,27 @@ class Dispatcher:
 
     def cancel_batch(self, batch_id: str) -> int:
         """Cancel this process's in-flight calls for a cancelled batch; no retry follows."""
+        self._batches_finished([batch_id])
         tasks = self._tasks_by_batch.pop(batch_id, set())
         for task in tasks:
             task.cancel()
         return len(tasks)
+
+    async def wait_finished(self, batch_id: str) -> None:
+        """Until the batch is done or cancelled (an event, not a poll)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._finish_waiters[batch_id].append(waiter)
+        async with self._pool.acquire() as conn:
+            status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
+        if status in ("done", "cancelled"):
+            self._batches_finished([batch_id])
+        await waiter
+
+    def _batches_finished(self, batch_ids: list[object]) -> None:
+        for batch_id in batch_ids:
+            for waiter in self._finish_waiters.pop(str(batch_id), []):
+                if not waiter.done():
+                    waiter.set_result(None)
 
     # -- claiming and working -----------------------------------------------------------------
 
@@ -252,26 +271,22 @@ class Dispatcher:
         The claim loops also poll, so a missed notification only delays work."""
         while True:
             try:
-                conn = await self._pool.acquire()
-            except DB_ERRORS:
-                await asyncio.sleep(1.0)
-                continue
-            closed = asyncio.Event()
-            try:
-                conn.add_termination_listener(lambda _c: closed.set())
-                await conn.add_listener(CHANNEL_QUEUED, lambda *_: self.wake())
-                await conn.add_listener(
-                    CHANNEL_CANCELLED, lambda _c, _p, _ch, payload: self.cancel_batch(payload)
-                )
-                self.wake()  # anything queued while we were not listening
-                await closed.wait()
-            except DB_ERRORS:
-                await asyncio.sleep(1.0)
-            finally:
-                with contextlib.suppress(*DB_ERRORS):
-                    await conn.remove_listener(CHANNEL_QUEUED, lambda *_: None)
-                with contextlib.suppress(*DB_ERRORS):
-                    await self._pool.release(conn)
+                await self._listen_once()
+            except DB_ERRORS as exc:
+                log.warning("listener_lost", error=type(exc).__name__)
+            await asyncio.sleep(1.0)
+
+    async def _listen_once(self) -> None:
+        closed = asyncio.Event()
+        async with self._pool.acquire() as conn:
+            # The pool resets a connection (UNLISTEN *) when it is released.
+            conn.add_termination_listener(lambda _conn: closed.set())
+            await conn.add_listener(CHANNEL_QUEUED, lambda *_: self.wake())
+            await conn.add_listener(
+                CHANNEL_CANCELLED, lambda _c, _p, _ch, payload: self.cancel_batch(payload)
+            )
+            self.wake()  # anything queued while we were not listening
+            await closed.wait()
 
 
 def _outcome(agency: str, item: Claimed, result: CallResult, index: int) -> Outcome:

@@ -19,12 +19,17 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.http_requests = Counter(
-            "gateway_http_requests_total", "HTTP requests served.",
-            ["method", "route", "status"], registry=r,
+            "gateway_http_requests_total",
+            "HTTP requests served.",
+            ["method", "route", "status"],
+            registry=r,
         )
         self.http_latency = Histogram(
-            "gateway_http_request_seconds", "HTTP request handling time.",
-            ["route"], buckets=_LATENCY_BUCKETS, registry=r,
+            "gateway_http_request_seconds",
+            "HTTP request handling time.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.batches_submitted = Counter(
             "gateway_batches_submitted_total", "Batches accepted.", registry=r
@@ -33,30 +38,45 @@ class Metrics:
             "gateway_subjects_submitted_total", "Subjects in accepted batches.", registry=r
         )
         self.batches_rejected = Counter(
-            "gateway_batches_rejected_total", "Batch submissions refused.", ["reason"],
+            "gateway_batches_rejected_total",
+            "Batch submissions refused.",
+            ["reason"],
             registry=r,
         )
         self.agency_calls = Counter(
-            "gateway_agency_calls_total", "Calls made to agencies (every attempt).",
-            ["agency", "outcome"], registry=r,
+            "gateway_agency_calls_total",
+            "Calls made to agencies (every attempt).",
+            ["agency", "outcome"],
+            registry=r,
         )
         self.agency_latency = Histogram(
-            "gateway_agency_call_seconds", "Agency call time per attempt.",
-            ["agency"], buckets=_LATENCY_BUCKETS, registry=r,
+            "gateway_agency_call_seconds",
+            "Agency call time per attempt.",
+            ["agency"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.inquiries_completed = Counter(
-            "gateway_inquiries_completed_total", "Inquiries with a recorded result.",
-            ["agency", "status"], registry=r,
+            "gateway_inquiries_completed_total",
+            "Inquiries with a recorded result.",
+            ["agency", "status"],
+            registry=r,
         )
         self.in_flight = Gauge(
-            "gateway_agency_in_flight", "Agency calls in flight in this process.",
-            ["agency"], registry=r,
+            "gateway_agency_in_flight",
+            "Agency calls in flight in this process.",
+            ["agency"],
+            registry=r,
         )
         self.queue_depth = Gauge(
-            "gateway_queue_depth", "Inquiries waiting, across all replicas.",
-            ["agency", "state"], registry=r,
+            "gateway_queue_depth",
+            "Inquiries waiting, across all replicas.",
+            ["agency", "state"],
+            registry=r,
         )
         self.result_flush_seconds = Histogram(
-            "gateway_result_flush_seconds", "Time to commit one group of results.",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "gateway_result_flush_seconds",
+            "Time to commit one group of results.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )

@@ -127,6 +127,10 @@ claimed AS (
     FROM picked WHERE i.id = picked.id
     RETURNING i.id, i.batch_id, i.row, i.attempts
 ),
+started AS (
+    UPDATE batches SET status = 'running', started_at = now()
+    WHERE id IN (SELECT batch_id FROM claimed) AND status = 'queued'
+),
 audited AS (
     INSERT INTO audit_log (action, officer_id, officer, team, case_number, batch_id, row,
                            agency, outcome)
@@ -145,10 +149,6 @@ JOIN batches b ON b.id = c.batch_id
 JOIN officers o ON o.id = b.officer_id
 JOIN teams t ON t.id = b.team_id
 ORDER BY c.id;
-
--- name: mark_batches_running
-UPDATE batches SET status = 'running', started_at = now()
-WHERE id = ANY ($1::uuid[]) AND status = 'queued';
 
 -- name: record_results
 -- Only rows still leased by this worker are recorded: a worker whose lease expired and was

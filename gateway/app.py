@@ -1,0 +1,60 @@
+"""The aiohttp application: state under ``AppKey``s, resources under ``cleanup_ctx``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from connectors.registry import build_connectors
+from gateway import api, db, migrations
+from gateway.dispatcher import Dispatcher
+from gateway.metrics import Metrics
+from gateway.middleware import canonical_log, json_errors, require_role
+from gateway.settings import Settings
+from gateway.state import CONNECTORS, DISPATCHER, METRICS, POOL, SESSION, SETTINGS
+
+
+def make_app(settings: Settings, dsn: str, *, dispatch: bool = True) -> web.Application:
+    """The gateway: the HTTP API and, unless ``dispatch`` is off, the dispatcher."""
+    app = web.Application(
+        middlewares=[canonical_log, json_errors, require_role],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        pool = await db.create_pool(dsn)
+        async with pool.acquire() as conn:
+            await migrations.migrate(conn)
+        app[POOL] = pool
+        yield
+        await pool.close()
+
+    async def agencies(app: web.Application) -> AsyncIterator[None]:
+        # One session for every agency; per-agency limits are the dispatcher's job.
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            app[SESSION] = session
+            app[CONNECTORS] = build_connectors(
+                session,
+                {name: a.url for name, a in settings.agencies.items()},
+                {name: a.timeout for name, a in settings.agencies.items()},
+            )
+            yield
+
+    async def dispatcher(app: web.Application) -> AsyncIterator[None]:
+        worker = Dispatcher(app[POOL], app[CONNECTORS], settings, app[METRICS])
+        app[DISPATCHER] = worker
+        await worker.start()
+        yield
+        await worker.stop()
+
+    app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(agencies)
+    if dispatch:
+        app.cleanup_ctx.append(dispatcher)
+    api.add_routes(app)
+    return app

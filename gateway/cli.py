@@ -1,0 +1,121 @@
+"""``gateway``: serve, migrate, issue tokens, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from aiohttp import web
+
+from gateway import db, logs, migrations
+from gateway.app import make_app
+from gateway.auth import ROLES, create_token
+from gateway.errors import GatewayError
+from gateway.settings import Settings
+
+log = structlog.get_logger("gateway.cli")
+
+
+async def wait_for_stop() -> None:
+    """Until Ctrl-C or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve(settings: Settings) -> None:
+    async with db.database_url(settings) as dsn:
+        runner = web.AppRunner(make_app(settings, dsn), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        log.info("serving", url=f"http://{settings.host}:{settings.port}")
+        try:
+            await wait_for_stop()
+        finally:
+            await runner.cleanup()
+
+
+async def migrate(settings: Settings) -> None:
+    async with db.database_url(settings) as dsn:
+        pool = await db.create_pool(dsn, min_size=1, max_size=1)
+        async with pool.acquire() as conn:
+            applied = await migrations.migrate(conn)
+        await pool.close()
+    print(f"applied {len(applied)} migration(s): {[m.version for m in applied]}")
+
+
+async def token_create(settings: Settings, args: argparse.Namespace) -> None:
+    if args.role == "officer" and not args.team:
+        raise SystemExit("gateway token create: an officer needs --team")
+    officer = args.officer or f"{args.role}-{args.team or 'centre'}"
+    expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
+    async with db.database_url(settings) as dsn:
+        pool = await db.create_pool(dsn, min_size=1, max_size=1)
+        async with pool.acquire() as conn:
+            await migrations.migrate(conn)
+            token = await create_token(
+                conn, officer=officer, role=args.role, team=args.team, expires_at=expires
+            )
+        await pool.close()
+    print(f"token for {officer} ({args.role}{', team ' + args.team if args.team else ''}):")
+    print(token)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the HTTP API and the dispatcher")
+    commands.add_parser("migrate", help="apply database migrations")
+    demo = commands.add_parser("demo", help="embedded database, mock agencies, gateway, a batch")
+    demo.add_argument("--subjects", type=int, default=200)
+    demo.add_argument("--latency", choices=["realistic", "zero"], default="realistic")
+    demo.add_argument("--exit", action="store_true", help="exit after the batch (no serving)")
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="issue a token; printed as the last line")
+    create.add_argument("--role", choices=ROLES, required=True)
+    create.add_argument("--team", help="the officer's team (required for officers)")
+    create.add_argument("--officer", help="the officer's name (login); default from role/team")
+    create.add_argument("--expires-days", type=int, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logs.configure(
+            settings.log_level,
+            settings.log_format,
+            stream=sys.stderr if args.command in ("demo", "token", "migrate") else None,
+        )
+        run: Callable[[], Awaitable[None]]
+        if args.command == "serve":
+            run = lambda: serve(settings)  # noqa: E731
+        elif args.command == "migrate":
+            run = lambda: migrate(settings)  # noqa: E731
+        elif args.command == "token":
+            run = lambda: token_create(settings, args)  # noqa: E731
+        else:
+            from gateway.demo import run_demo
+
+            run = lambda: run_demo(settings, args)  # noqa: E731
+        asyncio.run(run())
+    except GatewayError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

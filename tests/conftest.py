@@ -1,0 +1,182 @@
+"""Shared fixtures: one embedded PostgreSQL per session, a migrated template database cloned
+for every test, mock agencies on loopback, and a gateway wired to both."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway import db, migrations
+from gateway.app import make_app
+from gateway.auth import create_token
+from gateway.embedded_db import EmbeddedPostgres
+from gateway.settings import Settings
+from gateway.state import DISPATCHER, POOL
+from mocks.testing import running_mocks
+
+TEMPLATE = "gateway_template"
+_numbers = itertools.count(1)
+
+
+def _with_database(url: str, name: str) -> str:
+    # Embedded URLs look like postgresql://postgres:@/postgres?host=/socket/dir
+    base, _, query = url.partition("?")
+    prefix = base.rsplit("/", 1)[0]
+    return f"{prefix}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL for the whole session (or GATEWAY_TEST_DATABASE_URL's server)."""
+    external = os.environ.get("GATEWAY_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")))
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def template_url(pg_url: str) -> str:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await conn.close()
+    url = _with_database(pg_url, TEMPLATE)
+    conn = await asyncpg.connect(url)
+    try:
+        await migrations.migrate(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+@pytest.fixture
+async def database_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test: a clone of the template (fast)."""
+    name = f"test_{os.getpid()}_{next(_numbers)}"
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    finally:
+        await admin.close()
+    yield _with_database(pg_url, name)
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await db.create_pool(database_url)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def mocks() -> AsyncIterator[Any]:
+    async with running_mocks(latency="zero") as running:
+        yield running
+
+
+def test_settings(mock_urls: dict[str, str], **overrides: Any) -> Settings:
+    settings = Settings.from_env({"GATEWAY_WORKER_ID": "test"})
+    settings = settings.with_agency_urls(mock_urls)
+    return settings.replace(
+        lease_seconds=overrides.pop("lease_seconds", 30.0),
+        poll_seconds=overrides.pop("poll_seconds", 0.5),
+        backoff_base=overrides.pop("backoff_base", 0.01),
+        backoff_cap=overrides.pop("backoff_cap", 0.05),
+        **overrides,
+    )
+
+
+@dataclass
+class Gateway:
+    """A running gateway (API + dispatcher) on loopback, and helpers to drive it."""
+
+    client: TestClient
+    database_url: str
+    settings: Settings
+    _tokens: dict[tuple[str, str | None, str | None], str] = field(default_factory=dict)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.client.app[POOL]
+
+    async def token(
+        self, role: str = "officer", team: str | None = "team-a", officer: str | None = None
+    ) -> str:
+        key = (role, team, officer)
+        if key not in self._tokens:
+            async with self.pool.acquire() as conn:
+                self._tokens[key] = await create_token(
+                    conn, officer=officer or f"{role}-{team}", role=role, team=team  # type: ignore[arg-type]
+                )
+        return self._tokens[key]
+
+    async def headers(self, role: str = "officer", team: str | None = "team-a") -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(role, team)}"}
+
+    async def submit(self, body: dict[str, Any], team: str = "team-a", **headers: str) -> Any:
+        response = await self.client.post(
+            "/v1/batches", json=body, headers={**await self.headers(team=team), **headers}
+        )
+        assert response.status == 202, await response.text()
+        return await response.json()
+
+    async def wait_finished(self, batch_id: str, timeout: float = 60) -> None:
+        await asyncio.wait_for(self.client.app[DISPATCHER].wait_finished(batch_id), timeout)
+
+    async def all_results(self, batch_id: str, team: str = "team-a") -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
+            response = await self.client.get(
+                f"/v1/batches/{batch_id}/results", params=params,
+                headers=await self.headers(team=team),
+            )
+            assert response.status == 200, await response.text()
+            page = await response.json()
+            items.extend(page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+
+@pytest.fixture
+async def gateway_factory(database_url: str, mocks: Any):  # type: ignore[no-untyped-def]
+    started: list[TestClient] = []
+
+    async def start(**overrides: Any) -> Gateway:
+        settings = test_settings(mocks.urls, **overrides)
+        app = make_app(settings, database_url)
+        client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        started.append(client)
+        return Gateway(client, database_url, settings)
+
+    yield start
+    for client in reversed(started):
+        await client.close()
+
+
+@pytest.fixture
+async def gateway(gateway_factory: Any) -> Gateway:
+    return await gateway_factory()
