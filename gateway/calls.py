@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import statistics
 import time
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -49,12 +51,32 @@ class FullJitterBackoff:
 
 
 @dataclass
+class RecentCalls:
+    """The last calls to one agency, for health reports and the demo's summary."""
+
+    calls: deque[tuple[float, float, bool]] = field(default_factory=lambda: deque(maxlen=2000))
+
+    def record(self, seconds: float, ok: bool) -> None:
+        self.calls.append((time.monotonic(), seconds, ok))
+
+    def median_latency(self) -> float | None:
+        latencies = [seconds for _, seconds, ok in self.calls if ok]
+        return statistics.median(latencies) if latencies else None
+
+    def error_rate(self, window: float = 60.0) -> float | None:
+        since = time.monotonic() - window
+        recent = [ok for at, _, ok in self.calls if at >= since]
+        return (len(recent) - sum(recent)) / len(recent) if recent else None
+
+
+@dataclass
 class AgencyCaller:
     connector: Connector
     slots: asyncio.Semaphore
     metrics: Metrics
     max_attempts: int
     backoff: FullJitterBackoff
+    recent: RecentCalls = field(default_factory=RecentCalls)
 
     async def call(self, subjects: Sequence[Subject], requester: Requester) -> CallResult:
         agency = self.connector.name
@@ -81,6 +103,7 @@ class AgencyCaller:
                 finally:
                     gauge.dec()
                     elapsed = time.perf_counter() - started
+                    self.recent.record(elapsed, outcome == "ok")
                     self.metrics.agency_latency.labels(agency).observe(elapsed)
                     self.metrics.agency_calls.labels(agency, outcome).inc()
                     log.info(

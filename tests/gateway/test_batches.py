@@ -16,7 +16,9 @@ def batch(n: int, seed: int = 1, agencies: list[str] | None = None) -> dict[str,
     body: dict[str, Any] = {
         "case_number": CASE,
         "reason": "查询被执行人财产线索",
-        "subjects": [{"name": name, "id_number": id_number} for name, id_number in sample_ids(n, seed)],
+        "subjects": [
+            {"name": name, "id_number": id_number} for name, id_number in sample_ids(n, seed)
+        ],
     }
     if agencies is not None:
         body["agencies"] = agencies
@@ -69,7 +71,9 @@ async def test_an_idempotency_key_reused_for_another_batch_is_refused(gateway: G
 async def test_progress_adds_up_when_the_batch_is_done(gateway: Gateway) -> None:
     created = await gateway.submit(batch(20))
     await gateway.wait_finished(created["id"])
-    response = await gateway.client.get(f"/v1/batches/{created['id']}", headers=await gateway.headers())
+    response = await gateway.client.get(
+        f"/v1/batches/{created['id']}", headers=await gateway.headers()
+    )
     body = await response.json()
     assert body["status"] == "done" and body["finished_at"] is not None
     for agency in AGENCIES:
@@ -98,7 +102,9 @@ async def test_results_pages_cover_every_result_exactly_once(gateway: Gateway) -
             break
     assert pages == 5  # 33 results in pages of 7
     assert len(seen) == len(set(seen)) == 33
-    assert seen == sorted(seen, key=lambda s: (s[0], ["household", "vehicle", "forestry"].index(s[1])))
+    assert seen == sorted(
+        seen, key=lambda s: (s[0], ["household", "vehicle", "forestry"].index(s[1]))
+    )
 
 
 async def test_cancelling_a_queued_batch_means_its_inquiries_are_never_asked(
@@ -160,7 +166,9 @@ async def test_batch_list_is_cursor_paginated_newest_first(gateway: Gateway) -> 
     cursor = None
     while True:
         params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
-        response = await gateway.client.get("/v1/batches", params=params, headers=await gateway.headers())
+        response = await gateway.client.get(
+            "/v1/batches", params=params, headers=await gateway.headers()
+        )
         page = await response.json()
         seen += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]

@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def start_gateway(database_url: str, urls: dict[str, str], port: int) -> asyncio.subprocess.Process:
+async def start_gateway(
+    database_url: str, urls: dict[str, str], port: int
+) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "GATEWAY_DATABASE_URL": database_url,
@@ -40,8 +42,14 @@ async def start_gateway(database_url: str, urls: dict[str, str], port: int) -> a
         **{f"GATEWAY_AGENCY_{name.upper()}_URL": url for name, url in urls.items()},
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "serve", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     async with aiohttp.ClientSession() as session:
         await until(lambda: _ready(session, port), timeout=30)
@@ -64,7 +72,9 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_killed_dispatcher_work_is_resumed_exactly_once(database_url: str, mocks: Any) -> None:
+async def test_killed_dispatcher_work_is_resumed_exactly_once(
+    database_url: str, mocks: Any
+) -> None:
     # Slow the agencies a little so the kill lands mid-batch.
     for agency in AGENCIES:
         mocks.set_latency(agency, 0.02)
@@ -99,6 +109,7 @@ async def test_killed_dispatcher_work_is_resumed_exactly_once(database_url: str,
 
         second = await start_gateway(database_url, mocks.urls, free_port())
         try:
+
             async def finished() -> bool:
                 status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
                 return status == "done"

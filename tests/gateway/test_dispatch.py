@@ -76,7 +76,9 @@ async def test_every_inquiry_has_exactly_one_result_and_its_audit_records(gatewa
             assert record["outcome"]
 
 
-async def test_a_chosen_subset_of_agencies_is_all_that_is_asked(gateway: Gateway, mocks: Any) -> None:
+async def test_a_chosen_subset_of_agencies_is_all_that_is_asked(
+    gateway: Gateway, mocks: Any
+) -> None:
     created = await gateway.submit(body(sample_ids(5, seed=4), agencies=["forestry"]))
     await gateway.wait_finished(created["id"])
     results = await gateway.all_results(created["id"])
@@ -84,7 +86,9 @@ async def test_a_chosen_subset_of_agencies_is_all_that_is_asked(gateway: Gateway
     assert mocks.stats("household")["requests"] == 0
 
 
-async def test_the_requester_is_carried_onward_to_every_agency(gateway: Gateway, mocks: Any) -> None:
+async def test_the_requester_is_carried_onward_to_every_agency(
+    gateway: Gateway, mocks: Any
+) -> None:
     created = await gateway.submit(body(sample_ids(3, seed=5)))
     await gateway.wait_finished(created["id"])
     for agency in AGENCIES:

@@ -18,7 +18,11 @@ def resident_id(area: str = "220302", birth: str = "19650412", seq: str = "123")
 
 
 GOOD_ID = resident_id()
-GOOD = {"case_number": CASE, "reason": "查询被执行人财产", "subjects": [{"name": "张三", "id_number": GOOD_ID}]}
+GOOD = {
+    "case_number": CASE,
+    "reason": "查询被执行人财产",
+    "subjects": [{"name": "张三", "id_number": GOOD_ID}],
+}
 
 
 def with_subject(**subject: Any) -> dict[str, Any]:
@@ -37,8 +41,22 @@ async def stored_counts(gateway: Gateway) -> tuple[int, int, int]:
 CASES: list[tuple[str, Any, int, int | None, str, str]] = [
     # (label, body, status, row, field, words in the problem)
     ("no case number", {**GOOD, "case_number": None}, 422, None, "case_number", "required"),
-    ("civil case", {**GOOD, "case_number": "（2022）吉03民123号"}, 422, None, "case_number", "enforcement"),
-    ("no brackets", {**GOOD, "case_number": "2022吉03执123号"}, 422, None, "case_number", "brackets"),
+    (
+        "civil case",
+        {**GOOD, "case_number": "（2022）吉03民123号"},
+        422,
+        None,
+        "case_number",
+        "enforcement",
+    ),
+    (
+        "no brackets",
+        {**GOOD, "case_number": "2022吉03执123号"},
+        422,
+        None,
+        "case_number",
+        "brackets",
+    ),
     ("no reason", {**GOOD, "reason": "  "}, 422, None, "reason", "required"),
     ("unknown agency", {**GOOD, "agencies": ["bank"]}, 422, None, "agencies", "unknown agency"),
     ("agencies not list", {**GOOD, "agencies": "vehicle"}, 422, None, "agencies", "list"),
@@ -48,15 +66,30 @@ CASES: list[tuple[str, Any, int, int | None, str, str]] = [
     ("row not object", {**GOOD, "subjects": ["张三"]}, 422, 0, "(row)", "object"),
     ("no name", with_subject(id_number=GOOD_ID), 422, 0, "name", "required"),
     ("no id", with_subject(name="张三"), 422, 0, "id_number", "required"),
-    ("bad check", with_subject(name="张三", id_number=GOOD_ID[:-1] + ("0" if GOOD_ID[-1] != "0" else "1")),
-     422, 0, "id_number", "check character"),
-    ("bad date", with_subject(name="张三", id_number=resident_id(birth="19650230")), 422, 0, "id_number", ""),
+    (
+        "bad check",
+        with_subject(name="张三", id_number=GOOD_ID[:-1] + ("0" if GOOD_ID[-1] != "0" else "1")),
+        422,
+        0,
+        "id_number",
+        "check character",
+    ),
+    (
+        "bad date",
+        with_subject(name="张三", id_number=resident_id(birth="19650230")),
+        422,
+        0,
+        "id_number",
+        "",
+    ),
     ("short id", with_subject(name="张三", id_number="22030219650412"), 422, 0, "id_number", "18"),
     ("control chars", with_subject(name="张\x00三", id_number=GOOD_ID), 422, 0, "name", "control"),
 ]
 
 
-@pytest.mark.parametrize(("label", "body", "status", "row", "field", "words"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("label", "body", "status", "row", "field", "words"), CASES, ids=[c[0] for c in CASES]
+)
 async def test_each_validation_error_is_named_and_nothing_is_stored(
     gateway: Gateway, label: str, body: Any, status: int, row: int | None, field: str, words: str
 ) -> None:
@@ -70,7 +103,9 @@ async def test_each_validation_error_is_named_and_nothing_is_stored(
     assert await stored_counts(gateway) == (0, 0, 0)
 
 
-async def test_one_bad_row_refuses_the_whole_batch_and_lists_every_problem(gateway: Gateway) -> None:
+async def test_one_bad_row_refuses_the_whole_batch_and_lists_every_problem(
+    gateway: Gateway,
+) -> None:
     subjects = [{"name": f"人{i}", "id_number": resident_id(seq=f"{i:03d}")} for i in range(1, 6)]
     subjects[1]["id_number"] = "123"
     subjects[3] = {"name": "", "id_number": subjects[0]["id_number"]}
@@ -79,15 +114,24 @@ async def test_one_bad_row_refuses_the_whole_batch_and_lists_every_problem(gatew
     )
     assert response.status == 422
     problems = (await response.json())["error"]["problems"]
-    assert {(p["row"], p["field"]) for p in problems} == {(1, "id_number"), (3, "name"), (3, "id_number")}
-    assert "repeats row 0" in [p["problem"] for p in problems if p["row"] == 3 and p["field"] == "id_number"][0]
+    assert {(p["row"], p["field"]) for p in problems} == {
+        (1, "id_number"),
+        (3, "name"),
+        (3, "id_number"),
+    }
+    assert (
+        "repeats row 0"
+        in [p["problem"] for p in problems if p["row"] == 3 and p["field"] == "id_number"][0]
+    )
     assert await stored_counts(gateway) == (0, 0, 0)
 
 
 async def test_problems_never_echo_the_identifier(gateway: Gateway) -> None:
     bad = GOOD_ID[:-1] + ("0" if GOOD_ID[-1] != "0" else "1")
     response = await gateway.client.post(
-        "/v1/batches", json=with_subject(name="张三", id_number=bad), headers=await gateway.headers()
+        "/v1/batches",
+        json=with_subject(name="张三", id_number=bad),
+        headers=await gateway.headers(),
     )
     text = await response.text()
     assert response.status == 422
