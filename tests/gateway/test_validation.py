@@ -121,7 +121,7 @@ async def test_one_bad_row_refuses_the_whole_batch_and_lists_every_problem(
     }
     assert (
         "repeats row 0"
-        in [p["problem"] for p in problems if p["row"] == 3 and p["field"] == "id_number"][0]
+        in next(p["problem"] for p in problems if p["row"] == 3 and p["field"] == "id_number")
     )
     assert await stored_counts(gateway) == (0, 0, 0)
 
