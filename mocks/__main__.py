@@ -1,0 +1,91 @@
+"""``python -m mocks``: serve the six stand-in agencies until Ctrl-C or SIGTERM.
+
+python -m mocks --latency realistic --fault household:500=0.1 --fault police:outage=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections import defaultdict
+from typing import Any
+
+from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
+from mocks.faults import PROFILES, ConfigError
+from mocks.server import start_mocks, stop_mocks
+
+log = logging.getLogger("mocks")
+
+
+def parse_faults(specs: list[str]) -> dict[str, dict[str, Any]]:
+    """``household:500=0.1`` -> ``{"household": {"500": 0.1}}``; ``x:outage=1`` for outage."""
+    faults: dict[str, dict[str, Any]] = defaultdict(dict)
+    for spec in specs:
+        agency, _, rest = spec.partition(":")
+        kind, _, value = rest.partition("=")
+        if agency not in AGENCIES or not kind or not value:
+            raise ConfigError(f"bad --fault {spec!r}; expected AGENCY:KIND=FRACTION")
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise ConfigError(f"bad --fault {spec!r}; the fraction is not a number") from exc
+        faults[agency][kind] = bool(number) if kind == "outage" else number
+    return dict(faults)
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m mocks", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address only")
+    parser.add_argument(
+        "--base-port", type=int, default=DEFAULT_MOCK_PORTS[AGENCIES[0]],
+        help="port of the first agency; the others follow in registry order",
+    )  # fmt: skip
+    parser.add_argument("--latency", choices=PROFILES, default="realistic")
+    parser.add_argument("--fault", action="append", default=[], metavar="AGENCY:KIND=FRACTION")
+    parser.add_argument("--seed", type=int, default=0, help="seed of fault and latency draws")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--limits", dest="limits", action="store_true", default=True)
+    group.add_argument("--no-limits", dest="limits", action="store_false")
+    return parser.parse_args()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    ports = {name: args.base_port + index for index, name in enumerate(AGENCIES)}
+    servers = await start_mocks(
+        host=args.host,
+        ports=ports,
+        latency=args.latency,
+        faults=parse_faults(args.fault),
+        limits="default" if args.limits else None,
+        seed=args.seed,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for name, server in servers.items():
+            control = server.control
+            log.info(
+                "%-10s %s latency=%s limits=%s faults=%s", name, server.url, args.latency,
+                control.limits.to_json(), control.faults.to_json(),
+            )  # fmt: skip
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await stop_mocks(servers)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = arguments()
+    try:
+        asyncio.run(serve(args))
+    except ConfigError as exc:
+        raise SystemExit(f"python -m mocks: {exc}") from exc
+
+
+if __name__ == "__main__":
+    main()

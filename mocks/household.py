@@ -1,0 +1,53 @@
+"""Stand-in 户政 household registry: synchronous identity, photo by a second request."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from aiohttp import web
+
+from mocks.http import json_error, json_response, read_json, subject_of
+from mocks.people import household, person, photo_png, photo_ref
+
+#: photo numbers handed out -> resident ID; bounded, oldest forgotten first
+PHOTOS = web.AppKey("photos", OrderedDict)
+MAX_PHOTO_REFS = 100_000
+
+
+async def identity(request: web.Request) -> web.Response:
+    id_number, kind = subject_of(await read_json(request), "gmsfhm")
+    if household(id_number, kind) is None:
+        return json_response({"result": "not_found"})
+    p = person(id_number)
+    ref = photo_ref(id_number)
+    photos = request.app[PHOTOS]
+    photos[ref] = id_number
+    photos.move_to_end(ref)
+    if len(photos) > MAX_PHOTO_REFS:
+        photos.popitem(last=False)
+    data = {
+        "gmsfhm": id_number,
+        "xm": p.name,
+        "xb": p.sex_code,
+        "csrq": f"{p.birth_date:%Y%m%d}",
+        "mz": p.ethnicity_code,
+        "hjdz": p.address,
+        "hzxm": p.household_head,
+        "yhzgx": p.relation_code,
+        "zpbh": ref,
+    }
+    return json_response({"result": "found", "data": data})
+
+
+async def photo(request: web.Request) -> web.Response:
+    # Like the real registry, a photo number is only good after the identity was asked for.
+    id_number = request.app[PHOTOS].get(request.match_info["ref"])
+    if id_number is None:
+        return json_error(404, "unknown photo number")
+    return web.Response(body=photo_png(id_number), content_type="image/png")
+
+
+def setup(app: web.Application) -> None:
+    app[PHOTOS] = OrderedDict()
+    app.router.add_post("/v1/identity", identity)
+    app.router.add_get("/v1/photos/{ref}", photo)

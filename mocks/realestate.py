@@ -1,0 +1,80 @@
+"""Stand-in 不动产登记 registry: submit an inquiry, get a ticket, poll until complete."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from connectors.realestate import ENCUMBRANCE_CODES, OWNERSHIP_CODES, Property
+from mocks.assets import realestate
+from mocks.http import CONTROL, json_error, json_response, read_json, subject_of
+from mocks.people import Kind
+
+_OWNERSHIP = {ours: theirs for theirs, ours in OWNERSHIP_CODES.items()}
+_ENCUMBRANCE = {ours: theirs for theirs, ours in ENCUMBRANCE_CODES.items()}
+MAX_TICKETS = 100_000
+#: the registry's polling hint while it works (realistic mode)
+POLL_AFTER_MS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id_number: str
+    kind: Kind
+    ready_at: float
+
+
+TICKETS = web.AppKey("tickets", OrderedDict)
+COUNTER = web.AppKey("ticket_counter", itertools.count)
+
+
+async def submit(request: web.Request) -> web.Response:
+    id_number, kind = subject_of(await read_json(request))
+    delay = request.app[CONTROL].ready_delay()
+    ticket = f"BDC{next(request.app[COUNTER]):010d}"
+    tickets = request.app[TICKETS]
+    tickets[ticket] = Ticket(id_number, kind, asyncio.get_running_loop().time() + delay)
+    if len(tickets) > MAX_TICKETS:
+        tickets.popitem(last=False)
+    return json_response({"ticket": ticket, "poll_after_ms": POLL_AFTER_MS if delay else 0}, 202)
+
+
+async def status(request: web.Request) -> web.Response:
+    ticket_id = request.match_info["ticket"]
+    ticket = request.app[TICKETS].get(ticket_id)
+    if ticket is None:
+        return json_error(404, "unknown ticket")
+    if asyncio.get_running_loop().time() < ticket.ready_at:
+        return json_response(
+            {"ticket": ticket_id, "state": "pending", "poll_after_ms": POLL_AFTER_MS}
+        )
+    record = realestate(ticket.id_number, ticket.kind)
+    properties = [] if record is None else [_wire(p) for p in record.properties]
+    return json_response({"ticket": ticket_id, "state": "complete", "properties": properties})
+
+
+def _wire(p: Property) -> dict[str, Any]:
+    return {
+        "certificate_no": p.certificate_number,
+        "location": p.address,
+        "area": p.area_m2,
+        "purpose": p.use,
+        "ownership": _OWNERSHIP[p.ownership],
+        "share": p.share,
+        "encumbrances": [
+            {"type": _ENCUMBRANCE[e.kind], "holder": e.holder, "registered": e.registered_on}
+            for e in p.encumbrances
+        ],
+    }
+
+
+def setup(app: web.Application) -> None:
+    app[TICKETS] = OrderedDict()
+    app[COUNTER] = itertools.count(1)
+    app.router.add_post("/v1/inquiries", submit)
+    app.router.add_get("/v1/inquiries/{ticket}", status)

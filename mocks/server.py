@@ -1,0 +1,103 @@
+"""Start and stop the six stand-in agencies (used by ``python -m mocks`` and the tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+
+from connectors.registry import AGENCIES
+from mocks.app import build_app
+from mocks.faults import (
+    DEFAULT_LIMITS,
+    UNLIMITED,
+    AgencyControl,
+    ConfigError,
+    Faults,
+    Limits,
+    latency_profile,
+)
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+#: seconds shutdown waits for running handlers (hung ones are woken by on_shutdown anyway)
+SHUTDOWN_TIMEOUT = 2.0
+LimitsSpec = Literal["default"] | Mapping[str, Limits] | None
+
+
+@dataclass(slots=True)
+class MockServer:
+    agency: str
+    control: AgencyControl
+    runner: web.AppRunner
+    url: str
+
+
+def limits_for(agency: str, limits: LimitsSpec) -> Limits:
+    """None = unlimited; "default" = DEFAULT_LIMITS; a mapping names agencies to limit."""
+    if limits is None:
+        return UNLIMITED
+    if limits == "default":
+        return DEFAULT_LIMITS[agency]
+    if isinstance(limits, Mapping):
+        return limits.get(agency, UNLIMITED)
+    raise ConfigError("limits must be None, 'default' or a mapping of agency to Limits")
+
+
+async def start_mock(control: AgencyControl, host: str = "127.0.0.1", port: int = 0) -> MockServer:
+    if host not in LOOPBACK:
+        raise ConfigError("mocks serve loopback only (127.0.0.1, ::1 or localhost)")
+    # handler_cancellation: when a client gives up (e.g. on a hang), stop its handler too.
+    runner = web.AppRunner(
+        build_app(control),
+        access_log=None,  # access lines would carry paths and officers; nothing to gain here
+        handler_cancellation=True,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound_host, bound_port = runner.addresses[0][:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return MockServer(control.agency, control, runner, f"http://{shown}:{bound_port}")
+
+
+async def start_mocks(
+    *,
+    host: str = "127.0.0.1",
+    ports: Mapping[str, int] | None = None,
+    latency: str = "zero",
+    faults: Mapping[str, Mapping[str, Any]] | None = None,
+    limits: LimitsSpec = None,
+    seed: int = 0,
+) -> dict[str, MockServer]:
+    """All six agencies; ``ports`` defaults to 0 (ephemeral) for each."""
+    for name in faults or {}:
+        if name not in AGENCIES:
+            raise ConfigError(f"unknown agency {name!r}")
+    servers: dict[str, MockServer] = {}
+    try:
+        for agency in AGENCIES:
+            control = AgencyControl(
+                agency,
+                faults=Faults.parse((faults or {}).get(agency)),
+                limits=limits_for(agency, limits),
+                latency=latency_profile(agency, latency),
+                seed=seed,
+            )
+            port = (ports or {}).get(agency, 0)
+            servers[agency] = await start_mock(control, host, port)
+    except BaseException:
+        await stop_mocks(servers)
+        raise
+    return servers
+
+
+async def stop_mocks(servers: Mapping[str, MockServer]) -> None:
+    for server in servers.values():
+        await server.runner.cleanup()

@@ -1,0 +1,83 @@
+"""Run the six stand-in agencies inside a test's event loop, on ephemeral loopback ports.
+
+async with running_mocks(latency="zero") as mocks:
+    urls = mocks.urls                       # {"household": "http://127.0.0.1:40123", ...}
+    mocks.set_faults("vehicle", {"500": 1.0})
+    mocks.stats("vehicle")["faults"]        # {"500": 3}
+    mocks.truth("vehicle", id_number)       # == Found.to_json() of the connector, or None
+    mocks.reset()                           # start-up configuration, empty statistics
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mocks.faults import Faults, Limits, latency_profile
+from mocks.population import Kind, kind_of, truth
+from mocks.server import LimitsSpec, MockServer, start_mocks, stop_mocks
+
+
+class RunningMocks:
+    """Handle on running mocks: their URLs, their controls, and the population's truth."""
+
+    def __init__(self, servers: Mapping[str, MockServer]) -> None:
+        self._servers = dict(servers)
+        self.urls: dict[str, str] = {name: s.url for name, s in servers.items()}
+
+    def set_faults(self, agency: str, faults: Mapping[str, float | bool]) -> None:
+        """Replace the agency's faults, e.g. ``{"503": 0.2, "outage": False}``; {} = none."""
+        self._servers[agency].control.faults = Faults.parse(faults)
+
+    def set_limits(
+        self, agency: str, max_in_flight: int | None = None, max_per_second: float | None = None
+    ) -> None:
+        self._servers[agency].control.limits = Limits(max_in_flight, max_per_second)
+
+    def set_latency(self, agency: str, profile: str) -> None:
+        """``"zero"`` or ``"realistic"``."""
+        self._servers[agency].control.latency = latency_profile(agency, profile)
+
+    def stats(self, agency: str) -> dict[str, Any]:
+        """Requests, by_officer, by_status, faults, breaches, ... (see ``Stats.to_json``)."""
+        return self._servers[agency].control.stats.to_json()
+
+    def in_flight(self, agency: str) -> int:
+        return self._servers[agency].control.in_flight
+
+    def truth(
+        self,
+        agency: str,
+        id_number: str,
+        kind: Kind | None = None,
+        *,
+        case_number: str | None = None,
+    ) -> dict[str, Any] | None:
+        """What the agency's connector returns as ``Found.to_json()``, or None (NotFound)."""
+        resolved = kind or kind_of(id_number)
+        if resolved is None:
+            raise ValueError("not a valid resident ID or credit code")
+        return truth(agency, id_number, resolved, case_number=case_number)
+
+    def reset(self, agency: str | None = None) -> None:
+        """Back to the start-up faults, limits and latency; statistics cleared; RNGs reseeded."""
+        for name, server in self._servers.items():
+            if agency is None or name == agency:
+                server.control.reset()
+
+
+@asynccontextmanager
+async def running_mocks(
+    latency: str = "zero",
+    faults: Mapping[str, Mapping[str, Any]] | None = None,
+    limits: LimitsSpec = None,
+    seed: int = 0,
+) -> AsyncIterator[RunningMocks]:
+    """All six mocks on 127.0.0.1 ephemeral ports. ``limits``: None (unlimited, the default
+    for tests), ``"default"`` (as ``python -m mocks``) or ``{agency: Limits(...)}``."""
+    servers = await start_mocks(latency=latency, faults=faults, limits=limits, seed=seed)
+    try:
+        yield RunningMocks(servers)
+    finally:
+        await stop_mocks(servers)

@@ -1,0 +1,68 @@
+"""Fixtures for the connector suite: all six mocks in-process (zero latency), one client session.
+
+The mocks (``agency_mocks``, named apart from the gateway suite's ``mocks``) start once per
+session; ``clean_mocks`` puts them back to their start-up configuration around each test, so
+tests may set faults and limits freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from connectors.base import Connector, Requester, Subject
+from connectors.registry import connector_classes
+from mocks.population import kind_of, sample_ids
+from mocks.testing import RunningMocks, running_mocks
+
+REQUESTER = Requester(
+    officer="吉03执法官张明",
+    team="执行一庭一组",
+    case_number="(2024)吉0302执123号",
+    batch_id="b-0001",
+)
+#: a fixed sample of people and a few organisations, the same in every run
+SAMPLE: list[tuple[str, str]] = sample_ids(120, seed=7, organisations=0.05)
+
+
+def subject(name: str, id_number: str) -> Subject:
+    kind = kind_of(id_number)
+    assert kind is not None
+    return Subject(name=name, id_number=id_number, kind=kind)
+
+
+def subjects(pairs: list[tuple[str, str]]) -> list[Subject]:
+    return [subject(name, id_number) for name, id_number in pairs]
+
+
+@pytest_asyncio.fixture(scope="session")
+async def agency_mocks() -> AsyncIterator[RunningMocks]:
+    async with running_mocks(latency="zero") as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="session")
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+def clean_mocks(agency_mocks: RunningMocks) -> Iterator[None]:
+    agency_mocks.reset()
+    yield
+    agency_mocks.reset()
+
+
+@pytest.fixture
+def connect(agency_mocks: RunningMocks, http: aiohttp.ClientSession):
+    """``connect("vehicle", timeout=0.3)`` -> a connector aimed at the running mock."""
+
+    def make(agency: str, timeout: float = 5.0) -> Connector:
+        cls = connector_classes()[agency]
+        return cls(session=http, base_url=agency_mocks.urls[agency], timeout=timeout)
+
+    return make
