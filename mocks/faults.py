@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import math
 import random
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,6 +167,33 @@ def _seed(agency: str, seed: int, purpose: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+class Memory:
+    """What an agency remembers between requests (tickets, acks, photo numbers).
+
+    Bounded, oldest forgotten first, so a long benchmark cannot grow it without end; cleared
+    by ``reset`` so that tests start from a blank agency.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._limit = limit
+
+    def get(self, key: str) -> Any:
+        return self._items.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 class AgencyControl:
     """Configuration and state of one stand-in agency."""
 
@@ -184,6 +211,7 @@ class AgencyControl:
         self._initial = (faults or Faults(), limits, latency)
         self.faults, self.limits, self.latency = self._initial
         self.stats = Stats()
+        self.memory = Memory()
         self.in_flight = 0
         self._window: deque[float] = deque()
         self._fault_rng = random.Random(_seed(agency, seed, "faults"))
@@ -191,9 +219,10 @@ class AgencyControl:
         self._closing: asyncio.Event | None = None
 
     def reset(self) -> None:
-        """Back to the start-up configuration, with empty statistics and reseeded RNGs."""
+        """Back to the start-up configuration: empty statistics and memory, reseeded RNGs."""
         self.faults, self.limits, self.latency = self._initial
         self.stats = Stats()
+        self.memory.clear()
         self._window.clear()
         self._fault_rng = random.Random(_seed(self.agency, self.seed, "faults"))
         self._latency_rng = random.Random(_seed(self.agency, self.seed, "latency"))

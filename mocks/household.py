@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from aiohttp import web
 
-from mocks.http import json_error, json_response, read_json, subject_of
+from mocks.http import CONTROL, json_error, json_response, read_json, subject_of
 from mocks.people import household, person, photo_png, photo_ref
-
-#: photo numbers handed out -> resident ID; bounded, oldest forgotten first
-PHOTOS = web.AppKey("photos", OrderedDict)
-MAX_PHOTO_REFS = 100_000
 
 
 async def identity(request: web.Request) -> web.Response:
@@ -20,11 +14,7 @@ async def identity(request: web.Request) -> web.Response:
         return json_response({"result": "not_found"})
     p = person(id_number)
     ref = photo_ref(id_number)
-    photos = request.app[PHOTOS]
-    photos[ref] = id_number
-    photos.move_to_end(ref)
-    if len(photos) > MAX_PHOTO_REFS:
-        photos.popitem(last=False)
+    request.app[CONTROL].memory.put(ref, id_number)  # photo number -> resident ID
     data = {
         "gmsfhm": id_number,
         "xm": p.name,
@@ -41,13 +31,12 @@ async def identity(request: web.Request) -> web.Response:
 
 async def photo(request: web.Request) -> web.Response:
     # Like the real registry, a photo number is only good after the identity was asked for.
-    id_number = request.app[PHOTOS].get(request.match_info["ref"])
+    id_number = request.app[CONTROL].memory.get(request.match_info["ref"])
     if id_number is None:
         return json_error(404, "unknown photo number")
     return web.Response(body=photo_png(id_number), content_type="image/png")
 
 
 def setup(app: web.Application) -> None:
-    app[PHOTOS] = OrderedDict()
     app.router.add_post("/v1/identity", identity)
     app.router.add_get("/v1/photos/{ref}", photo)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from mocks.http import CONTROL, case_number, json_error, json_response, read_json, subject_of
 from mocks.people import Kind, police, police_ack
-
-MAX_ACKS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,26 +19,21 @@ class Filed:
     ready_at: float
 
 
-ACKS = web.AppKey("acks", OrderedDict)
-
-
 async def file_request(request: web.Request) -> web.Response:
     id_number, kind = subject_of(await read_json(request))
     case = case_number(request)
     ack = police_ack(id_number, case)
-    acks = request.app[ACKS]
+    control = request.app[CONTROL]
     # Filing again for the same case and person is the same request: same ack, no new work.
-    if ack not in acks:
-        ready_at = asyncio.get_running_loop().time() + request.app[CONTROL].ready_delay()
-        acks[ack] = Filed(id_number, kind, case, ready_at)
-        if len(acks) > MAX_ACKS:
-            acks.popitem(last=False)
+    if ack not in control.memory:
+        ready_at = asyncio.get_running_loop().time() + control.ready_delay()
+        control.memory.put(ack, Filed(id_number, kind, case, ready_at))
     return json_response({"ack": ack, "status": "received"}, 202)
 
 
 async def status(request: web.Request) -> web.Response:
     ack = request.match_info["ack"]
-    filed = request.app[ACKS].get(ack)
+    filed = request.app[CONTROL].memory.get(ack)
     # A request's status is visible only under the case it was filed for.
     if filed is None or filed.case_number != case_number(request):
         return json_error(404, "unknown acknowledgement number")
@@ -60,6 +52,5 @@ async def status(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[ACKS] = OrderedDict()
     app.router.add_post("/v1/assistance", file_request)
     app.router.add_get("/v1/assistance/{ack}", status)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,6 @@ from mocks.people import Kind
 
 _OWNERSHIP = {ours: theirs for theirs, ours in OWNERSHIP_CODES.items()}
 _ENCUMBRANCE = {ours: theirs for theirs, ours in ENCUMBRANCE_CODES.items()}
-MAX_TICKETS = 100_000
 #: the registry's polling hint while it works (realistic mode)
 POLL_AFTER_MS = 500
 
@@ -29,7 +27,6 @@ class Ticket:
     ready_at: float
 
 
-TICKETS = web.AppKey("tickets", OrderedDict)
 COUNTER = web.AppKey("ticket_counter", itertools.count)
 
 
@@ -37,16 +34,14 @@ async def submit(request: web.Request) -> web.Response:
     id_number, kind = subject_of(await read_json(request))
     delay = request.app[CONTROL].ready_delay()
     ticket = f"BDC{next(request.app[COUNTER]):010d}"
-    tickets = request.app[TICKETS]
-    tickets[ticket] = Ticket(id_number, kind, asyncio.get_running_loop().time() + delay)
-    if len(tickets) > MAX_TICKETS:
-        tickets.popitem(last=False)
+    ready_at = asyncio.get_running_loop().time() + delay
+    request.app[CONTROL].memory.put(ticket, Ticket(id_number, kind, ready_at))
     return json_response({"ticket": ticket, "poll_after_ms": POLL_AFTER_MS if delay else 0}, 202)
 
 
 async def status(request: web.Request) -> web.Response:
     ticket_id = request.match_info["ticket"]
-    ticket = request.app[TICKETS].get(ticket_id)
+    ticket = request.app[CONTROL].memory.get(ticket_id)
     if ticket is None:
         return json_error(404, "unknown ticket")
     if asyncio.get_running_loop().time() < ticket.ready_at:
@@ -74,7 +69,6 @@ def _wire(p: Property) -> dict[str, Any]:
 
 
 def setup(app: web.Application) -> None:
-    app[TICKETS] = OrderedDict()
     app[COUNTER] = itertools.count(1)
     app.router.add_post("/v1/inquiries", submit)
     app.router.add_get("/v1/inquiries/{ticket}", status)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from mocks.faults import Faults, Limits, latency_profile
+from mocks.faults import Faults, Latency, Limits, latency_profile
 from mocks.population import Kind, kind_of, truth
 from mocks.server import LimitsSpec, MockServer, start_mocks, stop_mocks
 
@@ -35,9 +35,12 @@ class RunningMocks:
     ) -> None:
         self._servers[agency].control.limits = Limits(max_in_flight, max_per_second)
 
-    def set_latency(self, agency: str, profile: str) -> None:
-        """``"zero"`` or ``"realistic"``."""
-        self._servers[agency].control.latency = latency_profile(agency, profile)
+    def set_latency(self, agency: str, profile: str | Latency) -> None:
+        """``"zero"``, ``"realistic"`` or an explicit ``Latency(request=(lo, hi), ready=...)``."""
+        control = self._servers[agency].control
+        control.latency = (
+            profile if isinstance(profile, Latency) else latency_profile(agency, profile)
+        )
 
     def stats(self, agency: str) -> dict[str, Any]:
         """Requests, by_officer, by_status, faults, breaches, ... (see ``Stats.to_json``)."""

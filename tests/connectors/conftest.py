@@ -7,7 +7,9 @@ tests may set faults and limits freely.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -66,3 +68,41 @@ def connect(agency_mocks: RunningMocks, http: aiohttp.ClientSession):
         return cls(session=http, base_url=agency_mocks.urls[agency], timeout=timeout)
 
     return make
+
+
+def found_for(agency: str, count: int, seed: int = 3, pool: int = 1500) -> list[tuple[str, str]]:
+    """``count`` people the agency holds records for (rare ones need a large pool)."""
+    from mocks.population import truth
+
+    hits = [
+        (name, id_number)
+        for name, id_number in sample_ids(pool, seed=seed, organisations=0)
+        if truth(agency, id_number, case_number=REQUESTER.case_number) is not None
+    ]
+    assert len(hits) >= count, f"only {len(hits)} found for {agency}"
+    return hits[:count]
+
+
+async def wait_until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
+    """Poll state (not sleep blindly) until it holds; fail after ``limit`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
+
+
+async def raw(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    requester: bool = True,
+    **kwargs: Any,
+) -> tuple[int, Any]:
+    """One HTTP request straight to a mock; answers (status, parsed JSON or text)."""
+    headers = REQUESTER.headers() if requester else {}
+    async with http.request(method, url, headers=headers, **kwargs) as resp:
+        if "json" in resp.content_type:
+            return resp.status, await resp.json()
+        return resp.status, await resp.text()
