@@ -99,7 +99,10 @@ def _child_text(element: ET.Element, tag: str) -> str:
 
 
 def _area(value: str) -> float:
-    area = float(value)
+    try:
+        area = float(value)
+    except ValueError as exc:
+        raise ShapeError("element 'AreaMu' is not a number") from exc
     # float() also accepts 'nan' and 'inf', which no certificate holds.
     if not math.isfinite(area) or area <= 0:
         raise ShapeError("element 'AreaMu' is not a positive number")

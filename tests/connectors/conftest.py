@@ -8,12 +8,15 @@ tests may set faults and limits freely.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from connectors.base import Connector, Requester, Subject
 from connectors.registry import connector_classes
@@ -26,6 +29,7 @@ REQUESTER = Requester(
     case_number="(2024)吉0302执123号",
     batch_id="b-0001",
 )
+FakeHandler = Callable[[web.Request], Awaitable[web.Response]]
 #: a fixed sample of people and a few organisations, the same in every run
 SAMPLE: list[tuple[str, str]] = sample_ids(120, seed=7, organisations=0.05)
 
@@ -106,3 +110,34 @@ async def raw(
         if "json" in resp.content_type:
             return resp.status, await resp.json()
         return resp.status, await resp.text()
+
+
+@asynccontextmanager
+async def fake_agency(routes: list[tuple[str, str, FakeHandler]]) -> AsyncIterator[str]:
+    """A throw-away agency answering whatever a test scripts; yields its base URL."""
+    app = web.Application()
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def answer(body: Any, *, status: int = 200, content_type: str = "application/json") -> FakeHandler:
+    """A handler that always answers ``body`` (JSON-encoded unless it is bytes or str)."""
+    if isinstance(body, bytes):
+        payload = body
+    elif isinstance(body, str):
+        payload = body.encode()
+    else:
+        payload = json.dumps(body, ensure_ascii=False).encode()
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(body=payload, status=status, content_type=content_type)
+
+    return handler
