@@ -76,7 +76,9 @@ async def control_middleware(request: web.Request, handler: Handler) -> web.Stre
     stats = control.stats
     stats.requests += 1
     response = await _controlled(request, handler, control)
-    stats.by_status[response.status] += 1
+    transport = request.transport
+    if transport is not None and not transport.is_closing():  # resets answer nothing
+        stats.by_status[response.status] += 1
     return response
 
 

@@ -29,6 +29,8 @@ REQUESTER = Requester(
     case_number="(2024)吉0302执123号",
     batch_id="b-0001",
 )
+#: ``connect("vehicle", timeout=0.3)`` -> a connector aimed at the running stand-in
+Connect = Callable[..., Connector]
 FakeHandler = Callable[[web.Request], Awaitable[web.Response]]
 #: a fixed sample of people and a few organisations, the same in every run
 SAMPLE: list[tuple[str, str]] = sample_ids(120, seed=7, organisations=0.05)
@@ -64,7 +66,7 @@ def clean_mocks(agency_mocks: RunningMocks) -> Iterator[None]:
 
 
 @pytest.fixture
-def connect(agency_mocks: RunningMocks, http: aiohttp.ClientSession):
+def connect(agency_mocks: RunningMocks, http: aiohttp.ClientSession) -> Connect:
     """``connect("vehicle", timeout=0.3)`` -> a connector aimed at the running mock."""
 
     def make(agency: str, timeout: float = 5.0) -> Connector:

@@ -12,7 +12,7 @@ from connectors.registry import AGENCIES
 from mocks.__main__ import parse_faults
 from mocks.faults import ConfigError, Faults
 from mocks.testing import RunningMocks, running_mocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, raw, subject, wait_until
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, raw, subject, wait_until
 
 #: every protocol endpoint of every mock, as (agency, method, path)
 ENDPOINTS = [
@@ -128,6 +128,18 @@ def test_faults_and_command_line_parsing() -> None:
     assert Faults.parse({"500": 0, "outage": False}).rates == {}
 
 
-async def test_requests_are_counted_per_officer(connect, agency_mocks: RunningMocks) -> None:
+async def test_requests_are_counted_per_officer(
+    connect: Connect, agency_mocks: RunningMocks
+) -> None:
     await connect("vehicle").query([subject(*SAMPLE[0])], REQUESTER)
     assert agency_mocks.stats("vehicle")["by_officer"] == {REQUESTER.officer: 1}
+
+
+async def test_realistic_profile_delays_answers(
+    connect: Connect, agency_mocks: RunningMocks
+) -> None:
+    agency_mocks.set_latency("household", "realistic")  # 50-150 ms per request
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await connect("household").query([subject(*SAMPLE[0])], REQUESTER)
+    assert loop.time() - started >= 0.05

@@ -16,7 +16,7 @@ from connectors.errors import (
 )
 from connectors.registry import AGENCIES
 from mocks.testing import RunningMocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, subject
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, subject
 
 EXPECTED: dict[str, type[AgencyError]] = {
     "500": AgencyUnavailable,
@@ -52,7 +52,7 @@ def assert_clean(error: AgencyError, name: str, id_number: str) -> None:
 @pytest.mark.parametrize("agency", AGENCIES)
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
 async def test_fault_is_classified(
-    agency: str, fault: str, connect, agency_mocks: RunningMocks
+    agency: str, fault: str, connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     name, id_number = found_person(agency_mocks, agency)
     spec = {"outage": True} if fault == "outage" else {fault: 1.0}
@@ -70,7 +70,7 @@ async def test_fault_is_classified(
 
 @pytest.mark.parametrize("agency", AGENCIES)
 async def test_missing_lawful_basis_is_rejected(
-    agency: str, connect, agency_mocks: RunningMocks
+    agency: str, connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     name, id_number = found_person(agency_mocks, agency)
     nobody = Requester(officer="", team="t", case_number="", batch_id="b")
@@ -84,7 +84,7 @@ async def test_missing_lawful_basis_is_rejected(
 
 @pytest.mark.parametrize("agency", AGENCIES)
 async def test_mixed_faults_give_truth_or_agency_error(
-    agency: str, connect, agency_mocks: RunningMocks
+    agency: str, connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     """Faults strike any step (photo, poll, page): the answer is right or an AgencyError."""
     faults = {k: 0.04 for k in ("500", "503", "429", "reset", "truncate", "malformed")}

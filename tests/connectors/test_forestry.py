@@ -8,12 +8,12 @@ import aiohttp
 
 from connectors.base import NotFound
 from mocks.testing import RunningMocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, found_for, subjects
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, found_for, subjects
 
 HEADERS = {**REQUESTER.headers(), "Content-Type": "application/xml"}
 
 
-async def test_sample_equals_truth(connect, agency_mocks: RunningMocks) -> None:
+async def test_sample_equals_truth(connect: Connect, agency_mocks: RunningMocks) -> None:
     people = SAMPLE[:25] + found_for("forestry", 5)  # the sample alone holds few rights
     answers = await connect("forestry").query(subjects(people), REQUESTER)
     assert [a.to_json() for a in answers] == [agency_mocks.truth("forestry", i) for _, i in people]

@@ -8,17 +8,17 @@ import hashlib
 from connectors.base import Found, NotFound
 from mocks.population import sample_ids
 from mocks.testing import RunningMocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, subject, subjects
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, subject, subjects
 
 
-async def test_sample_equals_truth(connect, agency_mocks: RunningMocks) -> None:
+async def test_sample_equals_truth(connect: Connect, agency_mocks: RunningMocks) -> None:
     people = SAMPLE[:30]
     answers = await connect("household").query(subjects(people), REQUESTER)
     assert [a.to_json() for a in answers] == [agency_mocks.truth("household", i) for _, i in people]
     assert any(isinstance(a, Found) for a in answers)
 
 
-async def test_identity_agrees_with_id_number_and_photo_is_a_png(connect) -> None:
+async def test_identity_agrees_with_id_number_and_photo_is_a_png(connect: Connect) -> None:
     found = 0
     for name, id_number in sample_ids(40, seed=11, organisations=0):
         [answer] = await connect("household").query([subject(name, id_number)], REQUESTER)
@@ -36,7 +36,7 @@ async def test_identity_agrees_with_id_number_and_photo_is_a_png(connect) -> Non
 
 
 async def test_two_requests_per_person_and_none_for_organisations(
-    connect, agency_mocks: RunningMocks
+    connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     person = next(p for p in SAMPLE if agency_mocks.truth("household", p[1]) is not None)
     org = next(p for p in SAMPLE if p[1][:2] == "91")

@@ -11,7 +11,7 @@ from connectors.errors import AgencyRateLimited
 from mocks.faults import DEFAULT_LIMITS, UNLIMITED, ConfigError, Limits
 from mocks.server import limits_for
 from mocks.testing import RunningMocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, subject, wait_until
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, subject, wait_until
 
 
 async def test_too_fast_is_429_with_retry_after(
@@ -34,7 +34,7 @@ async def test_too_fast_is_429_with_retry_after(
     assert stats["requests"] == 8
 
 
-async def test_connector_reports_rate_limit(connect, agency_mocks: RunningMocks) -> None:
+async def test_connector_reports_rate_limit(connect: Connect, agency_mocks: RunningMocks) -> None:
     agency_mocks.set_limits("vehicle", max_per_second=1)
     connector = connect("vehicle")
     people = [subject(*p) for p in SAMPLE[:3]]
@@ -46,7 +46,7 @@ async def test_connector_reports_rate_limit(connect, agency_mocks: RunningMocks)
 
 
 async def test_too_many_in_flight_is_503_with_retry_after(
-    connect, agency_mocks: RunningMocks
+    connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     agency_mocks.set_limits("forestry", max_in_flight=1)
     agency_mocks.set_faults("forestry", {"hang": 1.0})  # the first request holds the only slot

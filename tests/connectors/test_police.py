@@ -12,10 +12,10 @@ from connectors.errors import AgencyTimeout
 from mocks.faults import Latency
 from mocks.population import police_ack
 from mocks.testing import RunningMocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, found_for, raw, subject, subjects
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, found_for, raw, subject, subjects
 
 
-async def test_sample_equals_truth(connect, agency_mocks: RunningMocks) -> None:
+async def test_sample_equals_truth(connect: Connect, agency_mocks: RunningMocks) -> None:
     people = SAMPLE[:30]
     answers = await connect("police").query(subjects(people), REQUESTER)
     case = REQUESTER.case_number
@@ -24,7 +24,9 @@ async def test_sample_equals_truth(connect, agency_mocks: RunningMocks) -> None:
     ]
 
 
-async def test_ack_is_stable_per_case_and_person(connect, agency_mocks: RunningMocks) -> None:
+async def test_ack_is_stable_per_case_and_person(
+    connect: Connect, agency_mocks: RunningMocks
+) -> None:
     [(name, id_number)] = found_for("police", 1)
     connector = connect("police")
     [first] = await connector.query([subject(name, id_number)], REQUESTER)
@@ -40,7 +42,9 @@ async def test_ack_is_stable_per_case_and_person(connect, agency_mocks: RunningM
     )
 
 
-async def test_polls_until_the_station_answers(connect, agency_mocks: RunningMocks) -> None:
+async def test_polls_until_the_station_answers(
+    connect: Connect, agency_mocks: RunningMocks
+) -> None:
     agency_mocks.set_latency("police", Latency(ready=(0.2, 0.2)))  # latency is the point
     [(name, id_number)] = found_for("police", 1)
     [answer] = await connect("police").query([subject(name, id_number)], REQUESTER)
@@ -51,7 +55,7 @@ async def test_polls_until_the_station_answers(connect, agency_mocks: RunningMoc
 
 
 async def test_times_out_when_the_station_never_answers(
-    connect, agency_mocks: RunningMocks
+    connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     agency_mocks.set_latency("police", Latency(ready=(60.0, 60.0)))
     [(name, id_number)] = found_for("police", 1)

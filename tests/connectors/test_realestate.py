@@ -9,10 +9,10 @@ from connectors.base import Found
 from connectors.errors import AgencyTimeout
 from mocks.faults import Latency
 from mocks.testing import RunningMocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, found_for, raw, subject, subjects
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, found_for, raw, subject, subjects
 
 
-async def test_sample_equals_truth(connect, agency_mocks: RunningMocks) -> None:
+async def test_sample_equals_truth(connect: Connect, agency_mocks: RunningMocks) -> None:
     people = SAMPLE[:30]
     answers = await connect("realestate").query(subjects(people), REQUESTER)
     assert [a.to_json() for a in answers] == [
@@ -22,14 +22,16 @@ async def test_sample_equals_truth(connect, agency_mocks: RunningMocks) -> None:
     assert agency_mocks.stats("realestate")["requests"] == 60
 
 
-async def test_organisations_hold_property(connect, agency_mocks: RunningMocks) -> None:
+async def test_organisations_hold_property(connect: Connect, agency_mocks: RunningMocks) -> None:
     orgs = [p for p in SAMPLE if p[1][:2] == "91"]
     answers = await connect("realestate").query(subjects(orgs), REQUESTER)
     assert [a.to_json() for a in answers] == [agency_mocks.truth("realestate", i) for _, i in orgs]
     assert any(isinstance(a, Found) for a in answers)
 
 
-async def test_polls_until_the_ticket_is_ready(connect, agency_mocks: RunningMocks) -> None:
+async def test_polls_until_the_ticket_is_ready(
+    connect: Connect, agency_mocks: RunningMocks
+) -> None:
     # Latency is the point here: the registry needs 0.2 s before the answer is ready.
     agency_mocks.set_latency("realestate", Latency(ready=(0.2, 0.2)))
     [(name, id_number)] = found_for("realestate", 1)
@@ -41,7 +43,7 @@ async def test_polls_until_the_ticket_is_ready(connect, agency_mocks: RunningMoc
 
 
 async def test_times_out_when_never_ready_within_budget(
-    connect, agency_mocks: RunningMocks
+    connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     agency_mocks.set_latency("realestate", Latency(ready=(60.0, 60.0)))
     [(name, id_number)] = found_for("realestate", 1)

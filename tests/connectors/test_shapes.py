@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from connectors.errors import AgencyBadAnswer
 from connectors.registry import connector_classes
@@ -224,7 +225,7 @@ async def test_bad_answer(case: str, http: aiohttp.ClientSession) -> None:
 
 
 async def test_endless_listing_is_a_bad_answer(http: aiohttp.ClientSession) -> None:
-    async def pages(request):  # type: ignore[no-untyped-def]
+    async def pages(request: web.Request) -> web.Response:
         page = (await request.json())["page"]
         return await answer({"page": page, "payments": [], "next_page": page + 1})(request)
 

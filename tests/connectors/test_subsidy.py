@@ -8,7 +8,7 @@ from mocks import places
 from mocks.population import sample_ids, truth
 from mocks.subsidy import PAGE_SIZE
 from mocks.testing import RunningMocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, raw, subject, subjects
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, raw, subject, subjects
 
 
 def in_several_townships() -> tuple[str, str]:
@@ -23,13 +23,13 @@ def in_several_townships() -> tuple[str, str]:
     raise AssertionError("no multi-township person in the pool")
 
 
-async def test_sample_equals_truth(connect, agency_mocks: RunningMocks) -> None:
+async def test_sample_equals_truth(connect: Connect, agency_mocks: RunningMocks) -> None:
     people = SAMPLE[:30]
     answers = await connect("subsidy").query(subjects(people), REQUESTER)
     assert [a.to_json() for a in answers] == [agency_mocks.truth("subsidy", i) for _, i in people]
 
 
-async def test_pages_through_every_township(connect, agency_mocks: RunningMocks) -> None:
+async def test_pages_through_every_township(connect: Connect, agency_mocks: RunningMocks) -> None:
     name, id_number = in_several_townships()
     [answer] = await connect("subsidy").query([subject(name, id_number)], REQUESTER)
     expected = agency_mocks.truth("subsidy", id_number)

@@ -10,10 +10,12 @@ from connectors.errors import AgencyRejected
 from connectors.vehicle import VehicleConnector
 from mocks.population import sample_ids
 from mocks.testing import RunningMocks
-from tests.connectors.conftest import REQUESTER, SAMPLE, raw, subjects
+from tests.connectors.conftest import REQUESTER, SAMPLE, Connect, raw, subjects
 
 
-async def test_sample_equals_truth_in_one_call(connect, agency_mocks: RunningMocks) -> None:
+async def test_sample_equals_truth_in_one_call(
+    connect: Connect, agency_mocks: RunningMocks
+) -> None:
     people = SAMPLE[:30]
     answers = await connect("vehicle").query(subjects(people), REQUESTER)
     assert [a.to_json() for a in answers] == [agency_mocks.truth("vehicle", i) for _, i in people]
@@ -21,7 +23,7 @@ async def test_sample_equals_truth_in_one_call(connect, agency_mocks: RunningMoc
 
 
 async def test_caller_splits_120_into_groups_of_max_group(
-    connect, agency_mocks: RunningMocks
+    connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     people = subjects(sample_ids(120, seed=21))
     connector = connect("vehicle")
@@ -39,7 +41,7 @@ async def test_caller_splits_120_into_groups_of_max_group(
 
 
 async def test_oversized_call_is_split_by_the_connector_too(
-    connect, agency_mocks: RunningMocks
+    connect: Connect, agency_mocks: RunningMocks
 ) -> None:
     people = subjects(sample_ids(51, seed=22))
     answers = await connect("vehicle").query(people, REQUESTER)
@@ -47,7 +49,9 @@ async def test_oversized_call_is_split_by_the_connector_too(
     assert agency_mocks.stats("vehicle")["requests"] == 2
 
 
-async def test_mock_refuses_51(agency_mocks: RunningMocks, http: aiohttp.ClientSession, connect):
+async def test_mock_refuses_51(
+    agency_mocks: RunningMocks, http: aiohttp.ClientSession, connect: Connect
+) -> None:
     ids = [{"id_number": i, "kind": "person"} for _, i in sample_ids(51, seed=23, organisations=0)]
     url = agency_mocks.urls["vehicle"] + "/v1/vehicles/query"
     status, answer = await raw(http, "POST", url, json={"subjects": ids})
@@ -61,7 +65,7 @@ async def test_mock_refuses_51(agency_mocks: RunningMocks, http: aiohttp.ClientS
 
 
 async def test_answers_are_matched_by_identifier_not_position(
-    agency_mocks: RunningMocks, http: aiohttp.ClientSession, connect
+    agency_mocks: RunningMocks, http: aiohttp.ClientSession, connect: Connect
 ) -> None:
     people = sample_ids(10, seed=24, organisations=0)
     body = {"subjects": [{"id_number": i, "kind": "person"} for _, i in people]}
@@ -79,7 +83,9 @@ async def test_answers_are_matched_by_identifier_not_position(
     assert isinstance(answers[0], Found | NotFound)
 
 
-async def test_bad_batches_are_refused(agency_mocks: RunningMocks, http: aiohttp.ClientSession):
+async def test_bad_batches_are_refused(
+    agency_mocks: RunningMocks, http: aiohttp.ClientSession
+) -> None:
     url = agency_mocks.urls["vehicle"] + "/v1/vehicles/query"
     for body in ({}, {"subjects": []}, {"subjects": "x"}, {"subjects": [1]}, {"subjects": [{}]}):
         status, answer = await raw(http, "POST", url, json=body)
