@@ -11,8 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway import batches
 from gateway.auth import Caller, roles
 from gateway.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from gateway.middleware import CALLER
 from gateway.openapi import openapi_document
-from gateway.state import DISPATCHER, METRICS, POOL, SETTINGS
+from gateway.state import CIPHER, DISPATCHER, METRICS, POOL, SETTINGS
 from gateway.validation import parse_batch_request
 
 MAX_PAGE = 500
@@ -20,7 +21,7 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 def _caller(request: web.Request) -> Caller:
-    return request["caller"]
+    return request[CALLER]
 
 
 async def _read_json(request: web.Request) -> Any:
@@ -78,7 +79,9 @@ async def submit_batch(request: web.Request) -> web.Response:
         metrics.batches_rejected.labels(exc.code).inc()
         raise
     pool = request.app[POOL]
-    batch_id, replayed = await batches.submit(pool, _caller(request), batch_request, key)
+    batch_id, replayed = await batches.submit(
+        pool, request.app[CIPHER], _caller(request), batch_request, key
+    )
     if not replayed:
         metrics.batches_submitted.inc()
         metrics.subjects_submitted.inc(len(batch_request.subjects))
@@ -109,7 +112,12 @@ async def get_batch(request: web.Request) -> web.Response:
 async def batch_results(request: web.Request) -> web.Response:
     batch_id = batches.parse_batch_id(request.match_info["batch_id"])
     page = await batches.results_page(
-        request.app[POOL], _caller(request), batch_id, request.query.get("cursor"), _limit(request)
+        request.app[POOL],
+        request.app[CIPHER],
+        _caller(request),
+        batch_id,
+        request.query.get("cursor"),
+        _limit(request),
     )
     return web.json_response(page)
 

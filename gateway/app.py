@@ -13,7 +13,7 @@ from gateway.dispatcher import Dispatcher
 from gateway.metrics import Metrics
 from gateway.middleware import canonical_log, json_errors, require_role
 from gateway.settings import Settings
-from gateway.state import CONNECTORS, DISPATCHER, METRICS, POOL, SESSION, SETTINGS
+from gateway.state import CIPHER, CONNECTORS, DISPATCHER, METRICS, POOL, SESSION, SETTINGS
 
 
 def make_app(settings: Settings, dsn: str, *, dispatch: bool = True) -> web.Application:
@@ -24,6 +24,7 @@ def make_app(settings: Settings, dsn: str, *, dispatch: bool = True) -> web.Appl
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[CIPHER] = settings.cipher()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await db.create_pool(dsn)
@@ -46,7 +47,7 @@ def make_app(settings: Settings, dsn: str, *, dispatch: bool = True) -> web.Appl
             yield
 
     async def dispatcher(app: web.Application) -> AsyncIterator[None]:
-        worker = Dispatcher(app[POOL], app[CONNECTORS], settings, app[METRICS])
+        worker = Dispatcher(app[POOL], app[CONNECTORS], settings, app[METRICS], app[CIPHER])
         app[DISPATCHER] = worker
         await worker.start()
         yield

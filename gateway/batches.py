@@ -11,8 +11,9 @@ from typing import Any
 
 import asyncpg
 
+from gateway import channels
 from gateway.auth import Caller
-from gateway.dispatcher import CHANNEL_CANCELLED, CHANNEL_QUEUED
+from gateway.crypto import DataCipher, result_context, subject_context
 from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from gateway.queries import sql
 from gateway.validation import BatchRequest
@@ -26,7 +27,11 @@ def request_digest(request: BatchRequest) -> bytes:
 
 
 async def submit(
-    pool: asyncpg.Pool, caller: Caller, request: BatchRequest, idempotency_key: str | None
+    pool: asyncpg.Pool,
+    cipher: DataCipher,
+    caller: Caller,
+    request: BatchRequest,
+    idempotency_key: str | None,
 ) -> tuple[uuid.UUID, bool]:
     """Store the batch and all its inquiries in one transaction. Returns (id, replayed):
     a submission repeated with the same ``Idempotency-Key`` returns the first batch."""
@@ -64,9 +69,16 @@ async def submit(
             return existing["id"], True
         await conn.copy_records_to_table(
             "subjects",
-            columns=["batch_id", "row", "kind", "name", "id_number"],
+            columns=["batch_id", "row", "kind", "name", "id_number", "subject_digest"],
             records=(
-                (batch_id, row, s.kind, s.name, s.id_number)
+                (
+                    batch_id,
+                    row,
+                    s.kind,
+                    cipher.seal_text(s.name, subject_context(batch_id, row, "name")),
+                    cipher.seal_text(s.id_number, subject_context(batch_id, row, "id")),
+                    cipher.subject_digest(s.id_number),
+                )
                 for row, s in enumerate(request.subjects)
             ),
         )
@@ -80,7 +92,7 @@ async def submit(
             "accepted",
             {"subjects": len(request.subjects), "agencies": list(request.agencies)},
         )
-        await conn.execute("SELECT pg_notify($1, '')", CHANNEL_QUEUED)
+        await conn.execute("SELECT pg_notify($1, '')", channels.QUEUED)
     return batch_id, False
 
 
@@ -151,7 +163,12 @@ async def list_batches(
 
 
 async def results_page(
-    pool: asyncpg.Pool, caller: Caller, batch_id: uuid.UUID, cursor: str | None, limit: int
+    pool: asyncpg.Pool,
+    cipher: DataCipher,
+    caller: Caller,
+    batch_id: uuid.UUID,
+    cursor: str | None,
+    limit: int,
 ) -> dict[str, Any]:
     after = 0
     if cursor:
@@ -164,10 +181,16 @@ async def results_page(
         rows = await conn.fetch(sql("results_page"), batch_id, after, limit + 1)
     items = [
         {
-            "subject": {"row": r["row"], "name": r["name"], "id_number": r["id_number"]},
+            "subject": {
+                "row": r["row"],
+                "name": cipher.open_text(r["name"], subject_context(batch_id, r["row"], "name")),
+                "id_number": cipher.open_text(
+                    r["id_number"], subject_context(batch_id, r["row"], "id")
+                ),
+            },
             "agency": r["agency"],
             "status": r["status"],
-            "data": r["data"],
+            "data": cipher.open_json(r["data"], result_context(r["inquiry_id"])),
             "error": r["error"],
             "attempts": r["attempts"],
             "completed_at": r["completed_at"].isoformat(),
@@ -192,7 +215,7 @@ async def cancel(pool: asyncpg.Pool, caller: Caller, batch_id: uuid.UUID) -> dic
                 "cancelled",
                 {"by": caller.officer},
             )
-            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL_CANCELLED, str(batch_id))
+            await conn.execute("SELECT pg_notify($1, $2)", channels.CANCELLED, str(batch_id))
     return await get_batch(pool, caller, batch_id)
 
 

@@ -20,7 +20,9 @@ import asyncpg
 import structlog
 
 from connectors.base import Connector, Requester, Subject
+from gateway import channels
 from gateway.calls import AgencyCaller, CallResult, FullJitterBackoff
+from gateway.crypto import DataCipher, subject_context
 from gateway.metrics import Metrics
 from gateway.queries import sql
 from gateway.settings import Settings
@@ -28,9 +30,6 @@ from gateway.writer import RETRYABLE_DB_ERRORS, Outcome, ResultWriter
 
 log = structlog.get_logger("gateway.dispatcher")
 
-#: NOTIFY channels: new work was queued; a batch was cancelled (payload: its id)
-CHANNEL_QUEUED = "gateway_inquiries_queued"
-CHANNEL_CANCELLED = "gateway_batch_cancelled"
 DB_ERRORS = (*RETRYABLE_DB_ERRORS, asyncpg.PostgresError)
 
 
@@ -50,8 +49,10 @@ class Dispatcher:
         connectors: Mapping[str, Connector],
         settings: Settings,
         metrics: Metrics,
+        cipher: DataCipher,
     ) -> None:
         self._pool = pool
+        self._cipher = cipher
         self._connectors = connectors
         self._settings = settings
         self._metrics = metrics
@@ -60,6 +61,7 @@ class Dispatcher:
             pool,
             self.owner,
             metrics,
+            cipher,
             flush_size=settings.flush_size,
             flush_seconds=settings.flush_seconds,
             on_finished=self._batches_finished,
@@ -172,19 +174,27 @@ class Dispatcher:
             if claimed:
                 self._start_work(agency, connector, claimed)
                 continue
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that coincides with the event, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._settings.poll_seconds)
+                async with asyncio.timeout(self._settings.poll_seconds):
+                    await wake.wait()
 
     async def _claim(self, agency: str, limit: int) -> list[Claimed]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 sql("claim_inquiries"), agency, limit, self.owner, self._settings.lease_seconds
             )
+        open_text = self._cipher.open_text
         return [
             Claimed(
                 inquiry_id=row["id"],
                 batch_id=str(row["batch_id"]),
-                subject=Subject(row["name"], row["id_number"], row["kind"]),
+                subject=Subject(
+                    open_text(row["name"], subject_context(row["batch_id"], row["row"], "name")),
+                    open_text(row["id_number"], subject_context(row["batch_id"], row["row"], "id")),
+                    row["kind"],
+                ),
                 requester=Requester(
                     row["officer"], row["team"], row["case_number"], str(row["batch_id"])
                 ),
@@ -279,14 +289,22 @@ class Dispatcher:
     async def _listen_once(self) -> None:
         closed = asyncio.Event()
         async with self._pool.acquire() as conn:
-            # The pool resets a connection (UNLISTEN *) when it is released.
             conn.add_termination_listener(lambda _conn: closed.set())
-            await conn.add_listener(CHANNEL_QUEUED, lambda *_: self.wake())
-            await conn.add_listener(
-                CHANNEL_CANCELLED, lambda _c, _p, _ch, payload: self.cancel_batch(payload)
-            )
-            self.wake()  # anything queued while we were not listening
-            await closed.wait()
+            def on_queued(*_: object) -> None:
+                self.wake()
+
+            def on_cancelled(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+                self.cancel_batch(payload)
+
+            await conn.add_listener(channels.QUEUED, on_queued)
+            await conn.add_listener(channels.CANCELLED, on_cancelled)
+            try:
+                self.wake()  # anything queued while we were not listening
+                await closed.wait()
+            finally:
+                if not conn.is_closed():
+                    await conn.remove_listener(channels.QUEUED, on_queued)
+                    await conn.remove_listener(channels.CANCELLED, on_cancelled)
 
 
 def _outcome(agency: str, item: Claimed, result: CallResult, index: int) -> Outcome:

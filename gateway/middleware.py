@@ -10,11 +10,12 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from gateway.auth import allowed_roles, authenticate
+from gateway.auth import Caller, allowed_roles, authenticate
 from gateway.errors import DatabaseUnavailable, Forbidden, RequestError
 from gateway.state import METRICS, POOL
 
 log = structlog.get_logger("gateway.http")
+CALLER = web.RequestKey("caller", Caller)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, DatabaseUnavailable)
@@ -48,7 +49,7 @@ async def canonical_log(request: web.Request, handler: Handler) -> web.StreamRes
         metrics = request.app[METRICS]
         metrics.http_requests.labels(request.method, route, str(status)).inc()
         metrics.http_latency.labels(route).observe(elapsed)
-        caller = request.get("caller")
+        caller = request.get(CALLER)
         log.info(
             "http_request",
             method=request.method,
@@ -86,7 +87,7 @@ async def require_role(request: web.Request, handler: Handler) -> web.StreamResp
     if allowed is None or "public" in allowed:
         return await handler(request)
     caller = await authenticate(request.app[POOL], request.headers.get("Authorization"))
-    request["caller"] = caller
+    request[CALLER] = caller
     structlog.contextvars.bind_contextvars(officer=caller.officer)
     if caller.role not in allowed:
         raise Forbidden(f"the {caller.role} role may not do this", allowed=list(allowed))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
+from gateway.crypto import DataCipher, load_cipher
 from gateway.errors import ConfigurationError
 
 #: realistic defaults per agency: (per-attempt timeout s, max in flight, max requests/s)
@@ -50,6 +51,10 @@ class Settings:
     log_format: str = "auto"
     log_level: str = "info"
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Secrets: kept out of repr so a settings dump in a log never shows them.
+    data_key: str | None = field(default=None, repr=False)
+    data_keys_old: str | None = field(default=None, repr=False)
+    digest_key: str | None = field(default=None, repr=False)
     agencies: Mapping[str, AgencySettings] = field(default_factory=dict)
 
     @classmethod
@@ -75,6 +80,9 @@ class Settings:
                 log_format=env.get("GATEWAY_LOG_FORMAT", base.log_format),
                 log_level=env.get("GATEWAY_LOG_LEVEL", base.log_level),
                 worker_id=env.get("GATEWAY_WORKER_ID") or base.worker_id,
+                data_key=env.get("GATEWAY_DATA_KEY") or None,
+                data_keys_old=env.get("GATEWAY_DATA_KEYS_OLD") or None,
+                digest_key=env.get("GATEWAY_DIGEST_KEY") or None,
                 agencies=_agencies_from_env(env),
             )
         except ValueError as exc:
@@ -85,6 +93,9 @@ class Settings:
         for name, url in urls.items():
             agencies[name] = replace(agencies[name], url=url)
         return replace(self, agencies=agencies)
+
+    def cipher(self) -> DataCipher:
+        return load_cipher(self.data_key, self.data_keys_old, self.digest_key, self.data_dir)
 
     def replace(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

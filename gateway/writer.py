@@ -9,6 +9,7 @@ process dies first, the leases expire and the inquiries are asked again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from gateway.crypto import DataCipher, result_context
 from gateway.metrics import Metrics
 from gateway.queries import sql
 
@@ -48,6 +50,7 @@ class ResultWriter:
         pool: asyncpg.Pool,
         owner: str,
         metrics: Metrics,
+        cipher: DataCipher,
         *,
         flush_size: int,
         flush_seconds: float,
@@ -56,6 +59,7 @@ class ResultWriter:
         self._pool = pool
         self._owner = owner
         self._metrics = metrics
+        self._cipher = cipher
         self._flush_size = flush_size
         self._flush_seconds = flush_seconds
         self._on_finished = on_finished
@@ -79,10 +83,9 @@ class ResultWriter:
         while True:
             await self._ready.wait()
             if not self._closing:
-                try:
-                    await asyncio.wait_for(self._full.wait(), self._flush_seconds)
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._flush_seconds):
+                        await self._full.wait()
             await self.flush()
 
     async def flush(self) -> None:
@@ -111,7 +114,7 @@ class ResultWriter:
                 sql("record_results"),
                 [o.inquiry_id for o in group],
                 [o.status for o in group],
-                [o.data for o in group],
+                [self._cipher.seal_json(o.data, result_context(o.inquiry_id)) for o in group],
                 [o.error for o in group],
                 [o.attempts for o in group],
                 self._owner,

@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from mocks.testing import running_mocks
 
 from gateway import db, migrations
 from gateway.app import make_app
@@ -22,6 +21,7 @@ from gateway.auth import create_token
 from gateway.embedded_db import EmbeddedPostgres
 from gateway.settings import Settings
 from gateway.state import DISPATCHER, POOL
+from mocks.testing import running_mocks
 
 TEMPLATE = "gateway_template"
 _numbers = itertools.count(1)

@@ -133,10 +133,11 @@ started AS (
 ),
 audited AS (
     INSERT INTO audit_log (action, officer_id, officer, team, case_number, batch_id, row,
-                           agency, outcome)
+                           subject_digest, agency, outcome)
     SELECT 'inquiry.dispatched', b.officer_id, o.name, t.name, b.case_number, c.batch_id,
-           c.row, $1, 'dispatched'
+           c.row, s.subject_digest, $1, 'dispatched'
     FROM claimed c
+    JOIN subjects s ON s.batch_id = c.batch_id AND s.row = c.row
     JOIN batches b ON b.id = c.batch_id
     JOIN officers o ON o.id = b.officer_id
     JOIN teams t ON t.id = b.team_id
@@ -155,7 +156,7 @@ ORDER BY c.id;
 -- taken over records nothing, so each inquiry gets exactly one result and one audit record.
 -- $1 ids, $2 statuses, $3 data, $4 errors, $5 attempts, $6 lease owner
 WITH input AS (
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::text[], $5::int[])
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::int[])
         AS t (inquiry_id, status, data, error, attempts)
 ),
 owned AS (
@@ -175,11 +176,12 @@ stored AS (
 ),
 audited AS (
     INSERT INTO audit_log (action, officer_id, officer, team, case_number, batch_id, row,
-                           agency, outcome, detail)
+                           subject_digest, agency, outcome, detail)
     SELECT 'inquiry.result', b.officer_id, o.name, t.name, b.case_number, s.batch_id, s.row,
-           s.agency, s.status,
+           sub.subject_digest, s.agency, s.status,
            CASE WHEN s.error IS NULL THEN NULL ELSE jsonb_build_object('error', s.error) END
     FROM stored s
+    JOIN subjects sub ON sub.batch_id = s.batch_id AND sub.row = s.row
     JOIN batches b ON b.id = s.batch_id
     JOIN officers o ON o.id = b.officer_id
     JOIN teams t ON t.id = b.team_id

@@ -40,7 +40,7 @@ async def test_results_equal_the_agencies_ground_truth(gateway: Gateway, mocks: 
     for _name, id_number in subjects:
         for agency in AGENCIES:
             result = by_key[(id_number, agency)]
-            truth = mocks.truth(agency, id_number)
+            truth = mocks.truth(agency, id_number, case_number=CASE)
             assert result["status"] == ("not_found" if truth is None else "found"), (agency, result)
             assert result["data"] == truth, agency
             assert result["error"] is None and result["attempts"] == 1
@@ -92,7 +92,7 @@ async def test_the_requester_is_carried_onward_to_every_agency(
     created = await gateway.submit(body(sample_ids(3, seed=5)))
     await gateway.wait_finished(created["id"])
     for agency in AGENCIES:
-        by_officer = mocks.stats(agency)["requests_by_officer"]
+        by_officer = mocks.stats(agency)["by_officer"]
         assert set(by_officer) == {"officer-team-a"}, agency
 
 

@@ -1,5 +1,7 @@
 -- Teams, officers and their tokens; batches of subjects; one inquiry per subject x agency;
 -- at most one result per inquiry; an audit record for every dispatch and every result.
+-- Personal data (names, identifiers, agency records) is stored sealed with AES-GCM by the
+-- application (gateway/crypto.py); subject_digest is a keyed hash for look-ups by subject.
 
 CREATE TABLE teams (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -49,11 +51,13 @@ CREATE INDEX batches_open ON batches (created_at) WHERE status IN ('queued', 'ru
 CREATE TABLE subjects (
     batch_id   uuid NOT NULL REFERENCES batches (id),
     row        integer NOT NULL,
-    kind       text NOT NULL CHECK (kind IN ('person', 'organisation')),
-    name       text NOT NULL,
-    id_number  text NOT NULL,
+    kind            text NOT NULL CHECK (kind IN ('person', 'organisation')),
+    name            bytea NOT NULL,
+    id_number       bytea NOT NULL,
+    subject_digest  bytea NOT NULL,
     PRIMARY KEY (batch_id, row)
 );
+CREATE INDEX subjects_digest ON subjects (subject_digest);
 
 CREATE TABLE inquiries (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -81,7 +85,7 @@ CREATE TABLE results (
     row           integer NOT NULL,
     agency        text NOT NULL,
     status        text NOT NULL CHECK (status IN ('found', 'not_found', 'failed')),
-    data          jsonb,
+    data          bytea,
     error         text,
     attempts      integer NOT NULL,
     completed_at  timestamptz NOT NULL DEFAULT now()
@@ -98,8 +102,10 @@ CREATE TABLE audit_log (
     case_number  text,
     batch_id     uuid,
     row          integer,
+    subject_digest bytea,
     agency       text,
     outcome      text,
     detail       jsonb
 );
 CREATE INDEX audit_log_batch ON audit_log (batch_id, id);
+CREATE INDEX audit_log_subject ON audit_log (subject_digest) WHERE subject_digest IS NOT NULL;
