@@ -14,9 +14,7 @@ if TYPE_CHECKING:
 AGENCIES: tuple[str, ...] = ("household", "realestate", "vehicle", "forestry", "subsidy", "police")
 
 #: where ``python -m mocks`` serves each stand-in agency by default
-DEFAULT_MOCK_PORTS: dict[str, int] = {
-    name: 18101 + index for index, name in enumerate(AGENCIES)
-}
+DEFAULT_MOCK_PORTS: dict[str, int] = {name: 18101 + index for index, name in enumerate(AGENCIES)}
 
 
 def connector_classes() -> dict[str, type[Connector]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway import channels
+from gateway import channels, policy
 from gateway.auth import Caller
 from gateway.crypto import DataCipher, result_context, subject_context
 from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -39,9 +39,17 @@ async def submit(
     digest = request_digest(request)
     batch_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
+        if idempotency_key is not None:
+            existing = await conn.fetchrow(
+                sql("find_idempotent_batch"), caller.officer_id, idempotency_key
+            )
+            if existing is not None:
+                return _replayed(existing, digest)
+        status = await policy.admit(conn, caller, request)
         inserted = await conn.fetchval(
             sql("insert_batch"),
             batch_id,
+            status,
             caller.officer_id,
             caller.team_id,
             request.case_number,
@@ -52,21 +60,11 @@ async def submit(
             digest,
         )
         if inserted is None:
+            # A concurrent submission with the same key won the race (we waited for it).
             existing = await conn.fetchrow(
                 sql("find_idempotent_batch"), caller.officer_id, idempotency_key
             )
-            if existing["request_digest"] != digest:
-                raise ValidationFailed(
-                    [
-                        {
-                            "row": None,
-                            "field": "Idempotency-Key",
-                            "problem": "was already used for a different batch",
-                        }
-                    ],
-                    "Idempotency-Key reused with a different request; nothing was stored",
-                )
-            return existing["id"], True
+            return _replayed(existing, digest)
         await conn.copy_records_to_table(
             "subjects",
             columns=["batch_id", "row", "kind", "name", "id_number", "subject_digest"],
@@ -92,8 +90,25 @@ async def submit(
             "accepted",
             {"subjects": len(request.subjects), "agencies": list(request.agencies)},
         )
-        await conn.execute("SELECT pg_notify($1, '')", channels.QUEUED)
+        await policy.after_submit(conn, caller, batch_id, request)
+        if status == "queued":
+            await conn.execute("SELECT pg_notify($1, '')", channels.QUEUED)
     return batch_id, False
+
+
+def _replayed(existing: asyncpg.Record, digest: bytes) -> tuple[uuid.UUID, bool]:
+    if existing["request_digest"] != digest:
+        raise ValidationFailed(
+            [
+                {
+                    "row": None,
+                    "field": "Idempotency-Key",
+                    "problem": "was already used for a different batch",
+                }
+            ],
+            "Idempotency-Key reused with a different request; nothing was stored",
+        )
+    return existing["id"], True
 
 
 def parse_batch_id(value: str) -> uuid.UUID:

@@ -290,6 +290,7 @@ class Dispatcher:
         closed = asyncio.Event()
         async with self._pool.acquire() as conn:
             conn.add_termination_listener(lambda _conn: closed.set())
+
             def on_queued(*_: object) -> None:
                 self.wake()
 

@@ -270,6 +270,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+def register(operations: dict[tuple[str, str], dict[str, Any]], schemas: dict[str, Any]) -> None:
+    """For API modules beyond this one: describe their operations and schemas here."""
+    OPERATIONS.update(operations)
+    SCHEMAS.update(schemas)
+
+
 def openapi_document(app: web.Application) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in app.router.routes():

@@ -24,9 +24,9 @@ INSERT INTO tokens (token_hash, officer_id, expires_at) VALUES ($1, $2, $3)
 RETURNING id;
 
 -- name: insert_batch
-INSERT INTO batches (id, officer_id, team_id, case_number, reason, agencies, subject_count,
-                     idempotency_key, request_digest)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO batches (id, status, officer_id, team_id, case_number, reason, agencies,
+                     subject_count, idempotency_key, request_digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (officer_id, idempotency_key) DO NOTHING
 RETURNING id;
 
