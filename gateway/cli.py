@@ -92,11 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logs.configure(
-            settings.log_level,
-            settings.log_format,
-            stream=sys.stderr if args.command in ("demo", "token", "migrate") else None,
-        )
+        if args.command == "demo":
+            # The demo's screen is for people; its JSON log lines go to a file beside the data.
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            log_file = (settings.data_dir / "demo.log").open("a", encoding="utf-8")
+            logs.configure(settings.log_level, "json", stream=log_file)
+        else:
+            stream = sys.stderr if args.command in ("token", "migrate") else None
+            logs.configure(settings.log_level, settings.log_format, stream=stream)
         run: Callable[[], Awaitable[None]]
         if args.command == "serve":
             run = lambda: serve(settings)  # noqa: E731

@@ -12,7 +12,6 @@ import asyncio
 
 import aiohttp
 from aiohttp import web
-from mocks.testing import running_mocks
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,6 +24,7 @@ from gateway.cli import wait_for_stop
 from gateway.settings import Settings
 from gateway.state import DISPATCHER, POOL
 from mocks.population import sample_ids
+from mocks.testing import running_mocks
 
 DEMO_CASE = "（2022）吉03执123号"
 
@@ -53,8 +53,10 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                 console.print(f"submitted batch {batch_id}: {args.subjects} debtors x 6 agencies")
                 await _show_progress(console, base, token, batch_id)
                 _summary(console, app, await _get(base, token, f"/v1/batches/{batch_id}"))
-                console.print(f"\nresults:  {base}/v1/batches/{batch_id}/results")
-                console.print(f"API:      {base}/openapi.json   metrics: {base}/metrics")
+                console.print(f"\nresults:  {base}/v1/batches/{batch_id}/results", soft_wrap=True)
+                console.print(f"API:      {base}/openapi.json", soft_wrap=True)
+                console.print(f"metrics:  {base}/metrics", soft_wrap=True)
+                console.print(f"log:      {settings.data_dir / 'demo.log'}", soft_wrap=True)
                 console.print("token (officer demo-officer, team demo-team):")
                 console.print(token, soft_wrap=True, highlight=False)
                 if not args.exit:
