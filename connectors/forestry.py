@@ -38,7 +38,7 @@ class ForestCertificate:
 class ForestryRecord:
     """Every forest-right certificate issued to the subject."""
 
-    certificates: list[ForestCertificate] = field_doc("certificates held, in issue order")  # noqa: RUF009
+    certificates: list[ForestCertificate] = field_doc("certificates held, in issue order")
 
 
 @dataclass

@@ -68,7 +68,7 @@ class HouseholdRecord:
     relation_to_head: str = field_doc(
         "relation to the household head (与户主关系), e.g. 户主, 配偶"
     )
-    photo: IdPhoto = field_doc("electronic ID photo (电子头像)")  # noqa: RUF009
+    photo: IdPhoto = field_doc("electronic ID photo (电子头像)")
 
 
 @dataclass

@@ -63,7 +63,7 @@ class Property:
     share: str | None = field_doc(
         "fraction held under 'by_share' ownership, e.g. '1/2'; None when sole or joint"
     )
-    encumbrances: list[Encumbrance] = field_doc("mortgages, seals and objections on record")  # noqa: RUF009
+    encumbrances: list[Encumbrance] = field_doc("mortgages, seals and objections on record")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ class RealEstateRecord:
     """Every property right registered to the subject."""
 
     # Lists (not tuples) so that to_json() equals its own JSON round trip.
-    properties: list[Property] = field_doc("properties held, in certificate order")  # noqa: RUF009
+    properties: list[Property] = field_doc("properties held, in certificate order")
 
 
 @dataclass

@@ -42,7 +42,7 @@ class SubsidyPayment:
 class SubsidyRecord:
     """Every subsidy payment found in any township."""
 
-    payments: list[SubsidyPayment] = field_doc(  # noqa: RUF009
+    payments: list[SubsidyPayment] = field_doc(
         "payments, ordered by township code, year, kind, amount"
     )
 

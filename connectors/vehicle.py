@@ -40,7 +40,7 @@ class Vehicle:
 class VehicleRecord:
     """Every vehicle registered to the subject."""
 
-    vehicles: list[Vehicle] = field_doc("vehicles registered, in order of registration")  # noqa: RUF009
+    vehicles: list[Vehicle] = field_doc("vehicles registered, in order of registration")
 
 
 @dataclass
