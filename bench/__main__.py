@@ -1,0 +1,48 @@
+"""``make bench``: run every scenario in ``bench/`` and print one table.
+
+    python -m bench                  # all scenarios
+    python -m bench throughput       # only the named ones
+
+Timings are measured here, never asserted in tests. Everything runs on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+#: scenario name -> module in bench/ exposing ``async def run(console) -> list[row]``
+SCENARIOS = {"throughput": "bench.throughput", "makespan": "bench.makespan"}
+
+
+async def main(names: list[str]) -> int:
+    console = Console()
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        if importlib.util.find_spec(SCENARIOS[name]) is None:
+            console.print(f"[yellow]scenario {name}: not available[/yellow]")
+            continue
+        module = importlib.import_module(SCENARIOS[name])
+        console.rule(name)
+        rows += await module.run(console)
+    table = Table(title="benchmarks")
+    for column in ("scenario", "metric", "value"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for row in rows:
+        table.add_row(row["scenario"], row["metric"], row["value"])
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    chosen = sys.argv[1:] or list(SCENARIOS)
+    unknown = [n for n in chosen if n not in SCENARIOS]
+    if unknown:
+        sys.exit(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    sys.exit(asyncio.run(main(chosen)))

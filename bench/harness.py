@@ -1,0 +1,169 @@
+"""Pieces every benchmark scenario needs: an embedded PostgreSQL, the mocks and the gateway
+as separate processes on loopback, a token, a submitted batch, and a wait for it to finish."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from connectors.registry import AGENCIES
+from gateway import migrations
+from gateway.auth import create_token
+from gateway.embedded_db import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count < 65000 and all(_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no block of free ports found")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+async def wait_http(url: str, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up")
+            await asyncio.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    database_url: str
+    gateway_url: str
+    agency_urls: dict[str, str]
+    token: str
+    data_dir: Path
+
+
+@contextlib.asynccontextmanager
+async def stack(
+    *,
+    latency: str = "zero",
+    mock_limits: bool = False,
+    gateway_env: Mapping[str, str] | None = None,
+    faults: Mapping[str, Mapping[str, float]] | None = None,
+) -> AsyncIterator[Stack]:
+    """Embedded PostgreSQL, ``python -m mocks`` and ``gateway serve``, each its own process."""
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
+        data_dir = Path(tmp)
+        server = EmbeddedPostgres(data_dir)
+        database_url = server.start()
+        processes: list[asyncio.subprocess.Process] = []
+        try:
+            conn = await asyncpg.connect(database_url)
+            try:
+                await migrations.migrate(conn)
+                token = await create_token(
+                    conn, officer="bench-officer", role="officer", team="bench-team"
+                )
+            finally:
+                await conn.close()
+            mock_port = free_port_block(len(AGENCIES))
+            mock_args = ["--latency", latency, "--base-port", str(mock_port)]
+            mock_args.append("--limits" if mock_limits else "--no-limits")
+            for agency, kinds in (faults or {}).items():
+                for kind, fraction in kinds.items():
+                    mock_args += ["--fault", f"{agency}:{kind}={fraction}"]
+            processes.append(await _spawn([sys.executable, "-m", "mocks", *mock_args], {}))
+            urls = {name: f"http://127.0.0.1:{mock_port + i}" for i, name in enumerate(AGENCIES)}
+            for url in urls.values():
+                await wait_http(url + "/admin/stats")
+            gateway_port = free_port_block(1)
+            env = {
+                "GATEWAY_DATABASE_URL": database_url,
+                "GATEWAY_DATA_DIR": str(data_dir),
+                "GATEWAY_PORT": str(gateway_port),
+                "GATEWAY_LOG_LEVEL": "warning",
+                **{f"GATEWAY_AGENCY_{n.upper()}_URL": u for n, u in urls.items()},
+                **(gateway_env or {}),
+            }
+            processes.append(await _spawn([sys.executable, "-m", "gateway", "serve"], env))
+            gateway_url = f"http://127.0.0.1:{gateway_port}"
+            await wait_http(gateway_url + "/readyz")
+            yield Stack(database_url, gateway_url, urls, token, data_dir)
+        finally:
+            for process in reversed(processes):
+                if process.returncode is None:
+                    process.terminate()
+                    try:
+                        await asyncio.wait_for(process.wait(), 20)
+                    except TimeoutError:
+                        process.kill()
+                        await process.wait()
+            server.stop()
+
+
+async def _spawn(argv: list[str], env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def submit(stack: Stack, body: dict[str, Any]) -> str:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            stack.gateway_url + "/v1/batches",
+            json=body,
+            headers={"Authorization": f"Bearer {stack.token}"},
+        ) as response,
+    ):
+        payload = await response.json()
+        if response.status != 202:
+            raise RuntimeError(f"batch refused: {payload}")
+        return str(payload["id"])
+
+
+async def wait_done(database_url: str, batch_id: str, timeout: float = 1800) -> float:  # noqa: ASYNC109
+    """Seconds until the batch is done, read from the database (another process's state)."""
+    started = time.perf_counter()
+    conn = await asyncpg.connect(database_url)
+    try:
+        while True:
+            status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
+            if status in ("done", "cancelled"):
+                return time.perf_counter() - started
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError("batch did not finish in time")
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
