@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,7 +31,12 @@ async def wait_for_stop() -> None:
     await stop.wait()
 
 
-async def serve(settings: Settings) -> None:
+#: modules adding commands: each has ``add_commands(subparsers)`` and sets
+#: ``run=async (settings, args) -> exit code`` on its parsers with ``set_defaults``
+COMMAND_MODULES: tuple[str, ...] = ("gateway.cli_keys",)
+
+
+async def serve(settings: Settings, _args: argparse.Namespace) -> int:
     async with db.database_url(settings) as dsn:
         runner = web.AppRunner(make_app(settings, dsn), access_log=None)
         await runner.setup()
@@ -41,20 +47,23 @@ async def serve(settings: Settings) -> None:
             await wait_for_stop()
         finally:
             await runner.cleanup()
+    return 0
 
 
-async def migrate(settings: Settings) -> None:
+async def migrate(settings: Settings, _args: argparse.Namespace) -> int:
     async with db.database_url(settings) as dsn:
         pool = await db.create_pool(dsn, min_size=1, max_size=1)
         async with pool.acquire() as conn:
             applied = await migrations.migrate(conn)
         await pool.close()
     print(f"applied {len(applied)} migration(s): {[m.version for m in applied]}")
+    return 0
 
 
-async def token_create(settings: Settings, args: argparse.Namespace) -> None:
+async def token_create(settings: Settings, args: argparse.Namespace) -> int:
     if args.role == "officer" and not args.team:
-        raise SystemExit("gateway token create: an officer needs --team")
+        print("gateway token create: an officer needs --team", file=sys.stderr)
+        return 2
     officer = args.officer or f"{args.role}-{args.team or 'centre'}"
     expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
     async with db.database_url(settings) as dsn:
@@ -67,17 +76,28 @@ async def token_create(settings: Settings, args: argparse.Namespace) -> None:
         await pool.close()
     print(f"token for {officer} ({args.role}{', team ' + args.team if args.team else ''}):")
     print(token)
+    return 0
+
+
+async def demo(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    await run_demo(settings, args)
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the HTTP API and the dispatcher")
-    commands.add_parser("migrate", help="apply database migrations")
-    demo = commands.add_parser("demo", help="embedded database, mock agencies, gateway, a batch")
-    demo.add_argument("--subjects", type=int, default=200)
-    demo.add_argument("--latency", choices=["realistic", "zero"], default="realistic")
-    demo.add_argument("--exit", action="store_true", help="exit after the batch (no serving)")
+    commands.add_parser("serve", help="run the HTTP API and the dispatcher").set_defaults(run=serve)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=migrate)
+    demo_parser = commands.add_parser(
+        "demo", help="embedded database, mock agencies, gateway, a batch"
+    )
+    demo_parser.add_argument("--subjects", type=int, default=200)
+    demo_parser.add_argument("--latency", choices=["realistic", "zero"], default="realistic")
+    demo_parser.add_argument("--exit", action="store_true", help="exit after the batch")
+    demo_parser.set_defaults(run=demo)
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="issue a token; printed as the last line")
@@ -85,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--team", help="the officer's team (required for officers)")
     create.add_argument("--officer", help="the officer's name (login); default from role/team")
     create.add_argument("--expires-days", type=int, default=None)
+    create.set_defaults(run=token_create)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_commands(commands)
     return parser
 
 
@@ -98,26 +121,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_file = (settings.data_dir / "demo.log").open("a", encoding="utf-8")
             logs.configure(settings.log_level, "json", stream=log_file)
         else:
-            stream = sys.stderr if args.command in ("token", "migrate") else None
+            # Only the server logs to stdout; commands keep stdout for their answer.
+            stream = None if args.command == "serve" else sys.stderr
             logs.configure(settings.log_level, settings.log_format, stream=stream)
-        run: Callable[[], Awaitable[None]]
-        if args.command == "serve":
-            run = lambda: serve(settings)  # noqa: E731
-        elif args.command == "migrate":
-            run = lambda: migrate(settings)  # noqa: E731
-        elif args.command == "token":
-            run = lambda: token_create(settings, args)  # noqa: E731
-        else:
-            from gateway.demo import run_demo
-
-            run = lambda: run_demo(settings, args)  # noqa: E731
-        asyncio.run(run())
+        run: Callable[[Settings, argparse.Namespace], Awaitable[int]] = args.run
+        return asyncio.run(run(settings, args))
     except GatewayError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":
