@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from gateway.crypto import DataCipher, result_context, subject_context
+from gateway.queries import sql
 
 CHUNK = 500
 
@@ -40,9 +41,7 @@ async def rotate(pool: asyncpg.Pool, cipher: DataCipher, chunk: int = CHUNK) -> 
     while True:
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT batch_id, row, name, id_number FROM subjects "
-                "WHERE ($1::uuid IS NULL OR (batch_id, row) > ($1, $2)) "
-                "ORDER BY batch_id, row LIMIT $3 FOR UPDATE",
+                sql("rotation_subjects_chunk"),
                 after[0] if after else None,
                 after[1] if after else 0,
                 chunk,
@@ -53,7 +52,7 @@ async def rotate(pool: asyncpg.Pool, cipher: DataCipher, chunk: int = CHUNK) -> 
                 name_ctx = subject_context(r["batch_id"], r["row"], "name")
                 id_ctx = subject_context(r["batch_id"], r["row"], "id")
                 await conn.execute(
-                    "UPDATE subjects SET name = $3, id_number = $4 WHERE batch_id = $1 AND row = $2",
+                    sql("rotation_reseal_subject"),
                     r["batch_id"],
                     r["row"],
                     cipher.seal(cipher.open(r["name"], name_ctx), name_ctx),
@@ -67,15 +66,14 @@ async def rotate(pool: asyncpg.Pool, cipher: DataCipher, chunk: int = CHUNK) -> 
     while True:
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT inquiry_id, data FROM results WHERE inquiry_id > $1 AND data IS NOT NULL "
-                "ORDER BY inquiry_id LIMIT $2 FOR UPDATE",
+                sql("rotation_results_chunk"),
                 last_id,
                 chunk,
             )
             stale = [r for r in rows if _header_id(r["data"]) != active]
             if stale:
                 await conn.executemany(
-                    "UPDATE results SET data = $2 WHERE inquiry_id = $1",
+                    sql("rotation_reseal_result"),
                     [
                         (
                             r["inquiry_id"],

@@ -27,7 +27,7 @@ TEMPLATE = "gateway_template"
 _numbers = itertools.count(1)
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     # Embedded URLs look like postgresql://postgres:@/postgres?host=/socket/dir
     base, _, query = url.partition("?")
     prefix = base.rsplit("/", 1)[0]
@@ -55,7 +55,7 @@ async def template_url(pg_url: str) -> str:
         await conn.execute(f"CREATE DATABASE {TEMPLATE}")
     finally:
         await conn.close()
-    url = _with_database(pg_url, TEMPLATE)
+    url = with_database(pg_url, TEMPLATE)
     conn = await asyncpg.connect(url)
     try:
         await migrations.migrate(conn)
@@ -73,7 +73,7 @@ async def database_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
         await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
     finally:
         await admin.close()
-    yield _with_database(pg_url, name)
+    yield with_database(pg_url, name)
     admin = await asyncpg.connect(pg_url)
     try:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

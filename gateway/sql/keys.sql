@@ -1,0 +1,21 @@
+-- Named queries for data-key rotation (gateway/keys.py).
+
+-- name: rotation_subjects_chunk
+SELECT batch_id, row, name, id_number FROM subjects
+WHERE ($1::uuid IS NULL OR (batch_id, row) > ($1, $2))
+ORDER BY batch_id, row
+LIMIT $3
+FOR UPDATE;
+
+-- name: rotation_reseal_subject
+UPDATE subjects SET name = $3, id_number = $4 WHERE batch_id = $1 AND row = $2;
+
+-- name: rotation_results_chunk
+SELECT inquiry_id, data FROM results
+WHERE inquiry_id > $1 AND data IS NOT NULL
+ORDER BY inquiry_id
+LIMIT $2
+FOR UPDATE;
+
+-- name: rotation_reseal_result
+UPDATE results SET data = $2 WHERE inquiry_id = $1;
