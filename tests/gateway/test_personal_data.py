@@ -108,8 +108,8 @@ async def test_keys_rotate_and_old_keys_can_then_be_dropped(
 
 def test_sealed_values_are_bound_to_their_place() -> None:
     cipher = DataCipher(base64.b64decode(generate_key()), os.urandom(32))
-    sealed = cipher.seal_text("220302196504120018", subject_context("b", 1, "id"))
-    assert cipher.open_text(sealed, subject_context("b", 1, "id")) == "220302196504120018"
+    sealed = cipher.seal_text("220302196504120012", subject_context("b", 1, "id"))
+    assert cipher.open_text(sealed, subject_context("b", 1, "id")) == "220302196504120012"
     with pytest.raises(DecryptionFailed):
         cipher.open_text(sealed, subject_context("b", 2, "id"))
     tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
@@ -125,7 +125,7 @@ def test_subject_digests_match_for_equal_ids_and_depend_on_the_key() -> None:
     one = DataCipher(base64.b64decode(generate_key()), digest_key)
     two = DataCipher(base64.b64decode(generate_key()), digest_key)
     three = DataCipher(base64.b64decode(generate_key()), os.urandom(32))
-    number = "220302196504120018"
+    number = "220302196504120012"
     assert one.subject_digest(number) == two.subject_digest(number)
     assert one.subject_digest(number) != three.subject_digest(number)
     assert number.encode() not in one.subject_digest(number)
