@@ -21,9 +21,11 @@ from gateway.auth import create_token
 from gateway.embedded_db import EmbeddedPostgres
 from gateway.settings import Settings
 from gateway.state import DISPATCHER, POOL
+from mocks.population import sample_ids
 from mocks.testing import running_mocks
 
 TEMPLATE = "gateway_template"
+CASE = "（2022）吉03执123号"
 _numbers = itertools.count(1)
 
 
@@ -92,6 +94,27 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def mocks() -> AsyncIterator[Any]:
     async with running_mocks(latency="zero") as running:
         yield running
+
+
+def batch_body(
+    subjects: list[tuple[str, str]] | None = None,
+    *,
+    n: int = 3,
+    seed: int = 1,
+    case: str = CASE,
+    agencies: list[str] | None = None,
+    reason: str = "查询被执行人财产线索",
+) -> dict[str, Any]:
+    """A valid submission: the given (name, id) pairs, or ``n`` synthetic debtors."""
+    people = subjects if subjects is not None else sample_ids(n, seed)
+    body: dict[str, Any] = {
+        "case_number": case,
+        "reason": reason,
+        "subjects": [{"name": name, "id_number": number} for name, number in people],
+    }
+    if agencies is not None:
+        body["agencies"] = agencies
+    return body
 
 
 def test_settings(mock_urls: dict[str, str], **overrides: Any) -> Settings:

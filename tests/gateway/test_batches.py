@@ -6,23 +6,11 @@ import asyncio
 from typing import Any
 
 from connectors.registry import AGENCIES
-from mocks.population import sample_ids
-from tests.conftest import Gateway
-
-CASE = "（2022）吉03执123号"
+from tests.conftest import CASE, Gateway, batch_body
 
 
 def batch(n: int, seed: int = 1, agencies: list[str] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "case_number": CASE,
-        "reason": "查询被执行人财产线索",
-        "subjects": [
-            {"name": name, "id_number": id_number} for name, id_number in sample_ids(n, seed)
-        ],
-    }
-    if agencies is not None:
-        body["agencies"] = agencies
-    return body
+    return batch_body(n=n, seed=seed, agencies=agencies)
 
 
 async def test_submission_returns_202_with_the_batch_and_its_progress(gateway: Gateway) -> None:

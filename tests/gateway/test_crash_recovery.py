@@ -18,9 +18,9 @@ import asyncpg
 from connectors.registry import AGENCIES
 from gateway.auth import create_token
 from mocks.population import sample_ids
+from tests.conftest import CASE, batch_body
 
 ROOT = Path(__file__).resolve().parents[2]
-CASE = "（2022）吉03执123号"
 
 
 def free_port() -> int:
@@ -107,11 +107,7 @@ async def test_killed_dispatcher_work_is_resumed_exactly_once(
         async with aiohttp.ClientSession() as session:
             async with session.post(
                 f"http://127.0.0.1:{port}/v1/batches",
-                json={
-                    "case_number": CASE,
-                    "reason": "恢复测试",
-                    "subjects": [{"name": n, "id_number": i} for n, i in subjects],
-                },
+                json=batch_body(subjects, reason="恢复测试"),
                 headers={"Authorization": f"Bearer {token}"},
             ) as response:
                 assert response.status == 202

@@ -13,20 +13,13 @@ import structlog
 from connectors.registry import AGENCIES
 from gateway import logs
 from mocks.population import sample_ids
-from tests.conftest import Gateway
+from tests.conftest import Gateway, batch_body
 
 CASE = "（2023）吉0303执保7号"
 
 
 def body(subjects: list[tuple[str, str]], agencies: list[str] | None = None) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "case_number": CASE,
-        "reason": "财产调查",
-        "subjects": [{"name": n, "id_number": i} for n, i in subjects],
-    }
-    if agencies:
-        payload["agencies"] = agencies
-    return payload
+    return batch_body(subjects, case=CASE, agencies=agencies, reason="财产调查")
 
 
 async def test_results_equal_the_agencies_ground_truth(gateway: Gateway, mocks: Any) -> None:

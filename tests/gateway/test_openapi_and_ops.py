@@ -16,10 +16,9 @@ from aiohttp import web
 from gateway import migrations
 from gateway.auth import allowed_roles
 from mocks.population import sample_ids
-from tests.conftest import Gateway, with_database
+from tests.conftest import Gateway, batch_body, with_database
 
 ROOT = Path(__file__).resolve().parents[2]
-CASE = "（2022）吉03执123号"
 
 
 async def openapi(gateway: Gateway) -> dict[str, Any]:
@@ -60,11 +59,7 @@ async def test_every_route_is_documented_with_its_roles_and_nothing_else(gateway
 async def test_real_responses_match_the_documented_schemas(gateway: Gateway) -> None:
     document = await openapi(gateway)
     headers = await gateway.headers()
-    body = {
-        "case_number": CASE,
-        "reason": "r",
-        "subjects": [{"name": n, "id_number": i} for n, i in sample_ids(4, seed=8)],
-    }
+    body = batch_body(n=4, seed=8)
     jsonschema.validate(
         body,
         {
@@ -101,11 +96,7 @@ async def test_health_readiness_and_metrics(gateway: Gateway) -> None:
     assert (await gateway.client.get("/healthz")).status == 200
     ready = await gateway.client.get("/readyz")
     assert ready.status == 200 and (await ready.json())["database"] == "ok"
-    body = {
-        "case_number": CASE,
-        "reason": "r",
-        "subjects": [{"name": n, "id_number": i} for n, i in sample_ids(3, seed=9)],
-    }
+    body = batch_body(n=3, seed=9)
     created = await gateway.submit(body)
     await gateway.wait_finished(created["id"])
     text = await (await gateway.client.get("/metrics")).text()

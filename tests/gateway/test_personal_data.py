@@ -18,9 +18,7 @@ from gateway import db
 from gateway.crypto import DataCipher, DecryptionFailed, generate_key, subject_context
 from gateway.keys import rotate
 from mocks.population import sample_ids
-from tests.conftest import Gateway
-
-CASE = "（2022）吉03执123号"
+from tests.conftest import CASE, Gateway, batch_body
 
 
 def _strings(value: Any) -> list[str]:
@@ -53,11 +51,7 @@ async def test_a_database_dump_holds_no_personal_data_in_clear(
     gateway: Gateway, mocks: Any
 ) -> None:
     subjects = sample_ids(25, seed=99)
-    body = {
-        "case_number": CASE,
-        "reason": "财产调查",
-        "subjects": [{"name": n, "id_number": i} for n, i in subjects],
-    }
+    body = batch_body(subjects, case=CASE)
     created = await gateway.submit(body)
     await gateway.wait_finished(created["id"])
     dump = await asyncio.to_thread(_pg_dump, gateway.database_url)
@@ -82,11 +76,7 @@ async def test_keys_rotate_and_old_keys_can_then_be_dropped(
 ) -> None:
     old_key, new_key, digest_key = generate_key(), generate_key(), generate_key()
     first = await gateway_factory(data_key=old_key, digest_key=digest_key, data_dir=tmp_path)
-    body = {
-        "case_number": CASE,
-        "reason": "r",
-        "subjects": [{"name": n, "id_number": i} for n, i in sample_ids(6, seed=5)],
-    }
+    body = batch_body(n=6, seed=5)
     created = await first.submit(body)
     await first.wait_finished(created["id"])
     before = await first.all_results(created["id"])
