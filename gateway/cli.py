@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from aiohttp import web
 
-from gateway import db, logs, migrations
+from gateway import cli_admin, db, logs, migrations
 from gateway.app import make_app
 from gateway.auth import ROLES, create_token
 from gateway.errors import GatewayError
@@ -33,7 +33,7 @@ async def wait_for_stop() -> None:
 
 #: modules adding commands: each has ``add_commands(subparsers)`` and sets
 #: ``run=async (settings, args) -> exit code`` on its parsers with ``set_defaults``
-COMMAND_MODULES: tuple[str, ...] = ("gateway.cli_keys",)
+COMMAND_MODULES: tuple[str, ...] = ("gateway.cli_keys", "gateway.cli_admin")
 
 
 async def serve(settings: Settings, _args: argparse.Namespace) -> int:
@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--officer", help="the officer's name (login); default from role/team")
     create.add_argument("--expires-days", type=int, default=None)
     create.set_defaults(run=token_create)
+    cli_admin.add_token_commands(token_commands)  # token revoke, token list
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_commands(commands)
     return parser

@@ -74,6 +74,24 @@ class Metrics:
             ["agency", "state"],
             registry=r,
         )
+        self.interceptions = Counter(
+            "gateway_interceptions_total",
+            "Batch submissions intercepted by an accountability rule.",
+            ["reason"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "gateway_alerts_total",
+            "Risk alerts raised for the command centre.",
+            ["kind"],
+            registry=r,
+        )
+        self.approvals = Counter(
+            "gateway_batch_approvals_total",
+            "Batches held for a commander's approval, and the decisions on them.",
+            ["decision"],
+            registry=r,
+        )
         self.result_flush_seconds = Histogram(
             "gateway_result_flush_seconds",
             "Time to commit one group of results.",

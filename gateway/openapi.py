@@ -51,6 +51,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "case_number": {"type": "string", "examples": ["（2022）吉03执123号"]},
             "reason": {"type": "string", "maxLength": 2000},
+            "requery_reason": {
+                "type": ["string", "null"],
+                "maxLength": 2000,
+                "description": "required when a subject was already queried by the team within "
+                "GATEWAY_REQUERY_DAYS; otherwise the batch is intercepted",
+            },
             "agencies": {
                 "type": "array",
                 "minItems": 1,
@@ -103,7 +109,10 @@ SCHEMAS: dict[str, Any] = {
             "case_number": {"type": "string"},
             "reason": {"type": "string"},
             "agencies": {"type": "array", "items": {"type": "string", "enum": list(AGENCIES)}},
-            "status": {"type": "string", "enum": ["queued", "running", "done", "cancelled"]},
+            "status": {
+                "type": "string",
+                "enum": ["queued", "running", "done", "cancelled", "pending_approval", "rejected"],
+            },
             "officer": {"type": "string"},
             "team": {"type": "string"},
             "subject_count": {"type": "integer"},

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
@@ -21,6 +22,19 @@ _AGENCY_DEFAULTS: dict[str, tuple[float, int, float]] = {
     "subsidy": (10.0, 8, 20.0),
     "police": (10.0, 4, 10.0),
 }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (true/false)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +70,20 @@ class Settings:
     data_keys_old: str | None = field(default=None, repr=False)
     digest_key: str | None = field(default=None, repr=False)
     agencies: Mapping[str, AgencySettings] = field(default_factory=dict)
+    # Accountability rules (gateway/rules.py, gateway/alerts.py); 0 switches a limit off.
+    require_filed_case: bool = True
+    quota_subjects_per_day: int = 5000
+    requery_days: int = 30
+    approval_threshold: int = 500
+    timezone: str = "Asia/Shanghai"
+    working_hours: str = "08:00-18:00"  # "" switches the off-hours alert off
+    working_days: str = "mon-fri"
+    volume_alert_factor: float = 3.0
+    volume_alert_floor: int = 200
+    cross_team_alert_teams: int = 3
+    cross_team_alert_days: int = 30
+    # The time the rules and alerts see; tests inject a fixed one (never read from the env).
+    clock: Callable[[], datetime] = field(default=_utcnow, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +112,29 @@ class Settings:
                 data_keys_old=env.get("GATEWAY_DATA_KEYS_OLD") or None,
                 digest_key=env.get("GATEWAY_DIGEST_KEY") or None,
                 agencies=_agencies_from_env(env),
+                require_filed_case=_flag(env.get("GATEWAY_REQUIRE_FILED_CASE", "true")),
+                quota_subjects_per_day=int(
+                    env.get("GATEWAY_QUOTA_SUBJECTS_PER_DAY", base.quota_subjects_per_day)
+                ),
+                requery_days=int(env.get("GATEWAY_REQUERY_DAYS", base.requery_days)),
+                approval_threshold=int(
+                    env.get("GATEWAY_APPROVAL_THRESHOLD", base.approval_threshold)
+                ),
+                timezone=env.get("GATEWAY_TIMEZONE", base.timezone),
+                working_hours=env.get("GATEWAY_WORKING_HOURS", base.working_hours),
+                working_days=env.get("GATEWAY_WORKING_DAYS", base.working_days),
+                volume_alert_factor=float(
+                    env.get("GATEWAY_VOLUME_ALERT_FACTOR", base.volume_alert_factor)
+                ),
+                volume_alert_floor=int(
+                    env.get("GATEWAY_VOLUME_ALERT_FLOOR", base.volume_alert_floor)
+                ),
+                cross_team_alert_teams=int(
+                    env.get("GATEWAY_CROSS_TEAM_ALERT_TEAMS", base.cross_team_alert_teams)
+                ),
+                cross_team_alert_days=int(
+                    env.get("GATEWAY_CROSS_TEAM_ALERT_DAYS", base.cross_team_alert_days)
+                ),
             )
         except ValueError as exc:
             raise ConfigurationError(f"bad GATEWAY_* setting: {exc}") from exc

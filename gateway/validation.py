@@ -26,6 +26,7 @@ from gateway.identifiers import (
 MAX_PROBLEMS = 1000
 MAX_NAME_LENGTH = 100
 MAX_REASON_LENGTH = 2000
+_FIELDS = frozenset({"case_number", "reason", "agencies", "subjects", "requery_reason"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +35,20 @@ class BatchRequest:
     reason: str
     agencies: tuple[str, ...]
     subjects: tuple[Subject, ...]
+    #: why subjects are asked for again within the re-query window (gateway/rules.py)
+    requery_reason: str | None = None
 
     def canonical(self) -> dict[str, Any]:
         """What the idempotency digest is taken over."""
-        return {
+        canonical = {
             "case_number": self.case_number,
             "reason": self.reason,
             "agencies": list(self.agencies),
             "subjects": [[s.name, s.id_number] for s in self.subjects],
         }
+        if self.requery_reason is not None:  # absent: digests of older batches still match
+            canonical["requery_reason"] = self.requery_reason
+        return canonical
 
 
 class _Problems:
@@ -62,11 +68,16 @@ def parse_batch_request(body: Any, *, max_subjects: int) -> BatchRequest:
             [{"row": None, "field": "(body)", "problem": "must be a JSON object"}]
         )
     problems = _Problems()
-    for key in sorted(set(body) - {"case_number", "reason", "agencies", "subjects"}):
+    for key in sorted(set(body) - _FIELDS):
         problems.add(None, key, "is not a known field")
 
     case_number = _case_number(body.get("case_number"), problems)
     reason = _text(body.get("reason"), "reason", MAX_REASON_LENGTH, problems, None)
+    requery_reason = None
+    if body.get("requery_reason") is not None:
+        requery_reason = _text(
+            body["requery_reason"], "requery_reason", MAX_REASON_LENGTH, problems, None
+        )
     agencies = _agencies(body.get("agencies"), problems)
 
     raw_subjects = body.get("subjects")
@@ -90,7 +101,7 @@ def parse_batch_request(body: Any, *, max_subjects: int) -> BatchRequest:
             message += f" (first {len(problems.items)} listed)"
         raise ValidationFailed(problems.items, message)
     assert case_number is not None and reason is not None
-    return BatchRequest(case_number, reason, agencies, tuple(subjects))
+    return BatchRequest(case_number, reason, agencies, tuple(subjects), requery_reason)
 
 
 def _case_number(value: Any, problems: _Problems) -> str | None:

@@ -87,7 +87,7 @@ LIMIT $3;
 
 -- name: cancel_batch
 UPDATE batches SET status = 'cancelled', finished_at = now()
-WHERE id = $1 AND status IN ('queued', 'running')
+WHERE id = $1 AND status IN ('queued', 'running', 'pending_approval')
 RETURNING id;
 
 -- name: cancel_inquiries
