@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway import api_admin, api_command, batches, policy
+from gateway import api_admin, api_audit, api_command, batches, policy
 from gateway.auth import Caller, roles
 from gateway.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from gateway.middleware import CALLER
@@ -172,3 +172,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/openapi.json", openapi)
     api_admin.add_routes(app)
     api_command.add_routes(app)
+    api_audit.add_routes(app)

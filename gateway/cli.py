@@ -33,7 +33,7 @@ async def wait_for_stop() -> None:
 
 #: modules adding commands: each has ``add_commands(subparsers)`` and sets
 #: ``run=async (settings, args) -> exit code`` on its parsers with ``set_defaults``
-COMMAND_MODULES: tuple[str, ...] = ("gateway.cli_keys", "gateway.cli_admin")
+COMMAND_MODULES: tuple[str, ...] = ("gateway.cli_keys", "gateway.cli_audit", "gateway.cli_admin")
 
 
 async def serve(settings: Settings, _args: argparse.Namespace) -> int:

@@ -1,0 +1,35 @@
+-- Named queries for the audit log (gateway/audit.py, gateway/api_audit.py).
+
+-- name: audit_chain_head
+SELECT seq, hash, at FROM audit_chain_head;
+
+-- name: audit_chain_walk
+-- Every field the hash covers, as the canonical encoding needs it (see gateway/audit.py):
+-- batch_id and detail as PostgreSQL renders them, so Python need not re-render jsonb.
+SELECT id, seq, prev_hash, hash, at, action, officer_id, officer, team, case_number,
+       batch_id::text AS batch_id, row, subject_digest, agency, outcome,
+       detail::text AS detail
+FROM audit_log
+ORDER BY seq;
+
+-- name: audit_chain_installed
+SELECT to_regclass('audit_chain_head') IS NOT NULL;
+
+-- name: audit_page
+-- Keyset pagination in chain order; every filter is optional (NULL). Run with custom plans
+-- (gateway/audit.py) so the NULL filters fold away and the matching index is used.
+-- $1 officer, $2 team, $3 case number, $4 subject digest, $5 batch, $6 from, $7 to (excl.),
+-- $8 after seq, $9 limit
+SELECT id, seq, at, action, officer, team, case_number, batch_id, row, agency, outcome,
+       detail, hash, prev_hash
+FROM audit_log
+WHERE ($1::text IS NULL OR officer = $1)
+  AND ($2::text IS NULL OR team = $2)
+  AND ($3::text IS NULL OR case_number = $3)
+  AND ($4::bytea IS NULL OR subject_digest = $4)
+  AND ($5::uuid IS NULL OR batch_id = $5)
+  AND ($6::timestamptz IS NULL OR at >= $6)
+  AND ($7::timestamptz IS NULL OR at < $7)
+  AND seq > $8
+ORDER BY seq
+LIMIT $9;
