@@ -109,6 +109,13 @@ async def stack(
                 "GATEWAY_DATA_DIR": str(data_dir),
                 "GATEWAY_PORT": str(gateway_port),
                 "GATEWAY_LOG_LEVEL": "warning",
+                # One large synthetic batch: no filed-case register, no approval hold, no
+                # quota or re-query window (the rules cost nothing measurable either way).
+                "GATEWAY_REQUIRE_FILED_CASE": "false",
+                "GATEWAY_APPROVAL_THRESHOLD": "0",
+                "GATEWAY_QUOTA_SUBJECTS_PER_DAY": "0",
+                "GATEWAY_REQUERY_DAYS": "0",
+                "GATEWAY_WORKING_HOURS": "",
                 **{f"GATEWAY_AGENCY_{n.upper()}_URL": u for n, u in urls.items()},
                 **(gateway_env or {}),
             }

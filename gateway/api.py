@@ -20,7 +20,8 @@ MAX_PAGE = 500
 MAX_IDEMPOTENCY_KEY = 200
 
 
-def _caller(request: web.Request) -> Caller:
+def caller(request: web.Request) -> Caller:
+    """Who is calling (set by the auth middleware on every non-public route)."""
     return request[CALLER]
 
 
@@ -43,7 +44,8 @@ def _limit(request: web.Request, default: int = 100) -> int:
     value = request.query.get("limit")
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    # isascii: "²".isdigit() is true, but int("²") fails.
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
         raise ValidationFailed(
             [{"row": None, "field": "limit", "problem": f"must be 1 to {MAX_PAGE}"}]
         )
@@ -69,9 +71,13 @@ def _idempotency_key(request: web.Request) -> str | None:
 
 @roles("officer")
 async def submit_batch(request: web.Request) -> web.Response:
+    return await accept_batch(request, await _read_json(request))
+
+
+async def accept_batch(request: web.Request, body: Any) -> web.Response:
+    """Validate and store a submission however it arrived (JSON here, or a spreadsheet)."""
     settings = request.app[SETTINGS]
     key = _idempotency_key(request)
-    body = await _read_json(request)
     metrics = request.app[METRICS]
     try:
         batch_request = parse_batch_request(body, max_subjects=settings.max_subjects)
@@ -80,23 +86,23 @@ async def submit_batch(request: web.Request) -> web.Response:
         raise
     pool = request.app[POOL]
     # Through the accountability rules; an interception is audited and counted, then 403.
-    batch_id, replayed = await policy.submit(request.app, _caller(request), batch_request, key)
+    batch_id, replayed = await policy.submit(request.app, caller(request), batch_request, key)
     if not replayed:
         metrics.batches_submitted.inc()
         metrics.subjects_submitted.inc(len(batch_request.subjects))
         if DISPATCHER in request.app:
             request.app[DISPATCHER].wake()
-    body = await batches.get_batch(pool, _caller(request), batch_id)
+    batch = await batches.get_batch(pool, caller(request), batch_id)
     headers = {"Location": f"/v1/batches/{batch_id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return web.json_response(body, status=202, headers=headers)
+    return web.json_response(batch, status=202, headers=headers)
 
 
 @roles("officer", "commander")
 async def list_batches(request: web.Request) -> web.Response:
     page = await batches.list_batches(
-        request.app[POOL], _caller(request), request.query.get("cursor"), _limit(request, 50)
+        request.app[POOL], caller(request), request.query.get("cursor"), _limit(request, 50)
     )
     return web.json_response(page)
 
@@ -104,7 +110,7 @@ async def list_batches(request: web.Request) -> web.Response:
 @roles("officer", "commander")
 async def get_batch(request: web.Request) -> web.Response:
     batch_id = batches.parse_batch_id(request.match_info["batch_id"])
-    return web.json_response(await batches.get_batch(request.app[POOL], _caller(request), batch_id))
+    return web.json_response(await batches.get_batch(request.app[POOL], caller(request), batch_id))
 
 
 @roles("officer")
@@ -113,7 +119,7 @@ async def batch_results(request: web.Request) -> web.Response:
     page = await batches.results_page(
         request.app[POOL],
         request.app[CIPHER],
-        _caller(request),
+        caller(request),
         batch_id,
         request.query.get("cursor"),
         _limit(request),
@@ -124,7 +130,7 @@ async def batch_results(request: web.Request) -> web.Response:
 @roles("officer")
 async def cancel_batch(request: web.Request) -> web.Response:
     batch_id = batches.parse_batch_id(request.match_info["batch_id"])
-    body = await batches.cancel(request.app[POOL], _caller(request), batch_id)
+    body = await batches.cancel(request.app[POOL], caller(request), batch_id)
     if DISPATCHER in request.app:
         request.app[DISPATCHER].cancel_batch(str(batch_id))
     return web.json_response(body)
@@ -173,3 +179,6 @@ def add_routes(app: web.Application) -> None:
     api_admin.add_routes(app)
     api_command.add_routes(app)
     api_audit.add_routes(app)
+    from gateway import api_spreadsheets  # imports this module: bound late
+
+    api_spreadsheets.add_routes(app)

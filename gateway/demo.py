@@ -18,8 +18,10 @@ from rich.table import Table
 
 from connectors.registry import AGENCIES
 from gateway import db
+from gateway.admin import Actor
 from gateway.app import make_app
 from gateway.auth import create_token
+from gateway.cases import CaseEntry, register
 from gateway.cli import wait_for_stop
 from gateway.settings import Settings
 from gateway.state import DISPATCHER, POOL
@@ -37,7 +39,8 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
         async with running_mocks(latency=args.latency) as mocks:
             for name in AGENCIES:
                 console.print(f"mock agency {name:<11} {mocks.urls[name]}")
-            settings = settings.with_agency_urls(mocks.urls)
+            # The demo's one batch is not held for a commander's approval, however large.
+            settings = settings.with_agency_urls(mocks.urls).replace(approval_threshold=0)
             app = make_app(settings, dsn)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -49,6 +52,8 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                     token = await create_token(
                         conn, officer="demo-officer", role="officer", team="demo-team"
                     )
+                    # Only filed cases may be queried (gateway/rules.py): file the demo's.
+                    await register(conn, [CaseEntry(DEMO_CASE, "demo-team")], Actor(None, "demo"))
                 batch_id = await _submit(base, token, args.subjects)
                 console.print(f"submitted batch {batch_id}: {args.subjects} debtors x 6 agencies")
                 await _show_progress(console, base, token, batch_id)

@@ -181,16 +181,16 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _json(schema: str) -> dict[str, Any]:
+def json_content(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _json("Error")}
+def error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": json_content("Error")}
 
 
-_AUTH_ERRORS = {"401": _error("no valid token"), "403": _error("role not allowed")}
-_BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}
+AUTH_ERRORS = {"401": error_response("no valid token"), "403": error_response("role not allowed")}
+BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _PAGING = [
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
@@ -201,61 +201,61 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/batches"): {
         "summary": "Submit a batch of judgment debtors for one filed case",
         "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
-        "requestBody": {"required": True, "content": _json("BatchSubmission")},
+        "requestBody": {"required": True, "content": json_content("BatchSubmission")},
         "responses": {
-            "202": {"description": "accepted (or replayed)", "content": _json("Batch")},
-            "400": _error("body is not JSON"),
-            "413": _error("body or batch too large"),
-            "422": _error("invalid fields or rows; nothing stored"),
-            **_AUTH_ERRORS,
+            "202": {"description": "accepted (or replayed)", "content": json_content("Batch")},
+            "400": error_response("body is not JSON"),
+            "413": error_response("body or batch too large"),
+            "422": error_response("invalid fields or rows; nothing stored"),
+            **AUTH_ERRORS,
         },
     },
     ("GET", "/v1/batches"): {
         "summary": "List batches visible to the caller (an officer: their team's), newest first",
         "parameters": _PAGING,
         "responses": {
-            "200": {"description": "a page", "content": _json("BatchPage")},
-            "400": _error("bad cursor"),
-            **_AUTH_ERRORS,
+            "200": {"description": "a page", "content": json_content("BatchPage")},
+            "400": error_response("bad cursor"),
+            **AUTH_ERRORS,
         },
     },
     ("GET", "/v1/batches/{batch_id}"): {
         "summary": "A batch's status and progress per agency",
-        "parameters": [_BATCH_ID],
+        "parameters": [BATCH_ID],
         "responses": {
-            "200": {"description": "the batch", "content": _json("Batch")},
-            "404": _error("no such batch"),
-            **_AUTH_ERRORS,
+            "200": {"description": "the batch", "content": json_content("Batch")},
+            "404": error_response("no such batch"),
+            **AUTH_ERRORS,
         },
     },
     ("GET", "/v1/batches/{batch_id}/results"): {
         "summary": "A batch's results, cursor-paginated in subject order",
-        "parameters": [_BATCH_ID, *_PAGING],
+        "parameters": [BATCH_ID, *_PAGING],
         "responses": {
-            "200": {"description": "a page", "content": _json("ResultPage")},
-            "404": _error("no such batch"),
-            **_AUTH_ERRORS,
+            "200": {"description": "a page", "content": json_content("ResultPage")},
+            "404": error_response("no such batch"),
+            **AUTH_ERRORS,
         },
     },
     ("POST", "/v1/batches/{batch_id}/cancel"): {
         "summary": "Cancel a batch; inquiries not yet answered are never asked",
-        "parameters": [_BATCH_ID],
+        "parameters": [BATCH_ID],
         "responses": {
-            "200": {"description": "cancelled", "content": _json("Batch")},
-            "404": _error("no such batch"),
-            "409": _error("already finished"),
-            **_AUTH_ERRORS,
+            "200": {"description": "cancelled", "content": json_content("Batch")},
+            "404": error_response("no such batch"),
+            "409": error_response("already finished"),
+            **AUTH_ERRORS,
         },
     },
     ("GET", "/healthz"): {
         "summary": "The process is alive",
-        "responses": {"200": {"description": "alive", "content": _json("Status")}},
+        "responses": {"200": {"description": "alive", "content": json_content("Status")}},
     },
     ("GET", "/readyz"): {
         "summary": "The database is reachable",
         "responses": {
-            "200": {"description": "ready", "content": _json("Status")},
-            "503": {"description": "not ready", "content": _json("Status")},
+            "200": {"description": "ready", "content": json_content("Status")},
+            "503": {"description": "not ready", "content": json_content("Status")},
         },
     },
     ("GET", "/metrics"): {

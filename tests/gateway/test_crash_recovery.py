@@ -40,6 +40,7 @@ async def start_gateway(
         "GATEWAY_LEASE_SECONDS": "1.5",
         "GATEWAY_POLL_SECONDS": "0.2",
         "GATEWAY_LOG_LEVEL": "warning",
+        "GATEWAY_REQUIRE_FILED_CASE": "false",
         "GATEWAY_AGENCY_HOUSEHOLD_MAX_IN_FLIGHT": "2",
         **{f"GATEWAY_AGENCY_{name.upper()}_URL": url for name, url in urls.items()},
     }

@@ -1,0 +1,126 @@
+"""Spreadsheet upload of a batch, and results as a spreadsheet (officers work in Excel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway import api, batches, openapi
+from gateway.auth import roles
+from gateway.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from gateway.spreadsheets import XLSX, read_subjects, with_sheet_rows, write_results
+from gateway.state import CIPHER, POOL, SETTINGS
+
+#: results are read for export in pages of this size (the batch may hold 600,000)
+EXPORT_PAGE = 500
+
+
+@roles("officer")
+async def upload_batch(request: web.Request) -> web.StreamResponse:
+    """multipart/form-data: case_number, reason, agencies (comma-separated, optional), file."""
+    if request.content_type != "multipart/form-data":
+        raise BadRequest("expected multipart/form-data with fields case_number, reason, file")
+    try:
+        form = await request.post()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(
+            f"the upload is larger than {request.app[SETTINGS].max_body_bytes} bytes"
+        ) from exc
+    except ValueError as exc:
+        raise BadRequest("the multipart body cannot be read") from exc
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        raise ValidationFailed(
+            [{"row": None, "field": "file", "problem": "an .xlsx file is required"}]
+        )
+    rows = read_subjects(upload.file.read())
+    body: dict[str, Any] = {
+        "case_number": form.get("case_number"),
+        "reason": form.get("reason"),
+        "subjects": rows.subjects,
+    }
+    agencies = form.get("agencies")
+    if isinstance(agencies, str) and agencies.strip():
+        body["agencies"] = [a.strip() for a in agencies.split(",") if a.strip()]
+    try:
+        return await api.accept_batch(request, body)
+    except ValidationFailed as exc:
+        raise with_sheet_rows(exc, rows) from None
+
+
+@roles("officer")
+async def results_spreadsheet(request: web.Request) -> web.StreamResponse:
+    batch_id = batches.parse_batch_id(request.match_info["batch_id"])
+    pool, cipher, caller = request.app[POOL], request.app[CIPHER], api.caller(request)
+    batch = await batches.get_batch(pool, caller, batch_id)
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await batches.results_page(pool, cipher, caller, batch_id, cursor, EXPORT_PAGE)
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    payload = write_results(batch, items)
+    return web.Response(
+        body=payload,
+        content_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="results-{batch_id}.xlsx"'},
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/batches/upload", upload_batch)
+    app.router.add_get("/v1/batches/{batch_id}/results.xlsx", results_spreadsheet)
+
+
+openapi.register(
+    {
+        ("POST", "/v1/batches/upload"): {
+            "summary": "Submit a batch as a spreadsheet (first sheet; headings 姓名, 身份证号)",
+            "parameters": [
+                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["case_number", "reason", "file"],
+                            "properties": {
+                                "case_number": {"type": "string"},
+                                "reason": {"type": "string"},
+                                "agencies": {"type": "string", "description": "comma-separated"},
+                                "file": {"type": "string", "format": "binary"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": {"description": "accepted", "content": openapi.json_content("Batch")},
+                "400": openapi.error_response("not multipart"),
+                "413": openapi.error_response("too large"),
+                "422": openapi.error_response(
+                    "unreadable workbook, or invalid rows (problems carry sheet_row)"
+                ),
+                **openapi.AUTH_ERRORS,
+            },
+        },
+        ("GET", "/v1/batches/{batch_id}/results.xlsx"): {
+            "summary": "A batch's results as an .xlsx workbook",
+            "parameters": [openapi.BATCH_ID],
+            "responses": {
+                "200": {
+                    "description": "the workbook",
+                    "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "404": openapi.error_response("no such batch"),
+                **openapi.AUTH_ERRORS,
+            },
+        },
+    },
+    {},
+)
