@@ -4,11 +4,12 @@ every inquiry has exactly one result, equal to the agencies' ground truth."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def start_gateway(
+@contextlib.asynccontextmanager
+async def gateway_process(
     database_url: str, urls: dict[str, str], port: int, data_dir: Path
-) -> asyncio.subprocess.Process:
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``gateway serve`` in its own process; killed on the way out whatever happened."""
     env = {
         **os.environ,
         "GATEWAY_DATABASE_URL": database_url,
@@ -45,18 +48,17 @@ async def start_gateway(
         **{f"GATEWAY_AGENCY_{name.upper()}_URL": url for name, url in urls.items()},
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway",
-        "serve",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    async with aiohttp.ClientSession() as session:
-        await until(lambda: _ready(session, port), timeout=30)
-    return process
+        sys.executable, "-m", "gateway", "serve", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as session:
+            await until(lambda: _ready(session, port), timeout=30)
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 async def _ready(session: aiohttp.ClientSession, port: int) -> bool:
@@ -103,40 +105,37 @@ async def test_killed_dispatcher_work_is_resumed_exactly_once(
     try:
         token = await create_token(conn, officer="crash-officer", role="officer", team="team-c")
         port = free_port()
-        first = await start_gateway(database_url, mocks.urls, port, tmp_path)
         subjects = sample_ids(60, seed=21)
-        async with aiohttp.ClientSession() as session:
-            async with session.post(
-                f"http://127.0.0.1:{port}/v1/batches",
-                json=batch_body(subjects, reason="恢复测试"),
-                headers={"Authorization": f"Bearer {token}"},
-            ) as response:
+        total = len(subjects) * len(AGENCIES)
+        async with gateway_process(database_url, mocks.urls, port, tmp_path) as first:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    f"http://127.0.0.1:{port}/v1/batches",
+                    json=batch_body(subjects, reason="恢复测试"),
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as response,
+            ):
                 assert response.status == 202
                 batch_id = (await response.json())["id"]
 
-        async def some_recorded() -> bool:
-            return await conn.fetchval("SELECT count(*) FROM results") >= 40
+            async def some_recorded() -> bool:
+                return await conn.fetchval("SELECT count(*) FROM results") >= 40
 
-        await until(some_recorded, timeout=30)
-        first.send_signal(signal.SIGKILL)
-        await first.wait()
-        total = len(subjects) * len(AGENCIES)
+            await until(some_recorded, timeout=30)
+            first.send_signal(signal.SIGKILL)
+            await first.wait()
         recorded_before = await conn.fetchval("SELECT count(*) FROM results")
         assert recorded_before < total, "the batch finished before the kill; slow the mocks"
 
+        async def finished() -> bool:
+            status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
+            return status == "done"
+
         port = free_port()
-        second = await start_gateway(database_url, mocks.urls, port, tmp_path)
-        try:
-
-            async def finished() -> bool:
-                status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
-                return status == "done"
-
+        async with gateway_process(database_url, mocks.urls, port, tmp_path):
             await until(finished, timeout=60)
             results = await all_results(port, token, batch_id)
-        finally:
-            second.terminate()
-            await second.wait()
 
         per_inquiry = await conn.fetch(
             "SELECT count(r.inquiry_id) AS n FROM inquiries i "
