@@ -182,3 +182,6 @@ def add_routes(app: web.Application) -> None:
     from gateway import api_spreadsheets  # imports this module: bound late
 
     api_spreadsheets.add_routes(app)
+    from gateway import api_agencies  # issue 4: agency health and re-runs
+
+    api_agencies.add_routes(app)

@@ -1,16 +1,22 @@
 """The dispatcher: claims due inquiries under a lease, asks the agencies, records answers.
 
 Every agency has its own claim loop, so all requested agencies are worked in parallel, each
-within its own concurrency limit. Claimed inquiries are leased, not owned: a background task
-renews this worker's leases, and any worker requeues leases that expired because their holder
-died. Answers go to the ``ResultWriter``, which records each at most once.
+within its own limits (held across replicas: gateway/limits.py). Claimed inquiries are leased,
+not owned: a background task renews this worker's leases, and any worker requeues leases that
+expired because their holder died. Answers go to the ``ResultWriter``, which records each at
+most once.
+
+While an agency's circuit breaker is open its claim loop claims nothing, and work already
+claimed is given back to the queue unanswered (no attempt burnt), so its inquiries wait while
+the other agencies go on at full speed; half-open, it claims one probe at a time. Inquiries
+that wait on an unavailable agency past ``GATEWAY_UNAVAILABLE_AFTER`` fail "agency
+unavailable" (re-run with POST /v1/batches/{id}/rerun-unavailable).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -21,12 +27,15 @@ import structlog
 
 from connectors.base import Connector, Requester, Subject
 from gateway import channels
-from gateway.calls import AgencyCaller, CallResult, FullJitterBackoff
+from gateway.agency_runtime import AgencyRuntime, build_runtimes, due_now, unavailable
+from gateway.breaker import BreakerState
+from gateway.calls import AgencyCaller, CallResult
 from gateway.crypto import DataCipher, subject_context
+from gateway.limits_sync import GlobalLimits
 from gateway.metrics import Metrics
 from gateway.queries import sql
 from gateway.settings import Settings
-from gateway.writer import RETRYABLE_DB_ERRORS, Outcome, ResultWriter
+from gateway.writer import RETRYABLE_DB_ERRORS, Outcome, Requeue, ResultWriter
 
 log = structlog.get_logger("gateway.dispatcher")
 
@@ -53,7 +62,6 @@ class Dispatcher:
     ) -> None:
         self._pool = pool
         self._cipher = cipher
-        self._connectors = connectors
         self._settings = settings
         self._metrics = metrics
         self.owner = f"{settings.worker_id}:{uuid.uuid4().hex[:8]}"
@@ -65,28 +73,35 @@ class Dispatcher:
             flush_size=settings.flush_size,
             flush_seconds=settings.flush_seconds,
             on_finished=self._batches_finished,
+            on_requeued=self._requeued,
         )
         self._finish_waiters: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
         self._wake = {name: asyncio.Event() for name in connectors}
         self._held = dict.fromkeys(connectors, 0)
         self._tasks_by_batch: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self._background: list[asyncio.Task[None]] = []
-        self.callers = {
-            name: AgencyCaller(
-                connector=connector,
-                slots=asyncio.Semaphore(settings.agencies[name].max_in_flight),
-                metrics=metrics,
-                max_attempts=settings.max_attempts,
-                backoff=FullJitterBackoff(
-                    settings.backoff_base, settings.backoff_cap, random.Random()
-                ),
-            )
-            for name, connector in connectors.items()
-        }
+        self._next_sweep = dict.fromkeys(connectors, 0.0)
+        self._upkeep: set[asyncio.Task[None]] = set()
+        self.limits = GlobalLimits(
+            pool, self.owner, settings.agencies, settings.resilience, metrics
+        )
+        self.agencies: dict[str, AgencyRuntime] = build_runtimes(
+            connectors, settings, metrics, self.limits.gates, self._breaker_moved
+        )
+        self._connectors = {name: rt.connector for name, rt in self.agencies.items()}
+
+    @property
+    def callers(self) -> dict[str, AgencyCaller]:
+        return {name: runtime.caller for name, runtime in self.agencies.items()}
+
+    def health(self) -> dict[str, dict[str, object]]:
+        """Per agency, this replica's breaker, budget, permits and recent calls."""
+        return {name: runtime.health() for name, runtime in self.agencies.items()}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.limits.start()
         spawn = asyncio.get_running_loop().create_task
         self._background = [
             spawn(self.writer.run(), name="result-writer"),
@@ -101,12 +116,12 @@ class Dispatcher:
         """Stop at once: no new claims, in-flight calls cancelled, answers so far recorded,
         and the rest handed back to the queue for the next worker."""
         writer_task, *others = self._background
-        for task in others:
+        for task in [*others, *self._upkeep]:
             task.cancel()
         work = [t for tasks in self._tasks_by_batch.values() for t in tasks]
         for task in work:
             task.cancel()
-        await asyncio.gather(*others, *work, return_exceptions=True)
+        await asyncio.gather(*others, *self._upkeep, *work, return_exceptions=True)
         writer_task.cancel()
         await asyncio.gather(writer_task, return_exceptions=True)
         with contextlib.suppress(*DB_ERRORS):
@@ -117,6 +132,7 @@ class Dispatcher:
                     "lease_expires_at = NULL WHERE state = 'leased' AND lease_owner = $1",
                     self.owner,
                 )
+        await self.limits.stop()
         log.info("dispatcher_stopped", owner=self.owner)
 
     def wake(self, agency: str | None = None) -> None:
@@ -127,10 +143,14 @@ class Dispatcher:
     def cancel_batch(self, batch_id: str) -> int:
         """Cancel this process's in-flight calls for a cancelled batch; no retry follows."""
         self._batches_finished([batch_id])
-        tasks = self._tasks_by_batch.pop(batch_id, set())
+        tasks = list(self._tasks_by_batch.get(batch_id, ()))
         for task in tasks:
-            task.cancel()
+            task.cancel()  # each leaves _tasks_by_batch when it has ended
         return len(tasks)
+
+    def in_progress(self, batch_id: str) -> int:
+        """Tasks of this batch not yet ended here (asking, backing off, or being cancelled)."""
+        return len(self._tasks_by_batch.get(batch_id, ()))
 
     async def wait_finished(self, batch_id: str) -> None:
         """Until the batch is done or cancelled (an event, not a poll)."""
@@ -151,18 +171,32 @@ class Dispatcher:
     # -- claiming and working -----------------------------------------------------------------
 
     async def _agency_loop(self, agency: str) -> None:
-        connector = self._connectors[agency]
-        in_flight = self._settings.agencies[agency].max_in_flight
-        # Claim ahead (twice what can be in flight) so the next calls need not wait for a
+        runtime = self.agencies[agency]
+        connector, breaker = runtime.connector, runtime.breaker
+        # Claim ahead (twice what may run at once) so the next calls need not wait for a
         # claim, but claim in chunks (at least half the room) so claims stay few.
-        capacity = max(2, 2 * in_flight * connector.max_group)
+        capacity = max(2, 2 * runtime.max_calls * connector.max_group)
         wake = self._wake[agency]
         backoff = 0.1
         while True:
             wake.clear()
-            room = capacity - self._held[agency]
+            held = self._held[agency]
+            timeout = self._settings.poll_seconds
+            state = breaker.state
+            if state is not BreakerState.CLOSED:
+                await self._sweep_unavailable(agency)
+            if state is BreakerState.OPEN:
+                # Claim nothing: the agency's inquiries wait in the queue, unattempted.
+                room = 0
+                timeout = min(timeout, max(breaker.retry_in(), 0.01))
+            elif state is BreakerState.HALF_OPEN:
+                room = 1 if held == 0 and not breaker.probe_in_progress() else 0
+            else:
+                room = capacity - held
+                if room < capacity // 2 and held > 0:
+                    room = 0
             claimed: list[Claimed] = []
-            if room >= capacity // 2 or self._held[agency] == 0:
+            if room > 0:
                 try:
                     claimed = await self._claim(agency, min(room, self._settings.claim_chunk))
                     backoff = 0.1
@@ -177,8 +211,35 @@ class Dispatcher:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
             # that coincides with the event, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._settings.poll_seconds):
+                async with asyncio.timeout(timeout):
                     await wake.wait()
+
+    async def _sweep_unavailable(self, agency: str) -> None:
+        """Fail what waited on an unavailable agency past the deadline (once a second)."""
+        waited = self.agencies[agency].breaker.unavailable_for()
+        deadline = self._settings.resilience.unavailable_after
+        now = asyncio.get_running_loop().time()
+        if waited is None or waited < deadline or now < self._next_sweep[agency]:
+            return
+        self._next_sweep[agency] = now + 1.0
+        lease = self._settings.lease_seconds
+        for outcome in await unavailable(self._pool, agency, self.owner, lease, waited, deadline):
+            self.writer.add(outcome)
+
+    def _breaker_moved(self, agency: str, state: BreakerState) -> None:
+        if state is BreakerState.CLOSED:
+            # Back: what waited for it (put off until a probe time, or by the retry budget
+            # during the outage) is due now, not at the delays chosen while it was down.
+            task = asyncio.get_running_loop().create_task(due_now(self._pool, agency, self.wake))
+            self._upkeep.add(task)
+            task.add_done_callback(self._upkeep.discard)
+        self.wake(agency)
+
+    def _requeued(self, due: dict[str, float]) -> None:
+        """Requeued work is due again after its delay: look then, not at the next poll."""
+        loop = asyncio.get_running_loop()
+        for agency, delay in due.items():
+            loop.call_later(delay + 0.005, self.wake, agency)
 
     async def _claim(self, agency: str, limit: int) -> list[Claimed]:
         async with self._pool.acquire() as conn:
@@ -234,12 +295,21 @@ class Dispatcher:
     async def _work(self, agency: str, group: list[Claimed]) -> None:
         requester = group[0].requester
         structlog.contextvars.bind_contextvars(batch_id=requester.batch_id, agency=agency)
+        prior = max(item.prior_attempts for item in group)
         try:
-            result = await self.callers[agency].call([c.subject for c in group], requester)
+            result = await self.agencies[agency].caller.call(
+                [c.subject for c in group], requester, prior
+            )
         except Exception as exc:
             # A connector bug must not lose the inquiry or kill the loop: record a failure.
             log.exception("connector_crashed", error=type(exc).__name__)
             result = CallResult(None, f"{agency}: internal error in connector", 1)
+        if result.defer is not None:
+            self._metrics.deferred.labels(agency, result.defer_reason or "").inc(len(group))
+            for item in group:
+                attempts = item.prior_attempts + result.attempts
+                self.writer.requeue(Requeue(item.inquiry_id, agency, attempts, result.defer))
+            return
         for index, item in enumerate(group):
             self.writer.add(_outcome(agency, item, result, index))
 
@@ -268,6 +338,8 @@ class Dispatcher:
                     log.info("leases_reclaimed", count=len(rows))
                     for agency in {row["agency"] for row in rows}:
                         self.wake(agency)
+                for runtime in self.agencies.values():
+                    runtime.export_metrics(self._metrics)
                 self._metrics.queue_depth.clear()
                 for row in depth:
                     self._metrics.queue_depth.labels(row["agency"], "queued").set(row["queued"])

@@ -64,7 +64,7 @@ class Metrics:
         )
         self.in_flight = Gauge(
             "gateway_agency_in_flight",
-            "Agency calls in flight in this process.",
+            "Agency requests in flight in this process.",
             ["agency"],
             registry=r,
         )
@@ -96,5 +96,52 @@ class Metrics:
             "gateway_result_flush_seconds",
             "Time to commit one group of results.",
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        # Resilience (gateway/breaker.py, budget.py, limits.py): per agency, never per subject.
+        self.in_flight_global = Gauge(
+            "gateway_agency_in_flight_global",
+            "Agency requests in flight across all replicas, as last reported to the database.",
+            ["agency"],
+            registry=r,
+        )
+        self.limit_wait = Histogram(
+            "gateway_agency_limit_wait_seconds",
+            "Time a request waited for an in-flight permit and a send time.",
+            ["agency"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "gateway_breaker_state",
+            "Circuit breaker per agency: 0 closed, 1 half-open, 2 open.",
+            ["agency"],
+            registry=r,
+        )
+        self.breaker_opened = Counter(
+            "gateway_breaker_opened_total", "Times a breaker opened.", ["agency"], registry=r
+        )
+        self.retries = Counter(
+            "gateway_retries_total",
+            "Retries asked of the retry budget, by decision (allowed, denied).",
+            ["agency", "decision"],
+            registry=r,
+        )
+        self.deferred = Counter(
+            "gateway_inquiries_deferred_total",
+            "Inquiries given back to the queue unanswered, by reason.",
+            ["agency", "reason"],
+            registry=r,
+        )
+        self.recent_error_rate = Gauge(
+            "gateway_agency_recent_error_rate",
+            "Share of failed agency calls over the last minute (this replica).",
+            ["agency"],
+            registry=r,
+        )
+        self.recent_latency = Gauge(
+            "gateway_agency_recent_latency_seconds",
+            "Median agency time per request over recent requests (this replica).",
+            ["agency"],
             registry=r,
         )

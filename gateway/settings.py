@@ -12,15 +12,18 @@ from pathlib import Path
 from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
 from gateway.crypto import DataCipher, load_cipher
 from gateway.errors import ConfigurationError
+from gateway.resilience_settings import ResilienceSettings
 
-#: realistic defaults per agency: (per-attempt timeout s, max in flight, max requests/s)
+#: realistic defaults per agency: (per-attempt timeout s, max in flight, max requests/s).
+#: Limits count HTTP requests, as agencies do (gateway/limits.py), held across all replicas;
+#: a little under the stand-ins' limits (mocks/faults.py); max requests/s 0 = no limit.
 _AGENCY_DEFAULTS: dict[str, tuple[float, int, float]] = {
-    "household": (5.0, 16, 50.0),
-    "realestate": (10.0, 8, 20.0),
-    "vehicle": (10.0, 4, 10.0),
-    "forestry": (8.0, 4, 5.0),
-    "subsidy": (10.0, 8, 20.0),
-    "police": (10.0, 4, 10.0),
+    "household": (5.0, 16, 60.0),
+    "realestate": (10.0, 12, 50.0),
+    "vehicle": (10.0, 4, 12.0),
+    "forestry": (8.0, 4, 6.0),
+    "subsidy": (10.0, 24, 200.0),
+    "police": (10.0, 6, 32.0),
 }
 
 
@@ -70,6 +73,7 @@ class Settings:
     data_keys_old: str | None = field(default=None, repr=False)
     digest_key: str | None = field(default=None, repr=False)
     agencies: Mapping[str, AgencySettings] = field(default_factory=dict)
+    resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
     # Accountability rules (gateway/rules.py, gateway/alerts.py); 0 switches a limit off.
     require_filed_case: bool = True
     quota_subjects_per_day: int = 5000
@@ -112,6 +116,7 @@ class Settings:
                 data_keys_old=env.get("GATEWAY_DATA_KEYS_OLD") or None,
                 digest_key=env.get("GATEWAY_DIGEST_KEY") or None,
                 agencies=_agencies_from_env(env),
+                resilience=ResilienceSettings.from_env(env),
                 require_filed_case=_flag(env.get("GATEWAY_REQUIRE_FILED_CASE", "true")),
                 quota_subjects_per_day=int(
                     env.get("GATEWAY_QUOTA_SUBJECTS_PER_DAY", base.quota_subjects_per_day)

@@ -44,6 +44,16 @@ class Outcome:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    """Claimed work given back unanswered (breaker open, retry budget spent, long wait)."""
+
+    inquiry_id: int
+    agency: str
+    attempts: int
+    delay: float
+
+
 class ResultWriter:
     def __init__(
         self,
@@ -55,6 +65,7 @@ class ResultWriter:
         flush_size: int,
         flush_seconds: float,
         on_finished: Callable[[list[Any]], None] | None = None,
+        on_requeued: Callable[[dict[str, float]], None] | None = None,
     ) -> None:
         self._pool = pool
         self._owner = owner
@@ -63,7 +74,9 @@ class ResultWriter:
         self._flush_size = flush_size
         self._flush_seconds = flush_seconds
         self._on_finished = on_finished
+        self._on_requeued = on_requeued
         self._buffer: list[Outcome] = []
+        self._requeues: list[Requeue] = []
         self._ready = asyncio.Event()
         self._full = asyncio.Event()
         self._closing = False
@@ -74,9 +87,16 @@ class ResultWriter:
         if len(self._buffer) >= self._flush_size:
             self._full.set()
 
+    def requeue(self, item: Requeue) -> None:
+        """Give an inquiry back to the queue, in the next group commit (lease permitting)."""
+        self._requeues.append(item)
+        self._ready.set()
+        if len(self._requeues) >= self._flush_size:
+            self._full.set()
+
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return len(self._buffer) + len(self._requeues)
 
     async def run(self) -> None:
         """Flush whenever a group is full or the oldest answer has waited long enough."""
@@ -90,15 +110,17 @@ class ResultWriter:
 
     async def flush(self) -> None:
         delay = 0.1
-        while self._buffer:
+        while self._buffer or self._requeues:
             group, self._buffer = self._buffer, []
+            requeues, self._requeues = self._requeues, []
             self._ready.clear()
             self._full.clear()
             try:
-                await self._write(group)
+                await self._write(group, requeues)
             except RETRYABLE_DB_ERRORS as exc:
                 # Put the group back in front and try again: nothing is dropped.
                 self._buffer = group + self._buffer
+                self._requeues = requeues + self._requeues
                 log.warning("result_flush_failed", error=type(exc).__name__, pending=len(group))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -107,17 +129,30 @@ class ResultWriter:
         self._closing = True
         await self.flush()
 
-    async def _write(self, group: list[Outcome]) -> None:
+    async def _write(self, group: list[Outcome], requeues: list[Requeue]) -> None:
         started = time.perf_counter()
         async with self._pool.acquire() as conn, conn.transaction():
-            stored = await conn.fetch(
-                sql("record_results"),
-                [o.inquiry_id for o in group],
-                [o.status for o in group],
-                [self._cipher.seal_json(o.data, result_context(o.inquiry_id)) for o in group],
-                [o.error for o in group],
-                [o.attempts for o in group],
-                self._owner,
+            requeued = []
+            if requeues:
+                requeued = await conn.fetch(
+                    sql("requeue_deferred"),
+                    [r.inquiry_id for r in requeues],
+                    [r.attempts for r in requeues],
+                    [r.delay for r in requeues],
+                    self._owner,
+                )
+            stored = (
+                []
+                if not group
+                else await conn.fetch(
+                    sql("record_results"),
+                    [o.inquiry_id for o in group],
+                    [o.status for o in group],
+                    [self._cipher.seal_json(o.data, result_context(o.inquiry_id)) for o in group],
+                    [o.error for o in group],
+                    [o.attempts for o in group],
+                    self._owner,
+                )
             )
             batch_ids = list({row["batch_id"] for row in stored})
             finished = await conn.fetch(sql("finish_batches"), batch_ids) if batch_ids else []
@@ -129,3 +164,11 @@ class ResultWriter:
             log.info("results_not_recorded", count=len(group) - len(stored))
         if finished and self._on_finished:
             self._on_finished([row["id"] for row in finished])
+        if requeued and self._on_requeued:
+            # When each agency has work due again (the earliest delay), so it can look then.
+            delays = {r.inquiry_id: (r.agency, r.delay) for r in requeues}
+            due: dict[str, float] = {}
+            for row in requeued:
+                agency, wait = delays[row["id"]]
+                due[agency] = min(due.get(agency, wait), wait)
+            self._on_requeued(due)
