@@ -21,8 +21,11 @@ import asyncpg
 from connectors.registry import AGENCIES
 from gateway import migrations
 from gateway.auth import create_token
+from gateway.crypto import generate_key
 from gateway.embedded_db import EmbeddedPostgres
 
+#: both processes of a test (or the bench) share these, as replicas would
+DATA_KEY, DIGEST_KEY = generate_key(), generate_key()
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -107,6 +110,8 @@ async def stack(
             env = {
                 "GATEWAY_DATABASE_URL": database_url,
                 "GATEWAY_DATA_DIR": str(data_dir),
+                "GATEWAY_DATA_KEY": DATA_KEY,
+                "GATEWAY_DIGEST_KEY": DIGEST_KEY,
                 "GATEWAY_PORT": str(gateway_port),
                 "GATEWAY_LOG_LEVEL": "warning",
                 # One large synthetic batch: no filed-case register, no approval hold, no

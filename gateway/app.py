@@ -10,6 +10,7 @@ from aiohttp import web
 from connectors.registry import build_connectors
 from gateway import api, db, migrations
 from gateway.dispatcher import Dispatcher
+from gateway.errors import ConfigurationError
 from gateway.metrics import Metrics
 from gateway.middleware import canonical_log, json_errors, require_role
 from gateway.settings import Settings
@@ -22,6 +23,13 @@ def make_app(settings: Settings, dsn: str, *, dispatch: bool = True) -> web.Appl
         middlewares=[canonical_log, json_errors, require_role],
         client_max_size=settings.max_body_bytes,
     )
+    if settings.database_url and not (settings.data_key and settings.digest_key):
+        # Keys generated per host would differ between replicas sharing this database: each
+        # could read only its own results, and subject digests would stop matching.
+        raise ConfigurationError(
+            "GATEWAY_DATA_KEY and GATEWAY_DIGEST_KEY must be set when GATEWAY_DATABASE_URL "
+            "is (see README, Personal data); `gateway keys generate` makes one"
+        )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[CIPHER] = settings.cipher()

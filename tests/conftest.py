@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +118,12 @@ def batch_body(
     return body
 
 
+#: generated data keys go here, not into the checkout's .gateway-data
+_KEY_DIR = Path(tempfile.mkdtemp(prefix="gateway-test-keys-"))
+
+
 def test_settings(mock_urls: dict[str, str], **overrides: Any) -> Settings:
-    settings = Settings.from_env({"GATEWAY_WORKER_ID": "test"})
+    settings = Settings.from_env({"GATEWAY_WORKER_ID": "test", "GATEWAY_DATA_DIR": str(_KEY_DIR)})
     settings = settings.with_agency_urls(mock_urls)
     return settings.replace(
         lease_seconds=overrides.pop("lease_seconds", 30.0),

@@ -18,9 +18,12 @@ import asyncpg
 
 from connectors.registry import AGENCIES
 from gateway.auth import create_token
+from gateway.crypto import generate_key
 from mocks.population import sample_ids
 from tests.conftest import CASE, batch_body
 
+#: both processes of a test (or the bench) share these, as replicas would
+DATA_KEY, DIGEST_KEY = generate_key(), generate_key()
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -38,7 +41,9 @@ async def gateway_process(
     env = {
         **os.environ,
         "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_DATA_DIR": str(data_dir),  # both processes share the generated data keys
+        "GATEWAY_DATA_DIR": str(data_dir),
+        "GATEWAY_DATA_KEY": DATA_KEY,
+        "GATEWAY_DIGEST_KEY": DIGEST_KEY,
         "GATEWAY_PORT": str(port),
         "GATEWAY_LEASE_SECONDS": "1.5",
         "GATEWAY_POLL_SECONDS": "0.2",

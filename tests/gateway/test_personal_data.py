@@ -125,3 +125,20 @@ def test_subject_digests_match_for_equal_ids_and_depend_on_the_key() -> None:
     assert one.subject_digest(number) == two.subject_digest(number)
     assert one.subject_digest(number) != three.subject_digest(number)
     assert number.encode() not in one.subject_digest(number)
+
+
+def test_a_shared_database_without_explicit_keys_is_refused(tmp_path: Path) -> None:
+    from gateway.app import make_app
+    from gateway.errors import ConfigurationError
+    from gateway.settings import Settings
+
+    shared = Settings.from_env(
+        {
+            "GATEWAY_DATABASE_URL": "postgresql://db.invalid/gateway",
+            "GATEWAY_DATA_DIR": str(tmp_path),
+        }
+    )
+    with pytest.raises(ConfigurationError, match="GATEWAY_DATA_KEY"):
+        make_app(shared, "postgresql://db.invalid/gateway")
+    keyed = replace(shared, data_key=generate_key(), digest_key=generate_key())
+    assert make_app(keyed, "postgresql://db.invalid/gateway") is not None  # no I/O until start
