@@ -21,8 +21,9 @@ GATEWAY_MAX_INLINE_WAIT                  5         longer backoffs give the inqu
 GATEWAY_LIMIT_LEASE_SECONDS              5         lease on this replica's share of in-flight
 GATEWAY_LIMIT_SYNC_SECONDS               0.5       how often shares are renewed and rebalanced
 GATEWAY_LIMIT_LINGER                     0.1       seconds a failed request keeps its permit
-GATEWAY_RATE_TOLERANCE                   0.05      seconds a send time may be used late (a
-                                                   window is taken this much longer)
+GATEWAY_RATE_TOLERANCE                   0.2       seconds a send time may be used late (a
+                                                   window is taken this much longer): covers
+                                                   our lateness and the agency's queueing
 GATEWAY_AGENCY_<NAME>_MAX_ATTEMPTS       global    attempts per inquiry for one agency
 GATEWAY_AGENCY_<NAME>_MAX_CALLS          2 x       connector calls at once per replica
                                          in flight
@@ -48,7 +49,7 @@ class ResilienceSettings:
     limit_lease_seconds: float = 5.0
     limit_sync_seconds: float = 0.5
     limit_linger: float = 0.1
-    rate_tolerance: float = 0.05
+    rate_tolerance: float = 0.2
     #: per-agency overrides of ``Settings.max_attempts``
     max_attempts: Mapping[str, int] = field(default_factory=dict)
     #: per-agency connector calls at once per replica (default: twice the in-flight limit)
