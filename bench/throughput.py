@@ -32,7 +32,10 @@ CASE = "（2022）吉03执123号"
 async def run(console: Console) -> list[dict[str, Any]]:
     subjects = sample_ids(-(-INQUIRIES // len(AGENCIES)), seed=2024)
     total = len(subjects) * len(AGENCIES)
+    # Concurrency is the only limit on either side: no rate limit (0) on the gateway's agencies,
+    # as the bare client has none and the zero-latency mocks run with --no-limits.
     env = {f"GATEWAY_AGENCY_{name.upper()}_MAX_IN_FLIGHT": str(CONCURRENCY) for name in AGENCIES}
+    env |= {f"GATEWAY_AGENCY_{name.upper()}_MAX_RPS": "0" for name in AGENCIES}
     async with stack(latency="zero", gateway_env=env) as running:
         console.print(f"throughput: {len(subjects)} subjects x {len(AGENCIES)} agencies = {total}")
         body = {
