@@ -19,7 +19,7 @@ import aiohttp
 import asyncpg
 
 from connectors.registry import AGENCIES
-from gateway import migrations
+from gateway import db, migrations
 from gateway.auth import create_token
 from gateway.crypto import generate_key
 from gateway.embedded_db import EmbeddedPostgres
@@ -88,7 +88,7 @@ async def stack(
         database_url = server.start()
         processes: list[asyncio.subprocess.Process] = []
         try:
-            conn = await asyncpg.connect(database_url)
+            conn = await db.connect(database_url)
             try:
                 await migrations.migrate(conn)
                 token = await create_token(

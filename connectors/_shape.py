@@ -8,6 +8,7 @@ at the connector boundary.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -46,11 +47,21 @@ def _get(data: Mapping[str, Any], key: str) -> Any:
     return data[key]
 
 
+def _unicode(value: str, key: str) -> str:
+    """A JSON string may hold a lone surrogate ("\\ud800"): not text, and it cannot be stored,
+    logged or encrypted (all UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ShapeError(f"field {key!r} is not valid Unicode text") from None
+    return value
+
+
 def text(data: Mapping[str, Any], key: str) -> str:
     value = _get(data, key)
     if not isinstance(value, str) or not value.strip():
         raise ShapeError(f"field {key!r} is not a non-empty string")
-    return value.strip()
+    return _unicode(value, key).strip()
 
 
 def optional_text(data: Mapping[str, Any], key: str) -> str | None:
@@ -59,7 +70,7 @@ def optional_text(data: Mapping[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ShapeError(f"field {key!r} is not a string")
-    return value.strip() or None
+    return _unicode(value, key).strip() or None
 
 
 def number(data: Mapping[str, Any], key: str) -> float:
@@ -67,7 +78,14 @@ def number(data: Mapping[str, Any], key: str) -> float:
     # bool is an int subclass; a True area is nonsense, not 1.0.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ShapeError(f"field {key!r} is not a number")
-    return float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer of 400 digits
+        raise ShapeError(f"field {key!r} is not a finite number") from None
+    # Python's JSON reads NaN and Infinity; no agency means them, and JSON cannot hold them.
+    if not math.isfinite(result):
+        raise ShapeError(f"field {key!r} is not a finite number")
+    return result
 
 
 def integer(data: Mapping[str, Any], key: str) -> int:

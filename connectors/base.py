@@ -93,6 +93,8 @@ class Response:
             raise AgencyBadAnswer(agency, f"expected JSON, got content type {content_type!r}")
         try:
             return json.loads(self.body)
+        except RecursionError as exc:
+            raise AgencyBadAnswer(agency, "answer is nested too deeply") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise AgencyBadAnswer(agency, "answer is not valid JSON") from exc
 

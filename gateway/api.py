@@ -2,54 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import api_admin, api_audit, api_command, batches, policy
+from gateway.api_common import limit, read_json
 from gateway.auth import Caller, roles
-from gateway.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from gateway.errors import PayloadTooLarge, ValidationFailed
 from gateway.middleware import CALLER
 from gateway.openapi import openapi_document
+from gateway.queries import sql
 from gateway.state import CIPHER, DISPATCHER, METRICS, POOL, SETTINGS
 from gateway.validation import parse_batch_request
 
-MAX_PAGE = 500
 MAX_IDEMPOTENCY_KEY = 200
 
 
 def caller(request: web.Request) -> Caller:
     """Who is calling (set by the auth middleware on every non-public route)."""
     return request[CALLER]
-
-
-async def _read_json(request: web.Request) -> Any:
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(
-            f"the body is larger than {request.app[SETTINGS].max_body_bytes} bytes"
-        ) from exc
-    if not raw:
-        raise BadRequest("the body is empty; a JSON object is expected")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("the body is not valid JSON") from exc
-
-
-def _limit(request: web.Request, default: int = 100) -> int:
-    value = request.query.get("limit")
-    if value is None:
-        return default
-    # isascii: "²".isdigit() is true, but int("²") fails.
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
-        raise ValidationFailed(
-            [{"row": None, "field": "limit", "problem": f"must be 1 to {MAX_PAGE}"}]
-        )
-    return int(value)
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -71,7 +44,7 @@ def _idempotency_key(request: web.Request) -> str | None:
 
 @roles("officer")
 async def submit_batch(request: web.Request) -> web.Response:
-    return await accept_batch(request, await _read_json(request))
+    return await accept_batch(request, await read_json(request))
 
 
 async def accept_batch(request: web.Request, body: Any) -> web.Response:
@@ -102,7 +75,7 @@ async def accept_batch(request: web.Request, body: Any) -> web.Response:
 @roles("officer", "commander")
 async def list_batches(request: web.Request) -> web.Response:
     page = await batches.list_batches(
-        request.app[POOL], caller(request), request.query.get("cursor"), _limit(request, 50)
+        request.app[POOL], caller(request), request.query.get("cursor"), limit(request, 50)
     )
     return web.json_response(page)
 
@@ -122,7 +95,7 @@ async def batch_results(request: web.Request) -> web.Response:
         caller(request),
         batch_id,
         request.query.get("cursor"),
-        _limit(request),
+        limit(request),
     )
     return web.json_response(page)
 
@@ -145,7 +118,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     try:
         async with request.app[POOL].acquire(timeout=2) as conn:
-            await conn.fetchval("SELECT 1")
+            await conn.fetchval(sql("readiness_probe"))
     except Exception as exc:  # any failure to reach the database means "not ready"
         return web.json_response(
             {"status": "unavailable", "database": type(exc).__name__}, status=503

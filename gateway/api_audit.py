@@ -8,8 +8,6 @@ never echoed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
 from collections.abc import Callable
@@ -20,18 +18,18 @@ import asyncpg
 from aiohttp import web
 
 from gateway import audit
+from gateway.api_common import MAX_PAGE, checked_time, id_cursor, parse_id_cursor, parse_limit
 from gateway.auth import roles
 from gateway.errors import ValidationFailed
 from gateway.identifiers import InvalidCaseNumber, classify_identifier, parse_case_number
 from gateway.openapi import register
 from gateway.state import CIPHER, POOL
 
-MAX_PAGE = 500
 DEFAULT_PAGE = 100
 MAX_TEXT = 200
 _FILTERS = ("officer", "team", "case", "subject", "batch", "from", "to")
 _PARAMS = frozenset({*_FILTERS, "cursor", "limit"})
-_CURSOR = re.compile(r"seq:([0-9]{1,18})")  # 18 digits always fit a bigint
+_CURSOR_PREFIX = "seq:"
 _NAME = re.compile(r"[a-z_]{1,40}")
 T = TypeVar("T")
 
@@ -67,31 +65,8 @@ def _time(value: str) -> datetime:
         raise ValueError("must be an ISO 8601 date-time, e.g. 2024-05-01T09:00:00+08:00") from None
     if moment.tzinfo is None:
         raise ValueError("must include a UTC offset, e.g. 2024-05-01T09:00:00+08:00")
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
-        raise ValueError("is out of range") from None
-
-
-def _limit(value: str) -> int:
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        raise ValueError(f"must be 1 to {MAX_PAGE}")
-    return int(value)
-
-
-def _cursor(value: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
-    except (binascii.Error, ValueError):
-        raise ValueError("is not a cursor this API returned") from None
-    match = _CURSOR.fullmatch(text)
-    if match is None:
-        raise ValueError("is not a cursor this API returned")
-    return int(match[1])
-
-
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+    # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+    return checked_time(moment).astimezone(UTC)
 
 
 class _Query:
@@ -157,13 +132,13 @@ async def list_audit(request: web.Request) -> web.Response:
         start=query.get("from", _time),
         end=query.get("to", _time),
     )
-    after = query.get("cursor", _cursor) or 0
-    limit = query.get("limit", _limit) or DEFAULT_PAGE
+    after = query.get("cursor", lambda v: parse_id_cursor(v, _CURSOR_PREFIX)) or 0
+    limit = query.get("limit", parse_limit) or DEFAULT_PAGE
     if where.start and where.end and where.start >= where.end:
         query.problems.append(_problem("to", "must be later than from"))
     query.check()
     rows = await audit.page(request.app[POOL], where, after, limit + 1)
-    next_cursor = _encode_cursor(rows[limit - 1]["seq"]) if len(rows) > limit else None
+    next_cursor = id_cursor(rows[limit - 1]["seq"], _CURSOR_PREFIX) if len(rows) > limit else None
     return web.json_response(
         {"items": [_item(r) for r in rows[:limit]], "next_cursor": next_cursor}
     )

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway import api, batches, openapi
 from gateway.auth import roles
 from gateway.errors import BadRequest, PayloadTooLarge, ValidationFailed
-from gateway.spreadsheets import XLSX, read_subjects, with_sheet_rows, write_results
+from gateway.spreadsheets import (
+    XLSX,
+    SheetRows,
+    read_subjects,
+    with_sheet_rows,
+    without_photo_data,
+    write_results,
+)
 from gateway.state import CIPHER, POOL, SETTINGS
 
 #: results are read for export in pages of this size (the batch may hold 600,000)
 EXPORT_PAGE = 500
+#: an uploaded workbook may unpack to this many times GATEWAY_MAX_BODY_BYTES; more is taken
+#: for a zip bomb (413) and not parsed
+UNPACKED_FACTOR = 20
 
 
 @roles("officer")
@@ -21,20 +33,27 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
     """multipart/form-data: case_number, reason, agencies (comma-separated, optional), file."""
     if request.content_type != "multipart/form-data":
         raise BadRequest("expected multipart/form-data with fields case_number, reason, file")
+    settings = request.app[SETTINGS]
     try:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(
-            f"the upload is larger than {request.app[SETTINGS].max_body_bytes} bytes"
-        ) from exc
-    except ValueError as exc:
+        raise PayloadTooLarge(f"the upload is larger than {settings.max_body_bytes} bytes") from exc
+    # A part may name an unknown charset (LookupError) or transfer encoding (RuntimeError), or
+    # carry headers that are not headers (HttpProcessingError, e.g. BadHttpMessage).
+    except (ValueError, LookupError, RuntimeError, HttpProcessingError) as exc:
         raise BadRequest("the multipart body cannot be read") from exc
     upload = form.get("file")
     if not isinstance(upload, web.FileField):
         raise ValidationFailed(
             [{"row": None, "field": "file", "problem": "an .xlsx file is required"}]
         )
-    rows = read_subjects(upload.file.read())
+    # Parsing a workbook takes CPU time: off the event loop, so other requests are served.
+    rows = await asyncio.to_thread(
+        _read_upload,
+        upload,
+        max_subjects=settings.max_subjects,
+        max_unpacked=UNPACKED_FACTOR * settings.max_body_bytes,
+    )
     body: dict[str, Any] = {
         "case_number": form.get("case_number"),
         "reason": form.get("reason"),
@@ -58,16 +77,21 @@ async def results_spreadsheet(request: web.Request) -> web.StreamResponse:
     cursor = None
     while True:
         page = await batches.results_page(pool, cipher, caller, batch_id, cursor, EXPORT_PAGE)
-        items += page["items"]
+        items += [without_photo_data(item) for item in page["items"]]  # not kept: 100 kB each
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    payload = write_results(batch, items)
+    # Building the workbook takes CPU time: off the event loop, so other requests are served.
+    payload = await asyncio.to_thread(write_results, batch, items)
     return web.Response(
         body=payload,
         content_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="results-{batch_id}.xlsx"'},
     )
+
+
+def _read_upload(upload: web.FileField, *, max_subjects: int, max_unpacked: int) -> SheetRows:
+    return read_subjects(upload.file.read(), max_subjects=max_subjects, max_unpacked=max_unpacked)
 
 
 def add_routes(app: web.Application) -> None:

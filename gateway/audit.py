@@ -295,7 +295,7 @@ async def page(
     """Records matching ``where`` with seq > ``after_seq``, in chain order."""
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         # A generic plan would keep every "$n IS NULL OR ..." and miss the indexes.
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        await conn.execute(sql("audit_page_custom_plans"))
         return await conn.fetch(
             sql("audit_page"),
             where.officer,

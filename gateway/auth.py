@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from gateway.errors import Unauthorized
+from gateway.errors import Conflict, Unauthorized
 from gateway.queries import sql
 
 Role = Literal["officer", "commander", "auditor", "admin"]
@@ -64,7 +64,11 @@ def bearer_token(header: str | None) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    return token.strip()
+    token = token.strip()
+    # Tokens are printable ASCII; a header may carry any byte (decoded as a surrogate escape).
+    if not (token.isascii() and token.isprintable()):
+        raise Unauthorized("the token is unknown, expired or revoked")
+    return token
 
 
 async def authenticate(pool: asyncpg.Pool, header: str | None) -> Caller:
@@ -83,11 +87,32 @@ async def create_token(
     role: Role,
     team: str | None,
     expires_at: datetime | None = None,
+    issued_by: str = "cli",
 ) -> str:
-    """Create (or update) the officer and their team, and issue a new token for them."""
+    """Issue a new token for an officer, creating the officer (and team) if new. An existing
+    officer's role and team are never changed here: that would let whoever runs the command
+    move someone into another team's cases without a trace. Audited as ``token.issued``."""
     async with conn.transaction():
         team_id = await conn.fetchval(sql("upsert_team"), team) if team else None
-        officer_id = await conn.fetchval(sql("upsert_officer"), officer, role, team_id)
+        row = await conn.fetchrow(sql("ensure_officer"), officer, role, team_id)
+        if (row["role"], row["team_id"]) != (role, team_id):
+            raise Conflict(
+                f"officer {officer!r} exists with another role or team; an admin changes "
+                "those, issuing a token does not"
+            )
         token = new_token()
-        await conn.execute(sql("insert_token"), hash_token(token), officer_id, expires_at)
+        token_id = await conn.fetchval(
+            sql("insert_token"), hash_token(token), row["id"], expires_at
+        )
+        await conn.execute(
+            sql("audit_action"),
+            "token.issued",
+            None,
+            issued_by,
+            team,
+            None,
+            None,
+            "issued",
+            {"officer": officer, "role": role, "token_id": token_id},
+        )
     return token

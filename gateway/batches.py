@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import uuid
@@ -12,9 +10,17 @@ from typing import Any
 import asyncpg
 
 from gateway import channels, policy
+from gateway.api_common import (
+    id_cursor,
+    parse_cursor,
+    parse_id_cursor,
+    parse_time_cursor,
+    parse_uuid,
+    time_cursor,
+)
 from gateway.auth import Caller
 from gateway.crypto import DataCipher, result_context, subject_context
-from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.queries import sql
 from gateway.validation import BatchRequest
 
@@ -39,6 +45,9 @@ async def submit(
     digest = request_digest(request)
     batch_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
+        # The team's submissions take turns from here to commit, so a retry racing its first
+        # attempt waits for it and is answered as a replay, not judged (and intercepted) anew.
+        await conn.execute(sql("lock_team_submissions"), caller.team_id)
         if idempotency_key is not None:
             existing = await conn.fetchrow(
                 sql("find_idempotent_batch"), caller.officer_id, idempotency_key
@@ -83,6 +92,9 @@ async def submit(
         await conn.execute(
             sql("insert_inquiries"), batch_id, len(request.subjects), list(request.agencies)
         )
+        await policy.after_submit(conn, caller, batch_id, request)
+        # Audit records last: the first one takes the audit chain's head lock, which every
+        # claim and result commit in the system waits for, so hold it only to commit.
         await conn.execute(
             sql("audit_batch_event"),
             batch_id,
@@ -90,9 +102,9 @@ async def submit(
             "accepted",
             {"subjects": len(request.subjects), "agencies": list(request.agencies)},
         )
-        await policy.after_submit(conn, caller, batch_id, request)
+        await policy.audit_submission(conn, batch_id)
         if status == "queued":
-            await conn.execute("SELECT pg_notify($1, '')", channels.QUEUED)
+            await conn.execute(sql("notify"), channels.QUEUED, "")
     return batch_id, False
 
 
@@ -159,13 +171,7 @@ async def list_batches(
 ) -> dict[str, Any]:
     after_time, after_id = None, None
     if cursor:
-        try:
-            stamp, _, ident = _decode_cursor(cursor).partition("|")
-            from datetime import datetime
-
-            after_time, after_id = datetime.fromisoformat(stamp), uuid.UUID(ident)
-        except ValueError as exc:
-            raise BadRequest("the cursor is not valid", field="cursor") from exc
+        after_time, after_id = parse_cursor(cursor, lambda v: parse_time_cursor(v, parse_uuid))
     team_filter = caller.team_id if caller.role == "officer" else None
     async with pool.acquire() as conn:
         rows = await conn.fetch(sql("list_batches"), team_filter, after_time, after_id, limit + 1)
@@ -173,7 +179,7 @@ async def list_batches(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = _encode_cursor(f"{last['created_at'].isoformat()}|{last['id']}")
+        next_cursor = time_cursor(last["created_at"], last["id"])
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -185,12 +191,7 @@ async def results_page(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    after = 0
-    if cursor:
-        try:
-            after = int(_decode_cursor(cursor))
-        except ValueError as exc:
-            raise BadRequest("the cursor is not valid", field="cursor") from exc
+    after = parse_cursor(cursor, parse_id_cursor) if cursor else 0
     async with pool.acquire() as conn:
         _visible(await conn.fetchrow(sql("get_batch"), batch_id), caller)
         rows = await conn.fetch(sql("results_page"), batch_id, after, limit + 1)
@@ -212,35 +213,33 @@ async def results_page(
         }
         for r in rows[:limit]
     ]
-    next_cursor = _encode_cursor(str(rows[limit - 1]["inquiry_id"])) if len(rows) > limit else None
+    next_cursor = id_cursor(rows[limit - 1]["inquiry_id"]) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
 
 
+#: a cancel racing the result writer over the same rows may be chosen as a deadlock victim;
+#: it rolled back whole, so it is simply tried again
+CANCEL_ATTEMPTS = 5
+
+
 async def cancel(pool: asyncpg.Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str, Any]:
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            row = _visible(await conn.fetchrow(sql("get_batch"), batch_id), caller)
-            if await conn.fetchval(sql("cancel_batch"), batch_id) is None:
-                raise Conflict(f"the batch is already {row['status']}", status=row["status"])
-            await conn.execute(sql("cancel_inquiries"), batch_id)
-            await conn.execute(
-                sql("audit_batch_event"),
-                batch_id,
-                "batch.cancelled",
-                "cancelled",
-                {"by": caller.officer},
-            )
-            await conn.execute("SELECT pg_notify($1, $2)", channels.CANCELLED, str(batch_id))
+    for attempt in range(1, CANCEL_ATTEMPTS + 1):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                row = _visible(await conn.fetchrow(sql("get_batch"), batch_id), caller)
+                if await conn.fetchval(sql("cancel_batch"), batch_id) is None:
+                    raise Conflict(f"the batch is already {row['status']}", status=row["status"])
+                await conn.execute(sql("cancel_inquiries"), batch_id)
+                await conn.execute(
+                    sql("audit_batch_event"),
+                    batch_id,
+                    "batch.cancelled",
+                    "cancelled",
+                    {"by": caller.officer},
+                )
+                await conn.execute(sql("notify"), channels.CANCELLED, str(batch_id))
+            break
+        except asyncpg.TransactionRollbackError:
+            if attempt == CANCEL_ATTEMPTS:
+                raise
     return await get_batch(pool, caller, batch_id)
-
-
-def _encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(value: str) -> str:
-    try:
-        padded = value + "=" * (-len(value) % 4)
-        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError) as exc:
-        raise ValueError("bad cursor") from exc

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from gateway.admin import Actor
+from gateway.admin import Actor, check_name
 from gateway.errors import ValidationFailed
 from gateway.identifiers import InvalidCaseNumber, parse_case_number
 from gateway.queries import sql
@@ -88,14 +88,16 @@ def parse_csv(data: bytes) -> list[CaseEntry]:
             if len(record) != len(header):
                 add(row, line, "(row)", f"has {len(record)} columns, the header {len(header)}")
                 continue
-            raw_case, team = record[index["case_number"]], record[index["team"]].strip()
-            case_number = None
+            raw_case, raw_team = record[index["case_number"]], record[index["team"]]
+            case_number, team = None, ""
             try:
                 case_number = parse_case_number(raw_case).canonical
             except InvalidCaseNumber as exc:
                 add(row, line, "case_number", exc.problem)
-            if not team:
-                add(row, line, "team", "is required")
+            try:  # the check an admin's team name passes (NUL, control characters, '/' ...)
+                team = check_name(raw_team, "team")
+            except ValidationFailed as exc:
+                add(row, line, "team", exc.problems[0]["problem"])
             if case_number is not None and case_number in first_row:
                 add(row, line, "case_number", f"repeats row {first_row[case_number]}")
             elif case_number is not None and team:

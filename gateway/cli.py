@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import importlib
 import signal
 import sys
@@ -71,7 +72,12 @@ async def token_create(settings: Settings, args: argparse.Namespace) -> int:
         async with pool.acquire() as conn:
             await migrations.migrate(conn)
             token = await create_token(
-                conn, officer=officer, role=args.role, team=args.team, expires_at=expires
+                conn,
+                officer=officer,
+                role=args.role,
+                team=args.team,
+                expires_at=expires,
+                issued_by=f"cli:{getpass.getuser()}",
             )
         await pool.close()
     print(f"token for {officer} ({args.role}{', team ' + args.team if args.team else ''}):")

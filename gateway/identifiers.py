@@ -23,10 +23,14 @@ from stdnum import numdb
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
+from gateway.text import NOT_ALLOWED, has_disallowed_characters
+
 IdentifierKind = Literal["person", "organisation"]
 
 MIN_BIRTH_DATE = date(1900, 1, 1)
 MIN_CASE_YEAR = 1990
+#: a court numbers its cases per year and type: nine digits are far more than any court needs
+MAX_SERIAL_DIGITS = 9
 
 #: Provincial abbreviations used in case numbers; 兵 = Xinjiang Production and Construction Corps.
 PROVINCES = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼兵")
@@ -60,7 +64,10 @@ def _normalise(value: object) -> str:
     """Full-width to ASCII (NFKC), drop all whitespace, upper-case."""
     if not isinstance(value, str):
         raise InvalidIdentifier("must be text")
-    return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+    text = "".join(unicodedata.normalize("NFKC", value).split()).upper()
+    if has_disallowed_characters(text):  # control/format characters, lone surrogates
+        raise InvalidIdentifier(NOT_ALLOWED)
+    return text
 
 
 def _area_code_ever_existed(code: str) -> bool:
@@ -221,6 +228,8 @@ def parse_case_number(value: str, *, today: date | None = None) -> CaseNumber:
         raise InvalidCaseNumber("serial number is missing")
     if serial.startswith("0"):
         raise InvalidCaseNumber("serial number must be a positive integer without leading zeros")
+    if len(serial) > MAX_SERIAL_DIGITS:
+        raise InvalidCaseNumber("serial number is too long")
     if rest != "号":
         if rest.startswith("号"):
             raise InvalidCaseNumber("unexpected text after 号")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,11 @@ def _route(request: web.Request) -> str:
 async def canonical_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Exactly one line per request, with what the command centre needs and no personal data."""
     structlog.contextvars.clear_contextvars()
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    # A caller's id is kept only if it is plainly an id: it goes into every log line and back
+    # out in a header, so odd bytes (not UTF-8, control characters) get a fresh one instead.
+    request_id = request.headers.get("X-Request-Id", "")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", request_id):
+        request_id = uuid.uuid4().hex
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     status = 500
@@ -83,8 +88,14 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 @web.middleware
 async def require_role(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # no route: 404 or 405, nothing to guard
     allowed = allowed_roles(request.match_info.handler)
-    if allowed is None or "public" in allowed:
+    if allowed is None:
+        # Fail closed: a handler that forgot @roles is nobody's, not everybody's.
+        log.error("route_without_roles", route=_route(request))
+        raise Forbidden("this endpoint declares no roles; nobody may call it")
+    if "public" in allowed:
         return await handler(request)
     caller = await authenticate(request.app[POOL], request.headers.get("Authorization"))
     request[CALLER] = caller

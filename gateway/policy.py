@@ -44,6 +44,7 @@ class _Submission:
     cipher: DataCipher
     admission: rules.Admission | None = None
     alerts: list[str] = field(default_factory=list)
+    audit: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 _CURRENT: ContextVar[_Submission | None] = ContextVar("gateway_submission", default=None)
@@ -138,7 +139,8 @@ async def admit(conn: asyncpg.Connection, caller: Caller, request: BatchRequest)
 async def after_submit(
     conn: asyncpg.Connection, caller: Caller, batch_id: uuid.UUID, request: BatchRequest
 ) -> None:
-    """Record anything the submission should flag; never blocks it."""
+    """Record anything the submission should flag; never blocks it. Writes no audit record
+    (see ``audit_submission``): those come last, to hold the audit chain's lock briefly."""
     submission = _current()
     admission = submission.admission
     assert admission is not None, "after_submit without admit"
@@ -149,19 +151,20 @@ async def after_submit(
     if request.requery_reason is not None:
         await conn.execute(sql("set_requery_reason"), batch_id, request.requery_reason)
         if admission.requeried_rows:
-            # The stated reason is the lawful basis for asking again: it goes in the audit log.
-            detail = {"subjects": len(admission.requeried_rows), "reason": request.requery_reason}
-            await conn.execute(
-                sql("audit_batch_event"), batch_id, "batch.requery_justified", "justified", detail
-            )
+            # The stated reason is the lawful basis for asking again; the audit record says
+            # that one was given (the text itself may name people: it stays with the batch,
+            # out of the append-only log).
+            detail = {
+                "subjects": len(admission.requeried_rows),
+                "reason_characters": len(request.requery_reason),
+            }
+            submission.audit.append(("batch.requery_justified", "justified", detail))
     if admission.status == "pending_approval":
         detail: dict[str, Any] = {
             "case_subjects": admission.case_subjects,
             "threshold": submission.settings.approval_threshold,
         }
-        await conn.execute(
-            sql("audit_batch_event"), batch_id, "batch.held", "pending_approval", detail
-        )
+        submission.audit.append(("batch.held", "pending_approval", detail))
     submission.alerts = await alerts.raise_alerts(
         conn,
         submission.settings,
@@ -172,3 +175,9 @@ async def after_submit(
         admission.now,
         admission.day,
     )
+
+
+async def audit_submission(conn: asyncpg.Connection, batch_id: uuid.UUID) -> None:
+    """The audit records ``after_submit`` decided on, written just before commit."""
+    for action, outcome, detail in _current().audit:
+        await conn.execute(sql("audit_batch_event"), batch_id, action, outcome, detail)

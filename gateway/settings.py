@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
 from gateway.crypto import DataCipher, load_cipher
@@ -94,7 +96,7 @@ class Settings:
         env = os.environ if env is None else env
         base = cls()
         try:
-            return cls(
+            settings = cls(
                 database_url=env.get("GATEWAY_DATABASE_URL") or None,
                 data_dir=Path(env.get("GATEWAY_DATA_DIR", str(base.data_dir))),
                 host=env.get("GATEWAY_HOST", base.host),
@@ -143,6 +145,8 @@ class Settings:
             )
         except ValueError as exc:
             raise ConfigurationError(f"bad GATEWAY_* setting: {exc}") from exc
+        check_settings(settings)
+        return settings
 
     def with_agency_urls(self, urls: Mapping[str, str]) -> Settings:
         agencies = dict(self.agencies)
@@ -170,3 +174,45 @@ def _agencies_from_env(env: Mapping[str, str]) -> dict[str, AgencySettings]:
             max_rps=float(env.get(prefix + "MAX_RPS", rps)),
         )
     return agencies
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse at start-up, naming the variable, values that parse but cannot work: an agency
+    URL that is empty or not http(s), limits, sizes and times of zero or less."""
+    problems: list[str] = []
+
+    def at_least(name: str, value: float, low: float, *, above: bool = False) -> None:
+        ok = math.isfinite(value) and (value > low if above else value >= low)
+        if not ok:
+            problems.append(f"{name} must be {'greater than' if above else 'at least'} {low:g}")
+
+    at_least("GATEWAY_MAX_SUBJECTS", settings.max_subjects, 1)
+    at_least("GATEWAY_MAX_BODY_BYTES", settings.max_body_bytes, 1)
+    at_least("GATEWAY_LEASE_SECONDS", settings.lease_seconds, 0, above=True)
+    at_least("GATEWAY_CLAIM_CHUNK", settings.claim_chunk, 1)
+    at_least("GATEWAY_POLL_SECONDS", settings.poll_seconds, 0, above=True)
+    at_least("GATEWAY_MAX_ATTEMPTS", settings.max_attempts, 1)
+    at_least("GATEWAY_BACKOFF_BASE", settings.backoff_base, 0)
+    at_least("GATEWAY_BACKOFF_CAP", settings.backoff_cap, 0)
+    at_least("GATEWAY_FLUSH_SIZE", settings.flush_size, 1)
+    at_least("GATEWAY_FLUSH_SECONDS", settings.flush_seconds, 0, above=True)
+    if not 0 <= settings.port <= 65535:
+        problems.append("GATEWAY_PORT must be 0 to 65535")
+    for name, agency in settings.agencies.items():
+        prefix = f"GATEWAY_AGENCY_{name.upper()}_"
+        if not _http_url(agency.url):
+            problems.append(f"{prefix}URL must be an http:// or https:// URL with a host")
+        at_least(prefix + "TIMEOUT", agency.timeout, 0, above=True)
+        at_least(prefix + "MAX_IN_FLIGHT", agency.max_in_flight, 1)
+        at_least(prefix + "MAX_RPS", agency.max_rps, 0)  # 0: no limit
+    if problems:
+        raise ConfigurationError("bad GATEWAY_* setting: " + "; ".join(problems))
+
+
+def _http_url(value: str) -> bool:
+    try:
+        url = urlsplit(value)
+        # .port raises ValueError on a port that is not a number from 0 to 65535
+        return url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 0) >= 0
+    except ValueError:
+        return False

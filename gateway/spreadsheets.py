@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.exceptions import InvalidFileException
 
-from gateway.errors import ValidationFailed
+from gateway.errors import PayloadTooLarge, ValidationFailed
 
 #: accepted headings (compared case-insensitively, spaces removed)
 NAME_HEADINGS = frozenset({"姓名", "名称", "被执行人", "被执行人姓名", "name"})
@@ -55,45 +57,112 @@ def _cell(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def read_subjects(data: bytes, field: str = "file") -> SheetRows:
+#: Excel's last row: a worksheet claiming rows beyond it is not one Excel wrote
+EXCEL_MAX_ROWS = 1_048_576
+UNREADABLE = "is not a readable .xlsx workbook"
+#: what a damaged or hostile workbook makes openpyxl, zipfile and the XML parser raise, at
+#: load time or lazily while rows are read (SyntaxError covers xml.etree's ParseError)
+_UNREADABLE_ERRORS = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    SyntaxError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    OSError,
+    EOFError,
+    RecursionError,
+)
+
+
+def read_subjects(
+    data: bytes,
+    field: str = "file",
+    *,
+    max_subjects: int | None = None,
+    max_unpacked: int | None = None,
+) -> SheetRows:
+    """The subjects on the first worksheet. Reading stops after ``max_subjects`` + 1 rows
+    (413, as for JSON); a workbook that unpacks to more than ``max_unpacked`` bytes is
+    refused before it is parsed (413); a damaged one is 422. CPU-bound: run it in a thread."""
+    _check_unpacked_size(data, field, max_unpacked)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise _problem(field, "is not a readable .xlsx workbook") from exc
+    except _UNREADABLE_ERRORS as exc:
+        raise _problem(field, UNREADABLE) from exc
     try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            raise _problem(field, "the first worksheet is empty")
-        headings = [_heading(v) for v in header]
-        name_col = next((i for i, h in enumerate(headings) if h in NAME_HEADINGS), None)
-        id_col = next((i for i, h in enumerate(headings) if h in ID_HEADINGS), None)
-        if name_col is None or id_col is None:
-            raise _problem(
-                field, "row 1 must name the columns, e.g. 姓名 and 身份证号 (or name, id_number)", 1
-            )
-        subjects: list[dict[str, Any]] = []
-        sheet_rows: list[int] = []
-        numeric: list[dict[str, Any]] = []
-        for number, row in enumerate(rows, start=2):
-            cells = list(row) + [None] * (max(name_col, id_col) + 1 - len(row))
-            name, id_number = _cell(cells[name_col]), _cell(cells[id_col])
-            if name in (None, "") and id_number in (None, ""):
-                continue
-            if isinstance(id_number, int | float):
-                numeric.append(
-                    {
-                        "row": len(subjects),
-                        "field": "id_number",
-                        "problem": NUMERIC_ID,
-                        "sheet_row": number,
-                    }
-                )
-            subjects.append({"name": name, "id_number": id_number})
-            sheet_rows.append(number)
+        rows = _read_rows(workbook, field, max_subjects)
+    except _UNREADABLE_ERRORS as exc:
+        raise _problem(field, UNREADABLE) from exc
     finally:
         workbook.close()
+    return rows
+
+
+def _check_unpacked_size(data: bytes, field: str, max_unpacked: int | None) -> None:
+    """A zip bomb is refused from the sizes the archive declares (zipfile never inflates a
+    part beyond its declared size: a part that lies fails its CRC check, a 422)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except _UNREADABLE_ERRORS as exc:
+        raise _problem(field, UNREADABLE) from exc
+    if max_unpacked is not None and unpacked > max_unpacked:
+        raise PayloadTooLarge(
+            f"the workbook unpacks to more than {max_unpacked} bytes",
+            field=field,
+            limit=max_unpacked,
+        )
+
+
+def _read_rows(workbook: Any, field: str, max_subjects: int | None) -> SheetRows:
+    if not workbook.worksheets:  # e.g. the workbook names a sheet whose part is missing
+        raise _problem(field, UNREADABLE)
+    sheet = workbook.worksheets[0]
+    header = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), None)
+    if header is None:
+        raise _problem(field, "the first worksheet is empty")
+    headings = [_heading(v) for v in header]
+    name_col = next((i for i, h in enumerate(headings) if h in NAME_HEADINGS), None)
+    id_col = next((i for i, h in enumerate(headings) if h in ID_HEADINGS), None)
+    if name_col is None or id_col is None:
+        raise _problem(
+            field, "row 1 must name the columns, e.g. 姓名 and 身份证号 (or name, id_number)", 1
+        )
+    subjects: list[dict[str, Any]] = []
+    sheet_rows: list[int] = []
+    numeric: list[dict[str, Any]] = []
+    # Only the two columns are read: a sheet may claim 16,384 columns.
+    width = max(name_col, id_col) + 1
+    rows = sheet.iter_rows(min_row=2, max_col=width, values_only=True)
+    for number, row in enumerate(rows, start=2):
+        if number > EXCEL_MAX_ROWS:
+            raise _problem(field, UNREADABLE)
+        cells = list(row) + [None] * (width - len(row))
+        name, id_number = _cell(cells[name_col]), _cell(cells[id_col])
+        if name in (None, "") and id_number in (None, ""):
+            continue
+        if max_subjects is not None and len(subjects) >= max_subjects:
+            raise PayloadTooLarge(
+                f"a batch may hold at most {max_subjects} subjects",
+                field="subjects",
+                limit=max_subjects,
+            )
+        if isinstance(id_number, int | float):
+            numeric.append(
+                {
+                    "row": len(subjects),
+                    "field": "id_number",
+                    "problem": NUMERIC_ID,
+                    "sheet_row": number,
+                }
+            )
+        subjects.append({"name": name, "id_number": id_number})
+        sheet_rows.append(number)
     if numeric:
         raise ValidationFailed(numeric, f"{len(numeric)} problem(s) found; nothing was stored")
     return SheetRows(subjects, sheet_rows)
@@ -141,24 +210,60 @@ COLUMNS = (
 )
 
 
+#: text starting with these is a formula (or the start of one) to Excel and its kin
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def without_photo_data(item: dict[str, Any]) -> dict[str, Any]:
+    """A result without its photo's image: photos are large base64 blobs; the spreadsheet
+    keeps their hash, not the image."""
+    data = item.get("data")
+    if item.get("agency") != "household" or not isinstance(data, dict):
+        return item
+    photo = data.get("photo")
+    if not isinstance(photo, dict) or "data_base64" not in photo:
+        return item
+    photo = {k: v for k, v in photo.items() if k != "data_base64"}
+    return {**item, "data": {**data, "photo": photo}}
+
+
+def _text_cell(sheet: Any, value: Any) -> Any:
+    """Every string is written as text, never as a formula: a subject named
+    ``=HYPERLINK(...)`` stays that text (marked as quoted, as Excel marks a leading ')."""
+    if not isinstance(value, str):
+        return value
+    # openpyxl refuses control characters in cell text and the file must be UTF-8; an agency
+    # may have sent either.
+    value = ILLEGAL_CHARACTERS_RE.sub("", value).encode("utf-8", "replace").decode("utf-8")
+    if not value.startswith(_FORMULA_START):
+        return value  # openpyxl writes it as text
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"  # not "f": openpyxl takes a leading = for a formula
+    cell.quotePrefix = True
+    return cell
+
+
 def write_results(batch: dict[str, Any], items: Iterable[dict[str, Any]]) -> bytes:
+    """The results as an .xlsx workbook. CPU-bound: run it in a thread."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("results")
-    sheet.append([f"{batch['case_number']}  batch {batch['id']}  {batch['status']}"])
-    sheet.append(list(COLUMNS))
+
+    def append(values: list[Any]) -> None:
+        sheet.append([_text_cell(sheet, v) for v in values])
+
+    append([f"{batch['case_number']}  batch {batch['id']}  {batch['status']}"])
+    append(list(COLUMNS))
     for item in items:
+        item = without_photo_data(item)
         data = item["data"]
-        # Photos are large base64 blobs; the spreadsheet keeps their hash, not the image.
-        if item["agency"] == "household" and isinstance(data, dict) and "photo" in data:
-            data = {**data, "photo": {k: v for k, v in data["photo"].items() if k != "data_base64"}}
-        sheet.append(
+        append(
             [
                 item["subject"]["row"],
                 item["subject"]["name"],
                 item["subject"]["id_number"],
                 item["agency"],
                 item["status"],
-                summarise(item["agency"], item["status"], item["data"]),
+                summarise(item["agency"], item["status"], data),
                 item["error"],
                 item["attempts"],
                 item["completed_at"],

@@ -21,6 +21,7 @@ from gateway.identifiers import (
     classify_identifier,
     parse_case_number,
 )
+from gateway.text import NOT_ALLOWED, has_disallowed_characters
 
 #: the longest list of problems returned; a batch of 100,000 bad rows needs no more to fix
 MAX_PROBLEMS = 1000
@@ -123,8 +124,8 @@ def _text(value: Any, field: str, limit: int, problems: _Problems, row: int | No
     if len(value) > limit:
         problems.add(row, field, f"must be at most {limit} characters")
         return None
-    if any(ord(ch) < 32 for ch in value):
-        problems.add(row, field, "must not contain control characters")
+    if has_disallowed_characters(value):  # control/format characters, lone surrogates
+        problems.add(row, field, NOT_ALLOWED)
         return None
     return value
 
@@ -137,7 +138,9 @@ def _agencies(value: Any, problems: _Problems) -> tuple[str, ...]:
         return ()
     chosen: list[str] = []
     for item in value:
-        if not isinstance(item, str) or item not in AGENCIES:
+        if isinstance(item, str) and has_disallowed_characters(item):
+            problems.add(None, "agencies", NOT_ALLOWED)
+        elif not isinstance(item, str) or item not in AGENCIES:
             shown = item if isinstance(item, str) and len(item) <= 40 else "(value)"
             problems.add(
                 None, "agencies", f"unknown agency {shown!r}; known: {', '.join(AGENCIES)}"

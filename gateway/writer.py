@@ -24,13 +24,15 @@ from gateway.queries import sql
 
 log = structlog.get_logger("gateway.writer")
 
-#: errors after which a flush is worth retrying: the database went away or restarted
+#: errors after which a transaction is worth retrying: the database went away or restarted,
+#: or chose this transaction as a deadlock or serialization victim (it rolled back whole)
 RETRYABLE_DB_ERRORS = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    asyncpg.TransactionRollbackError,
 )
 
 
@@ -76,12 +78,29 @@ class ResultWriter:
         self._on_finished = on_finished
         self._on_requeued = on_requeued
         self._buffer: list[Outcome] = []
+        self._sealed: dict[int, bytes | None] = {}
         self._requeues: list[Requeue] = []
         self._ready = asyncio.Event()
         self._full = asyncio.Event()
         self._closing = False
 
     def add(self, outcome: Outcome) -> None:
+        # Sealed now, not in the flush: an answer that cannot be stored (text that is not
+        # valid Unicode, say) becomes a failed result here instead of failing its whole group.
+        try:
+            sealed = self._cipher.seal_json(outcome.data, result_context(outcome.inquiry_id))
+        except (TypeError, ValueError) as exc:
+            log.warning("answer_not_storable", agency=outcome.agency, error=type(exc).__name__)
+            outcome = Outcome(
+                outcome.inquiry_id,
+                outcome.agency,
+                "failed",
+                None,
+                f"{outcome.agency}: the agency's answer could not be stored",
+                outcome.attempts,
+            )
+            sealed = None
+        self._sealed[outcome.inquiry_id] = sealed
         self._buffer.append(outcome)
         self._ready.set()
         if len(self._buffer) >= self._flush_size:
@@ -124,6 +143,13 @@ class ResultWriter:
                 log.warning("result_flush_failed", error=type(exc).__name__, pending=len(group))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            except Exception:
+                # A bug, not an outage. The writer must outlive it: this group's leases expire
+                # and its inquiries are asked again, so nothing is lost or doubled.
+                log.exception("result_flush_dropped", pending=len(group))
+            for outcome in group:
+                self._sealed.pop(outcome.inquiry_id, None)
 
     async def close(self) -> None:
         self._closing = True
@@ -131,6 +157,8 @@ class ResultWriter:
 
     async def _write(self, group: list[Outcome], requeues: list[Requeue]) -> None:
         started = time.perf_counter()
+        # One lock order (inquiry id) for every writer makes deadlocks between them rarer.
+        group = sorted(group, key=lambda o: o.inquiry_id)
         async with self._pool.acquire() as conn, conn.transaction():
             requeued = []
             if requeues:
@@ -148,7 +176,7 @@ class ResultWriter:
                     sql("record_results"),
                     [o.inquiry_id for o in group],
                     [o.status for o in group],
-                    [self._cipher.seal_json(o.data, result_context(o.inquiry_id)) for o in group],
+                    [self._sealed[o.inquiry_id] for o in group],
                     [o.error for o in group],
                     [o.attempts for o in group],
                     self._owner,

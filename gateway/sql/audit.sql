@@ -15,6 +15,11 @@ ORDER BY seq;
 -- name: audit_chain_installed
 SELECT to_regclass('audit_chain_head') IS NOT NULL;
 
+-- name: audit_page_custom_plans
+-- Before audit_page, in its transaction: a generic plan would keep every "$n IS NULL OR ..."
+-- and miss the indexes.
+SET LOCAL plan_cache_mode = force_custom_plan;
+
 -- name: audit_page
 -- Keyset pagination in chain order; every filter is optional (NULL). Run with custom plans
 -- (gateway/audit.py) so the NULL filters fold away and the matching index is used.

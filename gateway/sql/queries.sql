@@ -14,10 +14,17 @@ INSERT INTO teams (name) VALUES ($1)
 ON CONFLICT (name) DO UPDATE SET name = excluded.name
 RETURNING id;
 
--- name: upsert_officer
-INSERT INTO officers (name, role, team_id) VALUES ($1, $2, $3)
-ON CONFLICT (name) DO UPDATE SET role = excluded.role, team_id = excluded.team_id
-RETURNING id;
+-- name: ensure_officer
+-- An existing officer keeps their role and team: issuing a token never changes them
+-- (the caller compares and refuses). $1 name, $2 role, $3 team id
+WITH created AS (
+    INSERT INTO officers (name, role, team_id) VALUES ($1, $2, $3)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING id, role, team_id
+)
+SELECT id, role, team_id FROM created
+UNION ALL
+SELECT id, role, team_id FROM officers WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM created);
 
 -- name: insert_token
 INSERT INTO tokens (token_hash, officer_id, expires_at) VALUES ($1, $2, $3)
@@ -46,6 +53,9 @@ INSERT INTO audit_log (action, officer_id, officer, team, case_number, batch_id,
 SELECT $2, b.officer_id, o.name, t.name, b.case_number, b.id, $3, $4
 FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
 WHERE b.id = $1;
+
+-- name: notify
+SELECT pg_notify($1, $2);
 
 -- name: get_batch
 SELECT b.id, b.case_number, b.reason, b.agencies, b.status, b.subject_count,

@@ -92,3 +92,7 @@ SELECT agency, count(*)::integer AS requeued FROM requeued GROUP BY agency ORDER
 -- The agency is back (its breaker closed): what was put off for it is due at once.
 UPDATE inquiries SET not_before = now()
 WHERE agency = $1 AND state = 'queued' AND not_before > now();
+
+-- name: readiness_probe
+-- GET /readyz: the database answers.
+SELECT 1;

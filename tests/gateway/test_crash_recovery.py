@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 from connectors.registry import AGENCIES
+from gateway import db
 from gateway.auth import create_token
 from gateway.crypto import generate_key
 from mocks.population import sample_ids
@@ -106,7 +106,7 @@ async def test_killed_dispatcher_work_is_resumed_exactly_once(
 ) -> None:
     # Realistic household latency, two calls at a time (below): the kill lands mid-batch.
     mocks.set_latency("household", "realistic")
-    conn = await asyncpg.connect(database_url)
+    conn = await db.connect(database_url)
     try:
         token = await create_token(conn, officer="crash-officer", role="officer", team="team-c")
         port = free_port()

@@ -167,3 +167,73 @@ async def test_token_create_prints_a_working_token_as_its_last_line(
             "SELECT count(*) FROM tokens WHERE token_hash = $1", token.encode()
         )
     assert stored == 0  # only the hash is stored, never the token itself
+
+
+async def test_a_route_that_forgot_its_roles_is_closed_to_everyone(gateway_factory: Any) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from gateway.app import make_app
+
+    gateway = await gateway_factory(dispatch=False)
+
+    async def forgotten(_request: web.Request) -> web.Response:
+        return web.json_response({"secret": True})
+
+    app = make_app(gateway.settings, gateway.database_url, dispatch=False)
+    app.router.add_get("/v1/forgotten", forgotten)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        for headers in (
+            {},
+            await gateway.headers(),
+            await gateway.headers(role="admin", team=None),
+        ):
+            response = await client.get("/v1/forgotten", headers=headers)
+            assert response.status == 403
+            assert "secret" not in await response.text()
+    finally:
+        await client.close()
+
+
+async def test_token_create_is_audited_and_never_moves_an_existing_officer(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": gateway.database_url,
+        "GATEWAY_DATA_DIR": str(tmp_path),
+    }
+
+    async def token_create(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway",
+            "token",
+            "create",
+            *args,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await process.communicate()
+        return process.returncode or 0, stderr.decode()
+
+    assert (await token_create("--role", "officer", "--team", "t1", "--officer", "li"))[0] == 0
+    code, message = await token_create("--role", "officer", "--team", "t2", "--officer", "li")
+    assert code == 1 and "exists with another role or team" in message
+    code, _ = await token_create("--role", "admin", "--officer", "li")
+    assert code == 1
+    async with gateway.pool.acquire() as conn:
+        officer = await conn.fetchrow(
+            "SELECT o.role, t.name AS team FROM officers o JOIN teams t ON t.id = o.team_id "
+            "WHERE o.name = 'li'"
+        )
+        issued = await conn.fetch(
+            "SELECT officer, detail FROM audit_log WHERE action = 'token.issued' "
+            "AND detail->>'officer' = 'li'"
+        )
+    assert (officer["role"], officer["team"]) == ("officer", "t1")
+    assert len(issued) == 1 and issued[0]["officer"].startswith("cli:")

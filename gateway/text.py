@@ -1,0 +1,26 @@
+"""Which characters client text may hold.
+
+Text from a client (names, reasons, identifiers, agency names) must encode to UTF-8 (a JSON
+string may carry a lone surrogate such as ``"\\ud800"``, which PostgreSQL, the logs and the
+encryption cannot take) and must not hold control, format or surrogate characters (Unicode
+categories Cc, Cf, Cs): they are invisible, break logs and spreadsheets, or are refused by
+PostgreSQL (NUL).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: the problem reported for such text (it never repeats the value)
+NOT_ALLOWED = "contains characters that are not allowed"
+_DISALLOWED = frozenset({"Cc", "Cf", "Cs"})
+
+
+def has_disallowed_characters(value: str) -> bool:
+    if value.isprintable():  # fast path: no Cc, Cf or Cs (nor any other "Other") in it
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return any(unicodedata.category(ch) in _DISALLOWED for ch in value)
