@@ -56,6 +56,8 @@ async def accept_batch(request: web.Request, body: Any) -> web.Response:
         batch_request = parse_batch_request(body, max_subjects=settings.max_subjects)
     except (ValidationFailed, PayloadTooLarge) as exc:
         metrics.batches_rejected.labels(exc.code).inc()
+        if isinstance(exc, ValidationFailed):
+            await policy.record_malformed_case(request.app, caller(request), exc)
         raise
     pool = request.app[POOL]
     # Through the accountability rules; an interception is audited and counted, then 403.

@@ -29,6 +29,7 @@ from aiohttp import web
 from gateway import alerts, batches, rules
 from gateway.auth import Caller
 from gateway.crypto import DataCipher
+from gateway.errors import ValidationFailed
 from gateway.metrics import Metrics
 from gateway.queries import sql
 from gateway.settings import Settings
@@ -102,6 +103,29 @@ async def submit(
         if submission.admission is not None and submission.admission.status != "queued":
             metrics.approvals.labels("held").inc()
     return batch_id, replayed
+
+
+async def record_malformed_case(
+    app: web.Application, caller: Caller, error: ValidationFailed
+) -> None:
+    """A submission without a well-formed case number has no lawful basis: besides the 422,
+    it is audited and counted as a violation (the malformed text itself is not stored)."""
+    problems = [p["problem"] for p in error.problems if p.get("field") == "case_number"]
+    if not problems:
+        return
+    async with app[POOL].acquire() as conn:
+        await conn.execute(
+            sql("audit_action"),
+            "batch.intercepted",
+            caller.officer_id,
+            caller.officer,
+            caller.team,
+            None,
+            None,
+            rules.CASE_MALFORMED,
+            {"problem": problems[0]},
+        )
+    app[METRICS].interceptions.labels(rules.CASE_MALFORMED).inc()
 
 
 async def record_interception(

@@ -39,7 +39,16 @@ CASE_NOT_FILED = "case_not_filed"
 CASE_OTHER_TEAM = "case_other_team"
 DAILY_QUOTA_EXCEEDED = "daily_quota_exceeded"
 REQUERY_WITHOUT_REASON = "requery_without_reason"
-REASONS = (CASE_NOT_FILED, CASE_OTHER_TEAM, DAILY_QUOTA_EXCEEDED, REQUERY_WITHOUT_REASON)
+#: a malformed case number is refused by validation (422, issue 2) but is a violation too:
+#: audited and counted under this reason like the others
+CASE_MALFORMED = "case_malformed"
+REASONS = (
+    CASE_MALFORMED,
+    CASE_NOT_FILED,
+    CASE_OTHER_TEAM,
+    DAILY_QUOTA_EXCEEDED,
+    REQUERY_WITHOUT_REASON,
+)
 
 #: rows listed in a re-query interception: enough to fix a spreadsheet, small enough to read
 MAX_ROWS_LISTED = 100

@@ -205,3 +205,24 @@ async def test_odd_requests_get_json_errors_not_500(
     response = await gateway.client.request(method, path, headers=await gateway.headers())
     assert response.status == status
     assert "error" in await response.json()
+
+
+async def test_a_malformed_case_number_is_also_audited_and_counted_as_a_violation(
+    gateway: Gateway,
+) -> None:
+    response = await gateway.client.post(
+        "/v1/batches",
+        json={**GOOD, "case_number": "（2022）吉03民123号"},
+        headers=await gateway.headers(),
+    )
+    assert response.status == 422
+    async with gateway.pool.acquire() as conn:
+        record = await conn.fetchrow(
+            "SELECT officer, outcome, case_number, detail FROM audit_log "
+            "WHERE action = 'batch.intercepted'"
+        )
+    assert record["outcome"] == "case_malformed" and record["officer"] == "officer-team-a"
+    assert record["case_number"] is None  # the malformed text is not kept
+    metrics = await (await gateway.client.get("/metrics")).text()
+    assert 'gateway_interceptions_total{reason="case_malformed"} 1.0' in metrics
+    assert await stored_counts(gateway) == (0, 0, 0)
