@@ -96,10 +96,10 @@ async def _decide(request: web.Request, decision: str) -> web.Response:
             sql("audit_batch_event"), batch_id, f"batch.{decision}", decision, detail
         )
         if decision == "approved":
-            await conn.execute(sql("notify_decision"), channels.QUEUED, "")
+            await conn.execute(sql("notify"), channels.QUEUED, "")
         else:
             await conn.execute(sql("cancel_inquiries"), batch_id)
-            await conn.execute(sql("notify_decision"), channels.CANCELLED, str(batch_id))
+            await conn.execute(sql("notify"), channels.CANCELLED, str(batch_id))
     request.app[METRICS].approvals.labels(decision).inc()
     if DISPATCHER in request.app:
         dispatcher = request.app[DISPATCHER]

@@ -95,11 +95,6 @@ UPDATE batches SET status = 'rejected', finished_at = now()
 WHERE id = $1 AND status = 'pending_approval'
 RETURNING id;
 
--- name: notify_decision
--- In the deciding transaction: wake the dispatchers ($1 channels.QUEUED, $2 '') or tell them
--- the batch is off ($1 channels.CANCELLED, $2 the batch id); sent at commit.
-SELECT pg_notify($1, $2);
-
 -- ---------------------------------------------------------------- alerts and statistics
 
 -- name: list_alerts
