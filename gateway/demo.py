@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import uuid
 
 import aiohttp
 from aiohttp import web
@@ -75,6 +76,9 @@ async def _submit(base: str, token: str, count: int) -> str:
     body = {
         "case_number": DEMO_CASE,
         "reason": "演示：查询被执行人名下财产",
+        # Each demo run asks again about the same synthetic debtors: say why, as the
+        # re-query rule requires of an officer.
+        "requery_reason": "演示：再次运行",
         "subjects": [{"name": n, "id_number": i} for n, i in sample_ids(count, seed=2022)],
     }
     async with (
@@ -82,7 +86,7 @@ async def _submit(base: str, token: str, count: int) -> str:
         session.post(
             f"{base}/v1/batches",
             json=body,
-            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "demo-batch"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
         ) as response,
     ):
         payload = await response.json()
