@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -13,6 +14,7 @@ import structlog
 from connectors.registry import AGENCIES
 from gateway import logs
 from mocks.population import sample_ids
+from tests import conftest
 from tests.conftest import Gateway, batch_body
 
 CASE = "（2023）吉0303执保7号"
@@ -89,12 +91,27 @@ async def test_the_requester_is_carried_onward_to_every_agency(
         assert set(by_officer) == {"officer-team-a"}, agency
 
 
-async def test_no_log_line_holds_a_full_resident_id_or_a_name(gateway: Gateway) -> None:
+async def test_no_log_line_holds_a_full_resident_id_or_a_name(
+    gateway_factory: Any, mocks: Any
+) -> None:
+    # Demo-sized: 200 debtors to all six agencies, with agency faults and refused submissions
+    # on the way, so error paths log too. No rate limits, to keep it quick.
+    unlimited = {
+        name: replace(agency, max_rps=0.0)
+        for name, agency in conftest.test_settings(mocks.urls).agencies.items()
+    }
+    gateway: Gateway = await gateway_factory(agencies=unlimited, max_attempts=2)
+    mocks.set_faults("vehicle", {"500": 0.2, "malformed": 0.1})
     stream = io.StringIO()
     logs.configure("debug", "json", stream=stream)
     try:
-        subjects = sample_ids(30, seed=11)
+        subjects = sample_ids(200, seed=11)
         created = await gateway.submit(body(subjects))
+        bad_row = {**body(subjects[:2]), "subjects": [{"name": subjects[0][0], "id_number": "1"}]}
+        refused = await gateway.client.post(
+            "/v1/batches", json=bad_row, headers=await gateway.headers()
+        )
+        assert refused.status == 422
         await gateway.wait_finished(created["id"])
         await gateway.all_results(created["id"])
         # A caller-supplied ID in a free-text field must be masked too.
