@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -95,6 +96,29 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def mocks() -> AsyncIterator[Any]:
     async with running_mocks(latency="zero") as running:
         yield running
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def gateway_command(
+    database_url: str, data_dir: Path, *argv: str, stdin: bytes = b""
+) -> tuple[int, str, str]:
+    """``python -m gateway ARGV`` in its own process against this database:
+    (exit code, stdout, stderr)."""
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_DATA_DIR": str(data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", *argv, cwd=ROOT, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await process.communicate(stdin)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
 
 
 def batch_body(

@@ -4,9 +4,6 @@ rest call the commands' coroutines with the same arguments."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from argparse import Namespace
 from pathlib import Path
 from typing import Any
@@ -16,33 +13,7 @@ import pytest
 from gateway import cli_admin
 from gateway.settings import Settings
 from tests.accountability.helpers import GatewayFactory, batch_body, post_batch, start
-from tests.conftest import Gateway
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-async def gateway_command(
-    gateway: Gateway, data_dir: Path, *argv: str, stdin: bytes = b""
-) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": gateway.database_url,
-        "GATEWAY_DATA_DIR": str(data_dir),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway",
-        *argv,
-        cwd=ROOT,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate(stdin)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+from tests.conftest import Gateway, gateway_command
 
 
 async def status_with(gateway: Gateway, token: str) -> int:
@@ -60,7 +31,13 @@ async def test_token_revoke_by_value_id_and_officer(
     third = await gateway.token("officer", "team-b", "李助理2")
 
     code, out, _ = await gateway_command(
-        gateway, tmp_path, "token", "revoke", "--token", "-", stdin=first.encode() + b"\n"
+        gateway.database_url,
+        tmp_path,
+        "token",
+        "revoke",
+        "--token",
+        "-",
+        stdin=first.encode() + b"\n",
     )
     assert code == 0 and "revoked 1 token(s) of 张法官" in out
     assert await status_with(gateway, first) == 401
@@ -110,7 +87,9 @@ async def test_teams_and_cases_from_the_command_line(
 
     good = tmp_path / "cases.csv"
     good.write_text("case_number,team\n（2022）吉03执1号,team-a\n（2022）吉03执2号,team-a\n")
-    code, out, _ = await gateway_command(gateway, tmp_path, "case", "import", str(good))
+    code, out, _ = await gateway_command(
+        gateway.database_url, tmp_path, "case", "import", str(good)
+    )
     assert code == 0 and "2 case(s): 2 registered" in out
 
     bad = tmp_path / "bad.csv"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import uuid
 from itertools import pairwise
 from pathlib import Path
@@ -14,7 +12,7 @@ import asyncpg
 import pytest
 
 from gateway import audit
-from tests.conftest import CASE, Gateway, batch_body
+from tests.conftest import CASE, Gateway, batch_body, gateway_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -273,21 +271,8 @@ async def test_a_batch_run_leaves_an_intact_chain_with_every_record(gateway: Gat
 
 
 async def gateway_cli(database_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "GATEWAY_DATABASE_URL": database_url, "GATEWAY_DATA_DIR": str(tmp_path)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway",
-        "audit",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, output.decode()
+    code, stdout, stderr = await gateway_command(database_url, tmp_path, "audit", *args)
+    return code, stdout + stderr
 
 
 async def test_the_cli_verifies_exports_and_names_the_broken_record(

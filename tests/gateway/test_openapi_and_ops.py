@@ -4,8 +4,6 @@ metrics; migrations; the token command."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from aiohttp import web
 from gateway import migrations
 from gateway.auth import allowed_roles
 from mocks.population import sample_ids
-from tests.conftest import Gateway, batch_body, with_database
+from tests.conftest import Gateway, batch_body, gateway_command, with_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,29 +135,11 @@ async def test_migrations_apply_once_even_when_run_concurrently(pg_url: str) -> 
 async def test_token_create_prints_a_working_token_as_its_last_line(
     gateway: Gateway, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": gateway.database_url,
-        "GATEWAY_DATA_DIR": str(tmp_path),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway",
-        "token",
-        "create",
-        "--role",
-        "officer",
-        "--team",
-        "t9",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    code, stdout, _ = await gateway_command(
+        gateway.database_url, tmp_path, "token", "create", "--role", "officer", "--team", "t9"
     )
-    stdout, _ = await process.communicate()
-    assert process.returncode == 0
-    token = stdout.decode().strip().splitlines()[-1]
+    assert code == 0
+    token = stdout.strip().splitlines()[-1]
     response = await gateway.client.get("/v1/batches", headers={"Authorization": f"Bearer {token}"})
     assert response.status == 200
     async with gateway.pool.acquire() as conn:
@@ -199,27 +179,11 @@ async def test_a_route_that_forgot_its_roles_is_closed_to_everyone(gateway_facto
 async def test_token_create_is_audited_and_never_moves_an_existing_officer(
     gateway: Gateway, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": gateway.database_url,
-        "GATEWAY_DATA_DIR": str(tmp_path),
-    }
-
     async def token_create(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway",
-            "token",
-            "create",
-            *args,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        code, _, stderr = await gateway_command(
+            gateway.database_url, tmp_path, "token", "create", *args
         )
-        _, stderr = await process.communicate()
-        return process.returncode or 0, stderr.decode()
+        return code, stderr
 
     assert (await token_create("--role", "officer", "--team", "t1", "--officer", "li"))[0] == 0
     code, message = await token_create("--role", "officer", "--team", "t2", "--officer", "li")
