@@ -9,10 +9,10 @@ at the connector boundary.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from connectors.errors import AgencyBadAnswer
 
@@ -24,7 +24,7 @@ class ShapeError(ValueError):
 
 
 @contextmanager
-def answer_shape(agency: str) -> Iterator[None]:
+def answer_shape(agency: str) -> Generator[None, None, None]:
     """Translate every parse problem inside the block into ``AgencyBadAnswer``."""
     try:
         yield
@@ -38,7 +38,7 @@ def answer_shape(agency: str) -> Iterator[None]:
 def obj(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ShapeError(f"{where} is not an object")
-    return value
+    return cast("Mapping[str, Any]", value)  # keys are read with str keys only
 
 
 def _get(data: Mapping[str, Any], key: str) -> Any:
@@ -99,7 +99,7 @@ def array(data: Mapping[str, Any], key: str) -> list[Any]:
     value = _get(data, key)
     if not isinstance(value, list):
         raise ShapeError(f"field {key!r} is not a list")
-    return value
+    return cast("list[Any]", value)
 
 
 def iso_date(value: str, key: str) -> str:
