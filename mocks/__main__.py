@@ -12,7 +12,7 @@ import signal
 from collections import defaultdict
 from typing import Any
 
-from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
+from mocks.agencies import AGENCIES, DEFAULT_PORTS
 from mocks.faults import PROFILES, ConfigError
 from mocks.server import start_mocks, stop_mocks
 
@@ -39,8 +39,8 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m mocks", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address only")
     parser.add_argument(
-        "--base-port", type=int, default=DEFAULT_MOCK_PORTS[AGENCIES[0]],
-        help="port of the first agency; the others follow in registry order",
+        "--base-port", type=int, default=DEFAULT_PORTS[AGENCIES[0]],
+        help="port of the first agency; the others follow in the order of mocks.agencies",
     )  # fmt: skip
     parser.add_argument("--latency", choices=PROFILES, default="realistic")
     parser.add_argument("--fault", action="append", default=[], metavar="AGENCY:KIND=FRACTION")

@@ -2,6 +2,8 @@
 
 Each agency draws from its own seeded stream (``rng_for(agency, id)``), so its answers do not
 depend on any other agency's. Hit rates are set to resemble the seed report's proportions.
+Every record is in the agency's own vocabulary (``mocks.records``), as its stand-in serves it;
+an empty list (or listing) means the agency holds nothing for the subject.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ import hashlib
 import random
 from datetime import date, timedelta
 
-from connectors.forestry import ForestCertificate, ForestryRecord
-from connectors.realestate import Encumbrance, Property, RealEstateRecord
-from connectors.subsidy import SubsidyPayment, SubsidyRecord
-from connectors.vehicle import Vehicle, VehicleRecord
 from mocks import places
 from mocks.people import Kind, address_in, area_of, person, rng_for, village, weighted
+from mocks.records import (
+    CertificateEntry,
+    EncumbranceEntry,
+    Ownership,
+    PaymentEntry,
+    PropertyEntry,
+    SubsidyListings,
+    VehicleEntry,
+)
 
 #: (persons, organisations) share holding anything at this agency
 REALESTATE_HIT = (0.45, 0.60)
@@ -51,16 +58,17 @@ def _day(rng: random.Random, first_year: int, last_year: int) -> date:
 # --- real estate (不动产) --------------------------------------------------------------------
 
 
-def realestate(id_number: str, kind: Kind) -> RealEstateRecord | None:
+def realestate(id_number: str, kind: Kind) -> list[PropertyEntry]:
+    """The registry's properties for the subject, in certificate order; [] for none."""
     rng = rng_for("realestate", id_number)
     if rng.random() >= REALESTATE_HIT[kind == "organisation"]:
-        return None
+        return []
     home = _home(id_number, kind, rng)
     count = weighted(rng, ((1, 60), (2, 28), (3, 9), (4, 3)))
-    return RealEstateRecord([_property(rng, home, kind) for _ in range(count)])
+    return [_property(rng, home, kind) for _ in range(count)]
 
 
-def _property(rng: random.Random, home: places.Area, kind: Kind) -> Property:
+def _property(rng: random.Random, home: places.Area, kind: Kind) -> PropertyEntry:
     area = home if rng.random() < 0.8 else area_of("", rng)
     use = weighted(rng, places.PROPERTY_USES)
     low, high = {"住宅": (45, 140), "商业服务": (30, 300), "车库": (12, 40), "工业": (300, 3000)}[
@@ -68,135 +76,147 @@ def _property(rng: random.Random, home: places.Area, kind: Kind) -> Property:
     ]
     year = rng.randint(2016, 2024)
     registry = "四平市" if area.urban else area.name
+    ownership: Ownership
+    share: str | None = None
     if kind == "organisation" or rng.random() < 0.55:
-        ownership, share = "sole", None
+        ownership = "单独所有"
     elif rng.random() < 0.8:
-        ownership, share = "joint", None
+        ownership = "共同共有"
     else:
-        ownership, share = "by_share", rng.choice(("1/2", "1/3", "2/3", "1/4"))
-    encumbrances = []
+        ownership, share = "按份共有", rng.choice(("1/2", "1/3", "2/3", "1/4"))
+    encumbrances: list[EncumbranceEntry] = []
     if rng.random() < 0.30:
         bank = rng.choice(places.BANKS)
-        encumbrances.append(Encumbrance("mortgage", bank, _day(rng, year, 2024).isoformat()))
+        encumbrances.append(
+            {"type": "抵押", "holder": bank, "registered": _day(rng, year, 2024).isoformat()}
+        )
     if rng.random() < 0.08:
         court = rng.choice(places.COURTS)
-        encumbrances.append(
-            Encumbrance("seal", court, _day(rng, max(year, 2020), 2025).isoformat())
-        )
+        sealed = _day(rng, max(year, 2020), 2025).isoformat()
+        encumbrances.append({"type": "查封", "holder": court, "registered": sealed})
     if rng.random() < 0.02:
-        encumbrances.append(
-            Encumbrance("objection", "利害关系人", _day(rng, year, 2025).isoformat())
-        )
-    return Property(
-        certificate_number=f"吉({year}){registry}不动产权第{rng.randint(1, 9999999):07d}号",
-        address=address_in(area, rng),
-        area_m2=round(rng.uniform(low, high), 2),
-        use=use,
-        ownership=ownership,
-        share=share,
-        encumbrances=encumbrances,
-    )
+        objected = _day(rng, year, 2025).isoformat()
+        encumbrances.append({"type": "异议", "holder": "利害关系人", "registered": objected})
+    return {
+        "certificate_no": f"吉({year}){registry}不动产权第{rng.randint(1, 9999999):07d}号",
+        "location": address_in(area, rng),
+        "area": round(rng.uniform(low, high), 2),
+        "purpose": use,
+        "ownership": ownership,
+        "share": share,
+        "encumbrances": encumbrances,
+    }
 
 
 # --- vehicles (车管所) -----------------------------------------------------------------------
 
 
-def vehicles(id_number: str, kind: Kind) -> VehicleRecord | None:
+def vehicles(id_number: str, kind: Kind) -> list[VehicleEntry]:
+    """The office's vehicles for the subject, in order of registration; [] for none."""
     rng = rng_for("vehicle", id_number)
     if rng.random() >= VEHICLE_HIT[kind == "organisation"]:
-        return None
+        return []
     if kind == "organisation":
         count = rng.randint(1, 8)
     else:
         count = weighted(rng, ((1, 70), (2, 22), (3, 8)))
     found = [_vehicle(rng) for _ in range(count)]
-    return VehicleRecord(sorted(found, key=lambda v: (v.registered_on, v.plate)))
+    return sorted(found, key=lambda v: (v["registered"], v["plate"]))
 
 
-def _vehicle(rng: random.Random) -> Vehicle:
+def _vehicle(rng: random.Random) -> VehicleEntry:
     vehicle_type, brand, model = weighted(
         rng, tuple(((t, b, m), w) for t, b, m, w in places.VEHICLE_MODELS)
     )
     letters = rng.choice((0, 1, 1, 2))
     tail = [rng.choice(places.PLATE_LETTERS) for _ in range(letters)]
     tail += [str(rng.randint(0, 9)) for _ in range(5 - letters)]
-    return Vehicle(
-        plate="吉C" + "".join(tail),
-        vehicle_type=vehicle_type,
-        brand_model=f"{brand} {model}",
-        vin_last6=f"{rng.randint(0, 999999):06d}",
-        registered_on=_day(rng, 2005, 2024).isoformat(),
-        status=weighted(rng, places.VEHICLE_STATUS_CODES),
-    )
+    plate = "吉C" + "".join(tail)
+    return {
+        "plate": plate,
+        "vehicle_type": vehicle_type,
+        "brand": brand,
+        "model": model,
+        "vin": _vin(brand, plate, f"{rng.randint(0, 999999):06d}"),
+        "registered": _day(rng, 2005, 2024).isoformat(),
+        "status": weighted(rng, places.VEHICLE_STATUSES),
+    }
 
 
-def full_vin(vehicle: Vehicle) -> str:
-    """The 17-character VIN the vehicle office sends; the connector keeps only the last 6."""
-    brand = vehicle.brand_model.split(" ")[0]
-    middle = hashlib.blake2b(vehicle.plate.encode(), digest_size=4).hexdigest().upper()
-    return _VIN_WMI.get(brand, "LSV") + middle + vehicle.vin_last6
+def _vin(brand: str, plate: str, serial: str) -> str:
+    """17 characters: the maker's WMI, 8 derived from the plate, a 6-digit serial."""
+    middle = hashlib.blake2b(plate.encode(), digest_size=4).hexdigest().upper()
+    return _VIN_WMI.get(brand, "LSV") + middle + serial
 
 
 # --- forest rights (林权) --------------------------------------------------------------------
 
 
-def forestry(id_number: str, kind: Kind) -> ForestryRecord | None:
+def forestry(id_number: str, kind: Kind) -> list[CertificateEntry]:
+    """The bureau's certificates for the subject, in issue order; [] for none."""
     if kind != "person":
-        return None
+        return []
     rng = rng_for("forestry", id_number)
     home = person(id_number).area
     if rng.random() >= FORESTRY_HIT[home.urban]:
-        return None
+        return []
     count = weighted(rng, ((1, 80), (2, 17), (3, 3)))
-    return ForestryRecord([_certificate(rng, home) for _ in range(count)])
+    return [_certificate(rng, home) for _ in range(count)]
 
 
-def _certificate(rng: random.Random, home: places.Area) -> ForestCertificate:
+def _certificate(rng: random.Random, home: places.Area) -> CertificateEntry:
     county = home if not home.urban else rng.choice(places.RURAL_AREAS)
     start = date(rng.randint(1998, 2015), rng.randint(1, 12), rng.randint(1, 28))
     years = rng.choice((30, 50, 70))
     end = date(start.year + years, start.month, start.day) - timedelta(days=1)
     short = county.name[:2]
-    return ForestCertificate(
-        certificate_number=f"{short}林证字({start.year})第{rng.randint(1, 999999):06d}号",
-        location=(
+    return {
+        "Number": f"{short}林证字({start.year})第{rng.randint(1, 999999):06d}号",
+        "Location": (
             f"{county.name}{rng.choice(county.places)}{village(rng)}"
             f"{rng.randint(1, 80)}林班{rng.randint(1, 30)}小班"
         ),
-        area_mu=round(rng.uniform(3, 150), 1),
-        species=rng.choice(places.TREE_SPECIES),
-        right_type=rng.choice(places.FOREST_RIGHTS),
-        term_start=start.isoformat(),
-        term_end=end.isoformat(),
-    )
+        "AreaMu": f"{rng.uniform(3, 150):.1f}",
+        "Species": rng.choice(places.TREE_SPECIES),
+        "RightType": rng.choice(places.FOREST_RIGHTS),
+        "TermStart": start.isoformat(),
+        "TermEnd": end.isoformat(),
+    }
 
 
 # --- subsidies (直补粮补) --------------------------------------------------------------------
 
 
-def subsidy(id_number: str, kind: Kind) -> SubsidyRecord | None:
+def townships() -> list[tuple[str, str]]:
+    """(code, name) of every township office the subsidy platform lists, in its order."""
+    return [(code, f"{county}{town}") for code, county, town in places.TOWNSHIPS]
+
+
+def subsidy(id_number: str, kind: Kind) -> SubsidyListings:
+    """Township code -> that township's payments to the person (by year, kind, amount)."""
     if kind != "person":
-        return None
+        return {}
     rng = rng_for("subsidy", id_number)
     home = person(id_number).area
     if rng.random() >= SUBSIDY_HIT[home.urban]:
-        return None
+        return {}
     local = [t for t in places.TOWNSHIPS if t[0].startswith(home.code)] or list(places.TOWNSHIPS)
     chosen = {rng.choice(local)}
     extra = weighted(rng, ((0, 75), (1, 20), (2, 5)))
     while len(chosen) < 1 + extra:
         chosen.add(rng.choice(places.TOWNSHIPS))
-    payments = [p for t in sorted(chosen) for p in _township_payments(rng, t)]
-    payments.sort(key=lambda p: (p.township_code, p.year, p.kind, p.amount))
-    return SubsidyRecord(payments)
+    listings: SubsidyListings = {}
+    for code, _county, _town in sorted(chosen):
+        payments = _township_payments(rng, code)
+        listings[code] = sorted(payments, key=lambda p: (p["year"], p["kind"], p["amount"]))
+    return listings
 
 
-def _township_payments(rng: random.Random, township: tuple[str, str, str]) -> list[SubsidyPayment]:
-    code, county, town = township
+def _township_payments(rng: random.Random, code: str) -> list[PaymentEntry]:
     mu = rng.randint(8, 60)
     bank = places.RURAL_BANKS.get(code[:6], places.BANKS[0])
     account = "62" + "".join(str(rng.randint(0, 9)) for _ in range(17))
-    out = []
+    out: list[PaymentEntry] = []
     for year in SUBSIDY_YEARS:
         for kind, share in (
             ("耕地地力保护补贴", 0.9),
@@ -207,13 +227,6 @@ def _township_payments(rng: random.Random, township: tuple[str, str, str]) -> li
                 rate = SUBSIDY_RATES[kind] * (1 + (year - 2022) * 0.03)
                 amount = round(mu * rate, 2)
                 out.append(
-                    SubsidyPayment(code, f"{county}{town}", year, kind, amount, bank, account)
+                    {"year": year, "kind": kind, "amount": amount, "bank": bank, "account": account}
                 )
     return out
-
-
-def township_name(code: str) -> str | None:
-    for t_code, county, town in places.TOWNSHIPS:
-        if t_code == code:
-            return f"{county}{town}"
-    return None

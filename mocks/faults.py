@@ -40,7 +40,7 @@ class ConfigError(ValueError):
 class Faults:
     """Share of requests that fail in each way, plus a full outage switch."""
 
-    rates: Mapping[str, float] = field(default_factory=dict)
+    rates: Mapping[str, float] = field(default_factory=dict[str, float])
     outage: bool = False
 
     @classmethod
@@ -142,10 +142,10 @@ class Stats:
     """What the agency saw; ``requests`` counts every non-admin request, refused or not."""
 
     requests: int = 0
-    by_officer: Counter[str] = field(default_factory=Counter)
-    by_status: Counter[int] = field(default_factory=Counter)
-    faults: Counter[str] = field(default_factory=Counter)
-    breaches: Counter[str] = field(default_factory=Counter)
+    by_officer: Counter[str] = field(default_factory=Counter[str])
+    by_status: Counter[int] = field(default_factory=Counter[int])
+    faults: Counter[str] = field(default_factory=Counter[str])
+    breaches: Counter[str] = field(default_factory=Counter[str])
     missing_requester: int = 0
     peak_in_flight: int = 0
 

@@ -44,20 +44,20 @@ async def query(request: web.Request) -> web.Response:
     if kind is None:
         return _error("IdNumber is not a valid resident ID or credit code")
     answer = ET.Element("ForestRightAnswer")
-    record = forestry(id_number, kind)
-    ET.SubElement(answer, "Result").text = "not_found" if record is None else "found"
+    certificates = forestry(id_number, kind)
+    ET.SubElement(answer, "Result").text = "found" if certificates else "not_found"
     ET.SubElement(answer, "IdNumber").text = id_number
-    certificates = ET.SubElement(answer, "Certificates")
-    for c in record.certificates if record else []:
-        element = ET.SubElement(certificates, "Certificate")
+    listing = ET.SubElement(answer, "Certificates")
+    for certificate in certificates:
+        element = ET.SubElement(listing, "Certificate")
         for tag, value in (
-            ("Number", c.certificate_number),
-            ("Location", c.location),
-            ("AreaMu", f"{c.area_mu:.1f}"),
-            ("Species", c.species),
-            ("RightType", c.right_type),
-            ("TermStart", c.term_start),
-            ("TermEnd", c.term_end),
+            ("Number", certificate["Number"]),
+            ("Location", certificate["Location"]),
+            ("AreaMu", certificate["AreaMu"]),
+            ("Species", certificate["Species"]),
+            ("RightType", certificate["RightType"]),
+            ("TermStart", certificate["TermStart"]),
+            ("TermEnd", certificate["TermEnd"]),
         ):
             ET.SubElement(element, tag).text = value
     return _xml(answer)

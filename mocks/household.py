@@ -5,27 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from mocks.http import CONTROL, json_error, json_response, read_json, subject_of
-from mocks.people import household, person, photo_png, photo_ref
+from mocks.people import household, photo_png
 
 
 async def identity(request: web.Request) -> web.Response:
     id_number, kind = subject_of(await read_json(request), "gmsfhm")
-    if household(id_number, kind) is None:
+    data = household(id_number, kind)
+    if data is None:
         return json_response({"result": "not_found"})
-    p = person(id_number)
-    ref = photo_ref(id_number)
-    request.app[CONTROL].memory.put(ref, id_number)  # photo number -> resident ID
-    data = {
-        "gmsfhm": id_number,
-        "xm": p.name,
-        "xb": p.sex_code,
-        "csrq": f"{p.birth_date:%Y%m%d}",
-        "mz": p.ethnicity_code,
-        "hjdz": p.address,
-        "hzxm": p.household_head,
-        "yhzgx": p.relation_code,
-        "zpbh": ref,
-    }
+    request.app[CONTROL].memory.put(data["zpbh"], id_number)  # photo number -> resident ID
     return json_response({"result": "found", "data": data})
 
 

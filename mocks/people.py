@@ -3,13 +3,13 @@
 The same identifier always yields the same person and the same assets: every fact is drawn
 from ``random.Random`` seeded with a BLAKE2b hash of (purpose, identifier), one stream per
 purpose, so adding a fact to one agency never shifts another agency's answers. Records are
-built as the connectors' own record types, so ``truth`` is exactly ``Found.to_json()``.
-Assets live in ``mocks.assets``; this module holds identities, IDs and the police record.
+built in each agency's own vocabulary (``mocks.records``): codes and field names as the agency
+sends them. Assets live in ``mocks.assets``; this module holds identities, IDs, the household
+registry's identity and the police record.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import random
 import re
@@ -20,10 +20,9 @@ from typing import Literal, TypeVar
 
 from stdnum.cn import ric, uscc
 
-from connectors.household import RELATION_CODES, HouseholdRecord, IdPhoto
-from connectors.police import PoliceRecord
 from mocks import places
 from mocks.png import id_photo
+from mocks.records import IdentityData, PoliceEntry, PoliceStatus, Whereabouts
 
 Kind = Literal["person", "organisation"]
 T = TypeVar("T")
@@ -81,15 +80,13 @@ class Person:
 
     id_number: str
     name: str
-    sex_code: str  # GB/T 2261.1: 1 male, 2 female
+    sex_code: str  # GB/T 2261.1: 1 男, 2 女
     birth_date: date
     area: places.Area
     address: str
-    ethnicity_code: str
-    ethnicity: str
+    ethnicity_code: str  # GB 3304
     household_head: str
-    relation_code: str
-    relation: str
+    relation_code: str  # GB/T 4761
 
 
 def _given_name(rng: random.Random, male: bool) -> str:
@@ -132,9 +129,10 @@ def person(id_number: str) -> Person:
     surname = weighted(rng, places.SURNAMES)
     name = random_name(rng, male, surname)
     area = area_of(id_number[:6], rng)
-    eth_weights = [w * (4 if code == "11" and area.code == "220323" else 1)
-                   for code, _, w in places.ETHNICITIES]  # fmt: skip
-    eth_code, ethnicity, _ = rng.choices(places.ETHNICITIES, weights=eth_weights)[0]
+    eth_weights = [w * (4 if code == places.MANCHU and area.code == "220323" else 1)
+                   for code, w in places.ETHNICITIES]  # fmt: skip
+    eth_code, _ = rng.choices(places.ETHNICITIES, weights=eth_weights)[0]
+    # GB/T 4761: 02 户主, 10 配偶, 20 子, 30 女, 51 父亲, 52 母亲, 99 其他
     roll = rng.random()
     if roll < 0.5:
         relation_code, head = "02", name
@@ -157,10 +155,8 @@ def person(id_number: str) -> Person:
         area=area,
         address=address_in(area, rng),
         ethnicity_code=eth_code,
-        ethnicity=ethnicity,
         household_head=head,
         relation_code=relation_code,
-        relation=RELATION_CODES[relation_code],
     )
 
 
@@ -190,26 +186,22 @@ def photo_png(id_number: str) -> bytes:
     return id_photo(seed)
 
 
-def household(id_number: str, kind: Kind = "person") -> HouseholdRecord | None:
+def household(id_number: str, kind: Kind = "person") -> IdentityData | None:
+    """The registry's identity record (``data`` of its answer), or None if not registered."""
     if kind != "person" or not is_registered(id_number):
         return None
     p = person(id_number)
-    png = photo_png(id_number)
-    return HouseholdRecord(
-        name=p.name,
-        sex="male" if p.sex_code == "1" else "female",
-        birth_date=p.birth_date.isoformat(),
-        ethnicity=p.ethnicity,
-        address=p.address,
-        household_head=p.household_head,
-        relation_to_head=p.relation,
-        photo=IdPhoto(
-            content_type="image/png",
-            size_bytes=len(png),
-            sha256=hashlib.sha256(png).hexdigest(),
-            data_base64=base64.b64encode(png).decode("ascii"),
-        ),
-    )
+    return {
+        "gmsfhm": id_number,
+        "xm": p.name,
+        "xb": p.sex_code,
+        "csrq": f"{p.birth_date:%Y%m%d}",
+        "mz": p.ethnicity_code,
+        "hjdz": p.address,
+        "hzxm": p.household_head,
+        "yhzgx": p.relation_code,
+        "zpbh": photo_ref(id_number),
+    }
 
 
 # --- police (派出所) -------------------------------------------------------------------------
@@ -221,7 +213,8 @@ def police_ack(id_number: str, case_number: str) -> str:
     return "SPGA" + digest.hexdigest().upper()
 
 
-def police(id_number: str, kind: Kind, case_number: str) -> PoliceRecord | None:
+def police(id_number: str, kind: Kind) -> PoliceEntry | None:
+    """What the station answers once it has checked, or None (it answers ``no_record``)."""
     if kind != "person" or not is_registered(id_number):
         return None
     rng = rng_for("police", id_number)
@@ -241,14 +234,14 @@ def police(id_number: str, kind: Kind, case_number: str) -> PoliceRecord | None:
     else:
         street = rng.choice(("红旗街", "西安大路", "自由大路"))
         last_known = f"吉林省长春市朝阳区{street}{rng.randint(1, 999)}号"
-    return PoliceRecord(
-        ack_number=police_ack(id_number, case_number),
-        status="accepted" if rng.random() < 0.8 else "dispatched",
-        police_station=station,
-        registered_address=p.address,
-        last_known_address=last_known,
-        last_seen_on=(date(2023, 1, 1) + timedelta(days=rng.randint(0, 900))).isoformat(),
-    )
+    status: PoliceStatus = "accepted" if rng.random() < 0.8 else "dispatched"
+    whereabouts: Whereabouts = {
+        "station": station,
+        "registered_address": p.address,
+        "last_known_address": last_known,
+        "last_seen": (date(2023, 1, 1) + timedelta(days=rng.randint(0, 900))).isoformat(),
+    }
+    return {"status": status, "whereabouts": whereabouts}
 
 
 # --- synthetic identifiers -------------------------------------------------------------------

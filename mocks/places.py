@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from mocks.records import VehicleStatus
+
 PROVINCE_CITY = "吉林省四平市"
 
 
@@ -79,14 +81,17 @@ FEMALE_GIVEN = (
     "淑", "云", "雪", "娟", "玲", "丹", "颖", "洁", "萍", "燕", "琴", "慧", "婷", "莉", "荣",
 )  # fmt: skip
 
-#: (GB 3304 code, name, weight); 伊通 is a Manchu autonomous county, hence the 满族 share
-ETHNICITIES: tuple[tuple[str, str, int], ...] = (
-    ("01", "汉族", 880),
-    ("11", "满族", 70),
-    ("10", "朝鲜族", 20),
-    ("02", "蒙古族", 15),
-    ("03", "回族", 15),
+#: (GB 3304 ethnicity code as the registry sends it, weight): 01 汉, 11 满, 10 朝鲜, 02 蒙古,
+#: 03 回; 伊通 is a Manchu autonomous county, hence code 11's extra share there
+ETHNICITIES: tuple[tuple[str, int], ...] = (
+    ("01", 880),
+    ("11", 70),
+    ("10", 20),
+    ("02", 15),
+    ("03", 15),
 )
+#: GB 3304 code of 满族, weighted up in 伊通
+MANCHU = "11"
 ORG_WORDS = ("宏达", "丰源", "鑫盛", "华信", "金穗", "恒通", "东方", "聚源", "顺达", "兴农")
 ORG_TRADES = (
     "商贸有限公司",
@@ -119,8 +124,13 @@ VEHICLE_MODELS: tuple[tuple[str, str, str, int], ...] = (
     ("二轮摩托车", "五羊-本田", "WH125", 6),
     ("拖拉机", "东方红", "LX904", 4),
 )
-#: our status words with weights; the office sends 正常/抵押/查封/报废 (connectors.vehicle)
-VEHICLE_STATUS_CODES = (("normal", 80), ("mortgaged", 10), ("seized", 6), ("scrapped", 4))
+#: the vehicle office's status words (机动车状态) with weights
+VEHICLE_STATUSES: tuple[tuple[VehicleStatus, int], ...] = (
+    ("正常", 80),
+    ("抵押", 10),
+    ("查封", 6),
+    ("报废", 4),
+)
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O on plates
 
 TREE_SPECIES = ("落叶松", "红松", "樟子松", "杨树", "柞树", "白桦", "榆树", "水曲柳")

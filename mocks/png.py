@@ -20,10 +20,11 @@ def id_photo(seed: int) -> bytes:
     rng = random.Random(seed)
     background = rng.choice([(67, 142, 219), (255, 255, 255), (200, 30, 40)])
     skin = (rng.randint(200, 240), rng.randint(160, 200), rng.randint(130, 170))
-    hair = (rng.randint(10, 60),) * 3
+    grey = rng.randint(10, 60)
+    hair = (grey, grey, grey)
     shirt = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
     face_w, face_h = rng.randint(9, 12), rng.randint(12, 15)
-    rows = []
+    rows: list[bytes] = []
     centre = WIDTH / 2
     for y in range(HEIGHT):
         # Each scanline is background with at most one span (face or shirt): build it by

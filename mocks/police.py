@@ -35,20 +35,14 @@ async def status(request: web.Request) -> web.Response:
     ack = request.match_info["ack"]
     filed = request.app[CONTROL].memory.get(ack)
     # A request's status is visible only under the case it was filed for.
-    if filed is None or filed.case_number != case_number(request):
+    if not isinstance(filed, Filed) or filed.case_number != case_number(request):
         return json_error(404, "unknown acknowledgement number")
     if asyncio.get_running_loop().time() < filed.ready_at:
         return json_response({"ack": ack, "status": "verifying"})
-    record = police(filed.id_number, filed.kind, filed.case_number)
-    if record is None:
+    answer = police(filed.id_number, filed.kind)
+    if answer is None:
         return json_response({"ack": ack, "status": "no_record"})
-    whereabouts = {
-        "station": record.police_station,
-        "registered_address": record.registered_address,
-        "last_known_address": record.last_known_address,
-        "last_seen": record.last_seen_on,
-    }
-    return json_response({"ack": ack, "status": record.status, "whereabouts": whereabouts})
+    return json_response({"ack": ack, **answer})
 
 
 def setup(app: web.Application) -> None:

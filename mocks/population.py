@@ -1,15 +1,16 @@
 """The synthetic population, one import for mocks, tests, demo and benchmarks.
 
-``truth(agency, id_number, kind)`` is exactly what the agency's connector returns as
-``Found(record).to_json()`` for that subject, or ``None`` when it answers ``NotFound``.
-Police ack numbers depend on the case (they are stable per case and person), so the police
-truth needs ``case_number``: pass the requester's case number.
+``record(agency, id_number, kind)`` is what the agency holds about the subject, in the agency's
+own vocabulary (``mocks.records``), exactly as its stand-in serves it. ``truth(agency,
+id_number, kind)`` is what the gateway must make of it: the agency's connector's
+``Found(record).to_json()``, or ``None`` when it answers ``NotFound``, computed by the
+independent translation in ``mocks.truth`` (never by connector code). Police ack numbers depend
+on the case (they are stable per case and person), so the police truth needs ``case_number``:
+pass the requester's case number.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 from mocks import assets, people
@@ -24,6 +25,7 @@ from mocks.people import (
     sample_ids,
     subject_name,
 )
+from mocks.truth import expected
 
 __all__ = [
     "Kind",
@@ -39,31 +41,28 @@ __all__ = [
     "truth",
 ]
 
-_BUILDERS: dict[str, Callable[[str, Kind], Any]] = {
-    "household": people.household,
-    "realestate": assets.realestate,
-    "vehicle": assets.vehicles,
-    "forestry": assets.forestry,
-    "subsidy": assets.subsidy,
-}
 
-
-def record(
-    agency: str, id_number: str, kind: Kind = "person", *, case_number: str | None = None
-) -> Any:
-    """The connector record the agency holds for this subject, or None."""
+def record(agency: str, id_number: str, kind: Kind = "person") -> Any:
+    """The agency's own record for the subject, as its stand-in serves it; None or empty when it
+    holds nothing: household ``data``, realestate ``properties``, vehicle ``vehicles``, forestry
+    certificates (element name -> text), subsidy listings by township, police status."""
+    if agency == "household":
+        return people.household(id_number, kind)
+    if agency == "realestate":
+        return assets.realestate(id_number, kind)
+    if agency == "vehicle":
+        return assets.vehicles(id_number, kind)
+    if agency == "forestry":
+        return assets.forestry(id_number, kind)
+    if agency == "subsidy":
+        return assets.subsidy(id_number, kind)
     if agency == "police":
-        if case_number is None:
-            raise ValueError("police truth needs case_number: the ack number depends on it")
-        return people.police(id_number, kind, case_number)
-    if agency not in _BUILDERS:
-        raise ValueError(f"unknown agency {agency!r}")
-    return _BUILDERS[agency](id_number, kind)
+        return people.police(id_number, kind)
+    raise ValueError(f"unknown agency {agency!r}")
 
 
 def truth(
     agency: str, id_number: str, kind: Kind = "person", *, case_number: str | None = None
 ) -> dict[str, Any] | None:
     """Exactly ``Found.to_json()`` of the connector's answer; None means ``NotFound``."""
-    found = record(agency, id_number, kind, case_number=case_number)
-    return None if found is None else dataclasses.asdict(found)
+    return expected(agency, id_number, kind, case_number=case_number)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
-from connectors.realestate import ENCUMBRANCE_CODES, OWNERSHIP_CODES, Property
 from mocks.assets import realestate
 from mocks.http import CONTROL, json_error, json_response, read_json, subject_of
 from mocks.people import Kind
 
-_OWNERSHIP = {ours: theirs for theirs, ours in OWNERSHIP_CODES.items()}
-_ENCUMBRANCE = {ours: theirs for theirs, ours in ENCUMBRANCE_CODES.items()}
 #: the registry's polling hint while it works (realistic mode)
 POLL_AFTER_MS = 500
 
@@ -27,7 +24,7 @@ class Ticket:
     ready_at: float
 
 
-COUNTER = web.AppKey("ticket_counter", itertools.count)
+COUNTER = web.AppKey[Iterator[int]]("ticket_counter")
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -42,30 +39,14 @@ async def submit(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     ticket_id = request.match_info["ticket"]
     ticket = request.app[CONTROL].memory.get(ticket_id)
-    if ticket is None:
+    if not isinstance(ticket, Ticket):
         return json_error(404, "unknown ticket")
     if asyncio.get_running_loop().time() < ticket.ready_at:
         return json_response(
             {"ticket": ticket_id, "state": "pending", "poll_after_ms": POLL_AFTER_MS}
         )
-    record = realestate(ticket.id_number, ticket.kind)
-    properties = [] if record is None else [_wire(p) for p in record.properties]
+    properties = realestate(ticket.id_number, ticket.kind)
     return json_response({"ticket": ticket_id, "state": "complete", "properties": properties})
-
-
-def _wire(p: Property) -> dict[str, Any]:
-    return {
-        "certificate_no": p.certificate_number,
-        "location": p.address,
-        "area": p.area_m2,
-        "purpose": p.use,
-        "ownership": _OWNERSHIP[p.ownership],
-        "share": p.share,
-        "encumbrances": [
-            {"type": _ENCUMBRANCE[e.kind], "holder": e.holder, "registered": e.registered_on}
-            for e in p.encumbrances
-        ],
-    }
 
 
 def setup(app: web.Application) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from connectors.registry import AGENCIES
+from mocks.agencies import AGENCIES
 from mocks.app import build_app
 from mocks.faults import (
     DEFAULT_LIMITS,
@@ -38,11 +38,11 @@ def limits_for(agency: str, limits: LimitsSpec) -> Limits:
     """None = unlimited; "default" = DEFAULT_LIMITS; a mapping names agencies to limit."""
     if limits is None:
         return UNLIMITED
-    if limits == "default":
+    if isinstance(limits, str):
+        if limits != "default":  # a caller outside the type checker's sight
+            raise ConfigError("limits must be None, 'default' or a mapping of agency to Limits")
         return DEFAULT_LIMITS[agency]
-    if isinstance(limits, Mapping):
-        return limits.get(agency, UNLIMITED)
-    raise ConfigError("limits must be None, 'default' or a mapping of agency to Limits")
+    return limits.get(agency, UNLIMITED)
 
 
 async def start_mock(control: AgencyControl, host: str = "127.0.0.1", port: int = 0) -> MockServer:

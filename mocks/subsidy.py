@@ -4,51 +4,39 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mocks import places
-from mocks.assets import subsidy
+from mocks.assets import subsidy, townships
 from mocks.http import BadRequest, json_error, json_response, read_json, subject_of
 
 PAGE_SIZE = 4
-_CODES = {code for code, _, _ in places.TOWNSHIPS}
 
 
-async def townships(request: web.Request) -> web.Response:
-    listing = [{"code": code, "name": f"{county}{town}"} for code, county, town in places.TOWNSHIPS]
+async def township_list(request: web.Request) -> web.Response:
+    listing = [{"code": code, "name": name} for code, name in townships()]
     return json_response({"townships": listing})
 
 
 async def payments(request: web.Request) -> web.Response:
     code = request.match_info["code"]
-    if code not in _CODES:
+    if code not in {known for known, _ in townships()}:
         return json_error(404, "unknown township")
     data = await read_json(request)
     id_number, kind = subject_of(data)
     page = data.get("page", 1)
     if isinstance(page, bool) or not isinstance(page, int) or page < 1:
         raise BadRequest("page must be a positive integer")
-    record = subsidy(id_number, kind)
-    mine = [p for p in (record.payments if record else []) if p.township_code == code]
+    mine = subsidy(id_number, kind).get(code, [])
     chunk = mine[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     more = page * PAGE_SIZE < len(mine)
     return json_response(
         {
             "township": code,
             "page": page,
-            "payments": [
-                {
-                    "year": p.year,
-                    "kind": p.kind,
-                    "amount": p.amount,
-                    "bank": p.bank,
-                    "account": p.account,
-                }
-                for p in chunk
-            ],
+            "payments": chunk,
             "next_page": page + 1 if more else None,
         }
     )
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/v1/townships", townships)
+    app.router.add_get("/v1/townships", township_list)
     app.router.add_post("/v1/townships/{code}/payments", payments)

@@ -10,7 +10,7 @@ async with running_mocks(latency="zero") as mocks:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -76,7 +76,7 @@ async def running_mocks(
     faults: Mapping[str, Mapping[str, Any]] | None = None,
     limits: LimitsSpec = None,
     seed: int = 0,
-) -> AsyncIterator[RunningMocks]:
+) -> AsyncGenerator[RunningMocks, None]:
     """All six mocks on 127.0.0.1 ephemeral ports. ``limits``: None (unlimited, the default
     for tests), ``"default"`` (as ``python -m mocks``) or ``{agency: Limits(...)}``."""
     servers = await start_mocks(latency=latency, faults=faults, limits=limits, seed=seed)

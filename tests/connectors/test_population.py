@@ -71,13 +71,40 @@ def test_same_identifier_same_answer_and_police_consistency() -> None:
             agency, id_number, case_number="c"
         )
     for id_number in PERSONS[:300]:
-        police = record("police", id_number, case_number="(2024)吉03执1号")
+        police = truth("police", id_number, case_number="(2024)吉03执1号")
         if police is not None:
-            household = record("household", id_number)
-            assert household is not None and police.registered_address == household.address
-            assert police.ack_number == police_ack(id_number, "(2024)吉03执1号")
+            identity = record("household", id_number)
+            assert identity is not None
+            assert police["registered_address"] == identity["hjdz"]
+            assert police["ack_number"] == police_ack(id_number, "(2024)吉03执1号")
     with pytest.raises(ValueError, match="case_number"):
         truth("police", id_number)
+
+
+def test_records_are_in_the_agencies_own_words() -> None:
+    """The stand-ins hold codes and field names as the agencies send them, never ours."""
+    codes: dict[str, set[str]] = {"xb": set(), "mz": set(), "yhzgx": set()}
+    ownership: set[str] = set()
+    encumbrances: set[str] = set()
+    statuses: set[str] = set()
+    for id_number in PERSONS[:600] + ORGS:
+        kind = kind_of(id_number) or "person"
+        identity = record("household", id_number, kind)
+        for field, seen in codes.items():
+            if identity is not None:
+                seen.add(identity[field])
+        for prop in record("realestate", id_number, kind):
+            ownership.add(prop["ownership"])
+            encumbrances |= {e["type"] for e in prop["encumbrances"]}
+        statuses |= {v["status"] for v in record("vehicle", id_number, kind)}
+    assert codes["xb"] == {"1", "2"}
+    assert codes["mz"] <= {"01", "02", "03", "10", "11"} and "11" in codes["mz"]
+    assert codes["yhzgx"] == {"02", "10", "20", "30", "51", "52", "99"}
+    assert ownership == {"单独所有", "共同共有", "按份共有"}
+    assert encumbrances == {"抵押", "查封", "异议"}
+    assert statuses == {"正常", "抵押", "查封", "报废"}
+    with pytest.raises(ValueError, match="unknown agency"):
+        record("court", PERSONS[0])
 
 
 def test_validation_helpers() -> None:

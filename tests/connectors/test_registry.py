@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 import typing
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from connectors.base import Connector
 from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS, connector_classes
+from mocks import agencies as mock_agencies
 from mocks.app import MOCK_APPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +42,26 @@ def section(agency: str) -> str:
 
 def test_registry_names_are_complete() -> None:
     assert set(connector_classes()) == set(AGENCIES) == set(MOCK_APPS) == set(DEFAULT_MOCK_PORTS)
+
+
+def test_the_mocks_own_agency_list_and_ports_agree_with_the_registry() -> None:
+    assert mock_agencies.AGENCIES == AGENCIES
+    assert mock_agencies.DEFAULT_PORTS == DEFAULT_MOCK_PORTS
+    assert tuple(MOCK_APPS) == AGENCIES
+
+
+def test_mocks_import_nothing_from_the_connectors_or_the_gateway() -> None:
+    """The stand-ins and their truth are independent of the code they test."""
+    modules = sorted(p.stem for p in (ROOT / "mocks").glob("*.py") if p.stem != "__init__")
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module('mocks.' + name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'connectors', 'gateway'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("agency", AGENCIES)
