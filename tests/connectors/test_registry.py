@@ -71,7 +71,7 @@ def test_agency_is_complete(agency: str) -> None:
     assert cls.max_group == (50 if agency == "vehicle" else 1)
     assert (ROOT / "tests" / "connectors" / f"test_{agency}.py").is_file()
     assert dataclasses.is_dataclass(cls.record_type)
-    params = cls.record_type.__dataclass_params__  # type: ignore[attr-defined]
+    params = cls.record_type.__dataclass_params__  # type: ignore[attr-defined]  # set by @dataclass at run time
     assert params.frozen
     fields = documented_fields(cls.record_type)
     assert fields
