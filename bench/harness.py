@@ -19,10 +19,10 @@ import aiohttp
 import asyncpg
 
 from connectors.registry import AGENCIES
-from gateway import db, migrations
-from gateway.auth import create_token
-from gateway.crypto import generate_key
-from gateway.embedded_db import EmbeddedPostgres
+from gateway.accountability.auth import create_token
+from gateway.store import db, migrations
+from gateway.store.crypto import generate_key
+from gateway.store.embedded import EmbeddedPostgres
 
 #: both processes of a test (or the bench) share these, as replicas would
 DATA_KEY, DIGEST_KEY = generate_key(), generate_key()

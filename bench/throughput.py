@@ -21,7 +21,7 @@ from rich.console import Console
 from bench.harness import stack, submit, wait_done
 from connectors.base import Requester, Subject
 from connectors.registry import AGENCIES, build_connectors
-from gateway.identifiers import classify_identifier
+from gateway.core.identifiers import classify_identifier
 from mocks.population import sample_ids
 
 INQUIRIES = 20_000

@@ -17,12 +17,12 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway import db, migrations
-from gateway.app import make_app
-from gateway.auth import create_token
-from gateway.embedded_db import EmbeddedPostgres
-from gateway.settings import Settings
-from gateway.state import DISPATCHER, POOL
+from gateway.accountability.auth import create_token
+from gateway.core.settings import Settings
+from gateway.http.app import make_app
+from gateway.http.keys import DISPATCHER, POLICY, POOL
+from gateway.store import db, migrations
+from gateway.store.embedded import EmbeddedPostgres
 from mocks.population import sample_ids
 from mocks.testing import running_mocks
 
@@ -174,7 +174,12 @@ class Gateway:
 
     @property
     def pool(self) -> asyncpg.Pool:
-        return self.client.app[POOL]
+        return self.client.app[POOL]  # type: ignore[return-value]  # the real asyncpg pool
+
+    @property
+    def clock(self) -> Any:
+        """The clock the admission rules see (tests inject their own)."""
+        return self.client.app[POLICY].clock
 
     async def token(
         self, role: str = "officer", team: str | None = "team-a", officer: str | None = None
@@ -226,8 +231,12 @@ async def gateway_factory(database_url: str, mocks: Any):  # type: ignore[no-unt
     started: list[TestClient] = []
 
     async def start(*, dispatch: bool = True, **overrides: Any) -> Gateway:
+        clock = overrides.pop("clock", None)
         settings = test_settings(mocks.urls, **overrides)
-        app = make_app(settings, database_url, dispatch=dispatch)
+        if clock is None:
+            app = make_app(settings, database_url, dispatch=dispatch)
+        else:
+            app = make_app(settings, database_url, dispatch=dispatch, clock=clock)
         client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         started.append(client)

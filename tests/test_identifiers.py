@@ -9,7 +9,7 @@ import pytest
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidComponent
 
-from gateway.identifiers import (
+from gateway.core.identifiers import (
     CASE_TYPES,
     CaseNumber,
     InvalidCaseNumber,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import ConfigurationError
-from gateway.settings import Settings
+from gateway.core.errors import ConfigurationError
+from gateway.core.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gateway import cli_admin
-from gateway.settings import Settings
+from gateway.cli import admin as cli_admin
+from gateway.core.settings import Settings
 from tests.accountability.helpers import GatewayFactory, batch_body, post_batch, start
 from tests.conftest import Gateway, gateway_command
 

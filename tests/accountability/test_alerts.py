@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from gateway.crypto import DataCipher
+from gateway.store.crypto import DataCipher, cipher_for
 from mocks.population import sample_ids
 from tests.accountability.helpers import (
     OTHER_CASE,
@@ -129,7 +129,7 @@ async def test_a_subject_looked_up_by_many_teams_is_flagged(
         (fourth, "team-d", 4),
         (third, "team-c", 3),
     ]
-    cipher: DataCipher = gateway.settings.cipher()
+    cipher: DataCipher = cipher_for(gateway.settings)
     assert found[0]["subject_digest"] == cipher.subject_digest(shared[1]).hex()
     assert await metric(gateway, "gateway_alerts_total", kind="cross_team_subject") == 2
     text = json.dumps(await alerts(gateway), ensure_ascii=False)

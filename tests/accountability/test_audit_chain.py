@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway import audit
+from gateway.accountability import audit
 from tests.conftest import CASE, Gateway, batch_body, gateway_command
 
 ROOT = Path(__file__).resolve().parents[2]

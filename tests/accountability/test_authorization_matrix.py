@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 from aiohttp import web
 
-from gateway.auth import allowed_roles
+from gateway.http.roles import allowed_roles
 from mocks.population import sample_ids
 from tests.accountability.helpers import (
     CASE,

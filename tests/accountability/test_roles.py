@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.registry import AGENCIES
-from gateway.auth import create_token
+from gateway.accountability.auth import create_token
 from tests.accountability.helpers import (
     OTHER_CASE,
     GatewayFactory,

@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 
 from connectors.registry import AGENCIES
-from gateway import db
-from gateway.auth import create_token
-from gateway.crypto import generate_key
+from gateway.accountability.auth import create_token
+from gateway.store import db
+from gateway.store.crypto import generate_key
 from mocks.population import sample_ids
 from tests.conftest import CASE, batch_body
 

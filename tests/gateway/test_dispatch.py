@@ -6,13 +6,12 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import replace
 from typing import Any
 
 import structlog
 
 from connectors.registry import AGENCIES
-from gateway import logs
+from gateway.core import logs
 from mocks.population import sample_ids
 from tests import conftest
 from tests.conftest import Gateway, batch_body
@@ -97,7 +96,7 @@ async def test_no_log_line_holds_a_full_resident_id_or_a_name(
     # Demo-sized: 200 debtors to all six agencies, with agency faults and refused submissions
     # on the way, so error paths log too. No rate limits, to keep it quick.
     unlimited = {
-        name: replace(agency, max_rps=0.0)
+        name: agency.model_copy(update={"max_rps": 0.0})
         for name, agency in conftest.test_settings(mocks.urls).agencies.items()
     }
     gateway: Gateway = await gateway_factory(agencies=unlimited, max_attempts=2)

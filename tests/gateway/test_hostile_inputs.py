@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import pytest
 
-from gateway import queries
-from gateway.identifiers import InvalidCaseNumber, parse_case_number
-from gateway.queries import sql
+from gateway.core.identifiers import InvalidCaseNumber, parse_case_number
+from gateway.store import _sql as queries
+from gateway.store._sql import sql
 from mocks.population import sample_ids
 from tests.conftest import Gateway, batch_body
 from tests.gateway.hostile import (

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from gateway import api_spreadsheets, spreadsheets
-from gateway.errors import PayloadTooLarge, ValidationFailed
+from gateway.core.errors import PayloadTooLarge, ValidationFailed
+from gateway.http import spreadsheets, uploads
 from mocks.population import sample_ids
 from tests.conftest import CASE, Gateway, batch_body
 from tests.gateway.hostile import (
@@ -204,7 +204,7 @@ async def test_workbooks_are_read_and_written_off_the_event_loop(
     parsed: list[Any] = []
     written: list[Any] = []
     _record_thread(monkeypatch, spreadsheets, "load_workbook", parsed)
-    _record_thread(monkeypatch, api_spreadsheets, "write_results", written)
+    _record_thread(monkeypatch, uploads, "write_results", written)
     response = await gateway.client.post(
         "/v1/batches/upload", data=upload_form(GOOD_BOOK), headers=await gateway.headers()
     )

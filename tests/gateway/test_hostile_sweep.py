@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from gateway.auth import allowed_roles
+from gateway.http.roles import allowed_roles
 from tests.conftest import CASE, Gateway, batch_body
 from tests.gateway.hostile import (
     DEEP,

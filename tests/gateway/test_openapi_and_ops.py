@@ -11,8 +11,8 @@ import asyncpg
 import jsonschema
 from aiohttp import web
 
-from gateway import migrations
-from gateway.auth import allowed_roles
+from gateway.http.roles import allowed_roles
+from gateway.store import migrations
 from mocks.population import sample_ids
 from tests.conftest import Gateway, batch_body, gateway_command, with_database
 
@@ -152,7 +152,7 @@ async def test_token_create_prints_a_working_token_as_its_last_line(
 async def test_a_route_that_forgot_its_roles_is_closed_to_everyone(gateway_factory: Any) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from gateway.app import make_app
+    from gateway.http.app import make_app
 
     gateway = await gateway_factory(dispatch=False)
 

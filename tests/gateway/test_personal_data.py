@@ -7,16 +7,16 @@ import asyncio
 import base64
 import os
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors.registry import AGENCIES
-from gateway import db
-from gateway.crypto import DataCipher, DecryptionFailed, generate_key, subject_context
-from gateway.keys import rotate
+from gateway.core.errors import DecryptionFailed
+from gateway.store import db
+from gateway.store.crypto import DataCipher, cipher_for, generate_key, subject_context
+from gateway.store.rotation import rotate
 from mocks.population import sample_ids
 from tests.conftest import CASE, Gateway, batch_body
 
@@ -87,14 +87,12 @@ async def test_keys_rotate_and_old_keys_can_then_be_dropped(
     await first.wait_finished(created["id"])
     before = await first.all_results(created["id"])
 
-    rotated = replace(
-        first.settings, data_key=new_key, data_keys_old=old_key, digest_key=digest_key
-    )
+    rotated = first.settings.replace(data_key=new_key, data_keys_old=old_key, digest_key=digest_key)
     pool = await db.create_pool(first.database_url)
     try:
-        report = await rotate(pool, rotated.cipher(), chunk=4)
+        report = await rotate(pool, cipher_for(rotated), chunk=4)
         assert report.subjects == 6 and report.results > 0
-        assert await rotate(pool, rotated.cipher()) == type(report)(0, 0)  # idempotent
+        assert await rotate(pool, cipher_for(rotated)) == type(report)(0, 0)  # idempotent
     finally:
         await pool.close()
 
@@ -128,9 +126,9 @@ def test_subject_digests_match_for_equal_ids_and_depend_on_the_key() -> None:
 
 
 def test_a_shared_database_without_explicit_keys_is_refused(tmp_path: Path) -> None:
-    from gateway.app import make_app
-    from gateway.errors import ConfigurationError
-    from gateway.settings import Settings
+    from gateway.core.errors import ConfigurationError
+    from gateway.core.settings import Settings
+    from gateway.http.app import make_app
 
     shared = Settings.from_env(
         {
@@ -140,5 +138,5 @@ def test_a_shared_database_without_explicit_keys_is_refused(tmp_path: Path) -> N
     )
     with pytest.raises(ConfigurationError, match="GATEWAY_DATA_KEY"):
         make_app(shared, "postgresql://db.invalid/gateway")
-    keyed = replace(shared, data_key=generate_key(), digest_key=generate_key())
+    keyed = shared.replace(data_key=generate_key(), digest_key=generate_key())
     assert make_app(keyed, "postgresql://db.invalid/gateway") is not None  # no I/O until start

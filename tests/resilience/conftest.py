@@ -4,16 +4,13 @@ and waiting on state held in the database (another replica's, or the dispatcher'
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from connectors.registry import AGENCIES
-from gateway.breaker import BreakerConfig
-from gateway.resilience_settings import ResilienceSettings
-from gateway.settings import AgencySettings, Settings
+from gateway.core.settings import AgencySettings, Settings
 from tests.conftest import Gateway
 
 CASE = "（2022）吉03执123号"
@@ -36,28 +33,18 @@ def agencies(urls: dict[str, str], **limits: dict[str, float]) -> dict[str, Agen
     result = {}
     for name in AGENCIES:
         changes: dict[str, Any] = {"url": urls[name], **limits.get(name, {})}
-        result[name] = dataclasses.replace(base[name], **changes)
+        result[name] = base[name].model_copy(update=changes)
     return result
-
-
-def resilience(breaker: dict[str, float] | None = None, **changes: Any) -> ResilienceSettings:
-    """Resilience settings with a faster breaker probe by default (tests don't wait 5 s)."""
-    base = ResilienceSettings()
-    probe = {"probe_delay": 0.2, **(breaker or {})}
-    return dataclasses.replace(
-        base, breaker=dataclasses.replace(BreakerConfig(), **probe), **changes
-    )
 
 
 @pytest.fixture
 def start_gateway(gateway_factory: Any) -> StartGateway:
     """``gateway_factory`` with the accountability rules that could intercept switched off."""
-    known = {f.name for f in dataclasses.fields(Settings)}
-    rules_off = {k: v for k, v in _RULES_OFF.items() if k in known}
 
     async def start(**overrides: Any) -> Gateway:
-        overrides.setdefault("resilience", resilience())
-        return await gateway_factory(**{**rules_off, **overrides})
+        # A faster breaker probe by default: tests don't wait 5 s.
+        overrides.setdefault("breaker_probe_delay", 0.2)
+        return await gateway_factory(**{**_RULES_OFF, **overrides})
 
     return start
 

@@ -20,13 +20,13 @@ from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_atte
 
 from connectors.base import Answer, Connector, NotFound, Requester, Subject
 from connectors.errors import AgencyRejected, AgencyUnavailable
-from gateway.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from gateway.budget import BudgetConfig, RetryBudget
-from gateway.calls import AgencyCaller, FullJitterBackoff
-from gateway.metrics import Metrics
-from gateway.state import DISPATCHER
+from gateway.core.metrics import Metrics
+from gateway.http.keys import DISPATCHER
+from gateway.worker.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from gateway.worker.budget import BudgetConfig, RetryBudget
+from gateway.worker.calls import AgencyCaller, FullJitterBackoff
 from mocks.population import sample_ids
-from tests.resilience.conftest import StartGateway, agencies, body, resilience, until
+from tests.resilience.conftest import StartGateway, agencies, body, until
 
 REQUESTER = Requester("officer", "team", "（2022）吉03执123号", "batch")
 SUBJECT = Subject("张三", "220302196501012345")
@@ -116,10 +116,9 @@ def never_gives_up(urls: dict[str, str]) -> dict[str, Any]:
         "max_attempts": 1000,
         "backoff_base": 0.2,
         "backoff_cap": 0.2,
-        "resilience": resilience(
-            breaker={"failures": 10**6, "min_calls": 10**6},
-            budget=BudgetConfig(min_per_second=1000),
-        ),
+        "breaker_failures": 10**6,
+        "breaker_min_calls": 10**6,
+        "retry_budget_min_per_second": 1000,
     }
 
 

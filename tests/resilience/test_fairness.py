@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.state import DISPATCHER
+from gateway.http.keys import DISPATCHER
 from mocks.population import sample_ids
 from tests.resilience.conftest import (
     StartGateway,

@@ -7,19 +7,16 @@ attempt is 13 or more requests: 30% of requests would fail ~99% of attempts.)
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
-from gateway.budget import BudgetConfig
 from mocks.population import sample_ids
 from tests.resilience.conftest import (
     StartGateway,
     agencies,
     assert_equal_to_truth,
     body,
-    resilience,
 )
 
 FAULTS = ["500", "503", "429", "hang", "reset", "truncate", "malformed"]
@@ -40,7 +37,7 @@ async def test_each_fault_kind_at_30_percent_changes_no_result(
         agencies=agencies(mocks.urls, forestry=fast, vehicle=fast),
         # The budget's floor is raised so the test does not wait out its window; the budget
         # itself is tested in test_state_machines.py and test_outage.py.
-        resilience=resilience(budget=dataclasses.replace(BudgetConfig(), min_per_second=20)),
+        retry_budget_min_per_second=20,
     )
     subjects = sample_ids(SUBJECTS, seed=101)
     created = await gateway.submit(body(subjects, agencies=["household", *FAULTY]))

@@ -4,23 +4,28 @@ share comes back, and the shared send schedule spaces requests across replicas."
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
 
-from gateway.limits_sync import GlobalLimits
-from gateway.metrics import Metrics
-from gateway.resilience_settings import ResilienceSettings
-from gateway.settings import AgencySettings
+from gateway.core.metrics import Metrics
+from gateway.core.settings import AgencySettings, Settings
+from gateway.worker.global_limits import GlobalLimits
 from tests.resilience.conftest import until
 
-FAST = dataclasses.replace(ResilienceSettings(), limit_sync_seconds=0.05, limit_lease_seconds=1.0)
+FAST = Settings.from_env({}).replace(limit_sync_seconds=0.05, limit_lease_seconds=1.0)
 
 
 def agency(max_in_flight: int, max_rps: float = 0) -> dict[str, AgencySettings]:
-    return {"forestry": AgencySettings("forestry", "http://unused", 1.0, max_in_flight, max_rps)}
+    forestry = AgencySettings(
+        name="forestry",
+        url="http://unused",
+        timeout=1.0,
+        max_in_flight=max_in_flight,
+        max_rps=max_rps,
+    )
+    return {"forestry": forestry}
 
 
 @asynccontextmanager

@@ -8,8 +8,8 @@ import asyncio
 from typing import Any
 
 from connectors.registry import AGENCIES
-from gateway.breaker import BreakerState
-from gateway.state import DISPATCHER
+from gateway.http.keys import DISPATCHER
+from gateway.worker.breaker import BreakerState
 from mocks.population import kind_of, sample_ids
 from tests.conftest import Gateway
 from tests.resilience.conftest import (
@@ -18,7 +18,6 @@ from tests.resilience.conftest import (
     assert_equal_to_truth,
     body,
     done_count,
-    resilience,
     until,
 )
 
@@ -41,7 +40,7 @@ async def test_an_agency_down_for_30_s_opens_its_breaker_and_nothing_else_waits(
 ) -> None:
     gateway = await start_gateway(
         agencies=agencies(mocks.urls, **dict.fromkeys(AGENCIES, FAST)),
-        resilience=resilience(breaker={"probe_delay": 5.0}),  # the default probe delay
+        breaker_probe_delay=5.0,  # the default probe delay
     )
     loop = asyncio.get_running_loop()
     mocks.set_faults(DOWN, {"outage": True})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.registry import AGENCIES
-from gateway.state import METRICS
+from gateway.http.keys import METRICS
 from mocks.faults import Latency
 from mocks.population import sample_ids
 from tests.conftest import Gateway

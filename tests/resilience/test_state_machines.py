@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from gateway.budget import BudgetConfig, RetryBudget
+from gateway.worker.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from gateway.worker.budget import BudgetConfig, RetryBudget
 
 
 class Clock:

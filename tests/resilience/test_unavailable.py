@@ -14,7 +14,6 @@ from tests.resilience.conftest import (
     agencies,
     assert_equal_to_truth,
     body,
-    resilience,
 )
 
 SUBJECTS = 12
@@ -37,7 +36,7 @@ async def test_waiting_past_the_deadline_fails_and_a_rerun_asks_again(
     mocks.set_faults("forestry", {"outage": True})
     gateway = await start_gateway(
         agencies=agencies(mocks.urls, forestry={"max_rps": 0}),
-        resilience=resilience(unavailable_after=1.0),
+        unavailable_after=1.0,
     )
     people = sample_ids(SUBJECTS, seed=31)
     created = await gateway.submit(body(people, agencies=["household", "forestry"]))

@@ -1,0 +1,172 @@
+"""Batches as their caller may see and change them.
+
+Officers see only their own team's batches; to them another team's batch does not exist
+(``NotFound``, exactly as for an id nobody used). Commanders see every batch's status and
+progress, never results. Every change of a batch's state by a person (cancel, approve,
+reject, re-run) is written with its audit record in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from gateway.accountability.auth import Caller
+from gateway.core.errors import Conflict, NotFound, TransactionConflict
+from gateway.store import audit as store_audit
+from gateway.store import batches as store
+from gateway.store import channels, db, inquiries
+from gateway.store.crypto import DataCipher, result_context, subject_context
+from gateway.store.db import Pool, Record
+
+PROGRESS_FIELDS = ("total", "done", "found", "not_found", "failed")
+#: a cancel racing the result writer over the same rows may be chosen as a deadlock victim;
+#: it rolled back whole, so it is simply tried again
+CANCEL_ATTEMPTS = 5
+
+Decision = Literal["approved", "rejected"]
+
+
+def _visible(row: Record | None, caller: Caller) -> Record:
+    """Officers see their own team's batches; to them any other batch does not exist."""
+    if row is None or (caller.role == "officer" and row["team_id"] != caller.team_id):
+        raise NotFound("no such batch")
+    return row
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def batch_json(row: Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "case_number": row["case_number"],
+        "reason": row["reason"],
+        "agencies": list(row["agencies"]),
+        "status": row["status"],
+        "officer": row["officer"],
+        "team": row["team"],
+        "subject_count": row["subject_count"],
+        "created_at": row["created_at"].isoformat(),
+        "started_at": _time(row["started_at"]),
+        "finished_at": _time(row["finished_at"]),
+    }
+
+
+async def get_batch(pool: Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str, Any]:
+    """The batch with its progress per agency."""
+    async with db.connection(pool) as conn:
+        row = _visible(await store.get(conn, batch_id), caller)
+        progress_rows = await store.progress(conn, batch_id)
+    body = batch_json(row)
+    progress = {agency: dict.fromkeys(PROGRESS_FIELDS, 0) for agency in row["agencies"]}
+    for p in progress_rows:
+        progress[p["agency"]] = {name: p[name] for name in PROGRESS_FIELDS}
+    body["progress"] = progress
+    return body
+
+
+async def list_batches(
+    pool: Pool, caller: Caller, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> tuple[list[dict[str, Any]], tuple[datetime, uuid.UUID] | None]:
+    """A page of batches newest first, and the key after its last one if there is more."""
+    team_filter = caller.team_id if caller.role == "officer" else None
+    async with db.connection(pool) as conn:
+        rows = await store.page(conn, team_filter, after, limit + 1)
+    items = [batch_json(r) for r in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return items, (last["created_at"], last["id"]) if last is not None else None
+
+
+async def results_page(
+    pool: Pool,
+    cipher: DataCipher,
+    caller: Caller,
+    batch_id: uuid.UUID,
+    after: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Results in subject order after inquiry ``after``, and the next key if there is more."""
+    async with db.connection(pool) as conn:
+        _visible(await store.get(conn, batch_id), caller)
+        rows = await store.results(conn, batch_id, after, limit + 1)
+    items = [
+        {
+            "subject": {
+                "row": r["row"],
+                "name": cipher.open_text(r["name"], subject_context(batch_id, r["row"], "name")),
+                "id_number": cipher.open_text(
+                    r["id_number"], subject_context(batch_id, r["row"], "id")
+                ),
+            },
+            "agency": r["agency"],
+            "status": r["status"],
+            "data": cipher.open_json(r["data"], result_context(r["inquiry_id"])),
+            "error": r["error"],
+            "attempts": r["attempts"],
+            "completed_at": r["completed_at"].isoformat(),
+        }
+        for r in rows[:limit]
+    ]
+    return items, (rows[limit - 1]["inquiry_id"] if len(rows) > limit else None)
+
+
+async def cancel(pool: Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str, Any]:
+    """Stop a batch: its unanswered inquiries are never asked (other processes are told)."""
+    for attempt in range(1, CANCEL_ATTEMPTS + 1):
+        try:
+            async with db.transaction_on(pool) as conn:
+                row = _visible(await store.get(conn, batch_id), caller)
+                if not await store.cancel(conn, batch_id):
+                    raise Conflict(f"the batch is already {row['status']}", status=row["status"])
+                detail = {"by": caller.officer}
+                await store_audit.batch_event(
+                    conn, batch_id, "batch.cancelled", "cancelled", detail
+                )
+                await store.notify(conn, channels.CANCELLED, str(batch_id))
+            break
+        except TransactionConflict:
+            if attempt == CANCEL_ATTEMPTS:
+                raise
+    return await get_batch(pool, caller, batch_id)
+
+
+async def decide(
+    pool: Pool, caller: Caller, batch_id: uuid.UUID, decision: Decision, note: str | None
+) -> dict[str, Any]:
+    """A commander approves a held batch (queued, dispatchers told) or rejects it (final)."""
+    async with db.transaction_on(pool) as conn:
+        row = await store.get(conn, batch_id)
+        if row is None:
+            raise NotFound("no such batch")
+        changed = await (store.approve if decision == "approved" else store.reject)(conn, batch_id)
+        if not changed:
+            status = row["status"]
+            raise Conflict(f"the batch is {status}, not pending_approval", status=status)
+        detail = {"by": caller.officer, "note": note}
+        await store_audit.batch_event(conn, batch_id, f"batch.{decision}", decision, detail)
+        if decision == "approved":
+            await store.notify(conn, channels.QUEUED)
+        else:
+            await store.notify(conn, channels.CANCELLED, str(batch_id))
+    return await get_batch(pool, caller, batch_id)
+
+
+async def rerun_unavailable(
+    pool: Pool, caller: Caller, batch_id: uuid.UUID
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """Queue afresh this batch's inquiries that failed "agency unavailable": (requeued per
+    agency, the batch)."""
+    batch = await get_batch(pool, caller, batch_id)  # NotFound unless the caller's team's
+    if batch["status"] == "cancelled":
+        raise Conflict("the batch was cancelled")
+    async with db.transaction_on(pool) as conn:
+        rows = await inquiries.rerun_unavailable(
+            conn, batch_id, caller.officer_id, caller.officer, caller.team
+        )
+        if rows:
+            await store.notify(conn, channels.QUEUED)
+    requeued = {row["agency"]: row["requeued"] for row in rows}
+    return requeued, await get_batch(pool, caller, batch_id)

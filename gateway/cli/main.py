@@ -1,0 +1,118 @@
+"""``gateway``: serve, migrate, issue tokens, run the demo, and the commands of the modules in
+``COMMAND_MODULES`` (keys, audit, teams, cases, token revoke/list)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from gateway.accountability.auth import ROLES, create_token
+from gateway.cli import admin, audit, keys
+from gateway.cli.runner import connection, database, serving, wait_for_stop
+from gateway.core import logs
+from gateway.core.errors import GatewayError
+from gateway.core.settings import Settings
+from gateway.http.app import make_app
+from gateway.store import db, migrations
+
+log = structlog.get_logger("gateway.cli")
+
+
+async def serve(settings: Settings, _args: argparse.Namespace) -> int:
+    async with db.database_url(settings.database_url, settings.data_dir) as dsn:
+        async with serving(make_app(settings, dsn), settings.host, settings.port) as url:
+            log.info("serving", url=url)
+            await wait_for_stop()
+    return 0
+
+
+async def migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    async with database(settings, migrate=False) as pool, db.connection(pool) as conn:
+        applied = await migrations.migrate(conn)
+    print(f"applied {len(applied)} migration(s): {[m.version for m in applied]}")
+    return 0
+
+
+async def token_create(settings: Settings, args: argparse.Namespace) -> int:
+    if args.role == "officer" and not args.team:
+        print("gateway token create: an officer needs --team", file=sys.stderr)
+        return 2
+    officer = args.officer or f"{args.role}-{args.team or 'centre'}"
+    expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
+    async with connection(settings) as conn:
+        token = await create_token(
+            conn,
+            officer=officer,
+            role=args.role,
+            team=args.team,
+            expires_at=expires,
+            issued_by=f"cli:{getpass.getuser()}",
+        )
+    print(f"token for {officer} ({args.role}{', team ' + args.team if args.team else ''}):")
+    print(token)
+    return 0
+
+
+async def demo(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.cli.demo import run_demo  # rich and the mocks: only for the demo
+
+    await run_demo(settings, args)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the HTTP API and the dispatcher").set_defaults(run=serve)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=migrate)
+    demo_parser = commands.add_parser(
+        "demo", help="embedded database, mock agencies, gateway, a batch"
+    )
+    demo_parser.add_argument("--subjects", type=int, default=200)
+    demo_parser.add_argument("--latency", choices=["realistic", "zero"], default="realistic")
+    demo_parser.add_argument("--exit", action="store_true", help="exit after the batch")
+    demo_parser.set_defaults(run=demo)
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="issue a token; printed as the last line")
+    create.add_argument("--role", choices=ROLES, required=True)
+    create.add_argument("--team", help="the officer's team (required for officers)")
+    create.add_argument("--officer", help="the officer's name (login); default from role/team")
+    create.add_argument("--expires-days", type=int, default=None)
+    create.set_defaults(run=token_create)
+    admin.add_token_commands(token_commands)  # token revoke, token list
+    for module in (keys, audit, admin):
+        module.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "demo":
+            # The demo's screen is for people; its JSON log lines go to a file beside the data.
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            log_file = (settings.data_dir / "demo.log").open("a", encoding="utf-8")
+            logs.configure(settings.log_level, "json", stream=log_file)
+        else:
+            # Only the server logs to stdout; commands keep stdout for their answer.
+            stream = None if args.command == "serve" else sys.stderr
+            logs.configure(settings.log_level, settings.log_format, stream=stream)
+        run: Callable[[Settings, argparse.Namespace], Awaitable[int]] = args.run
+        return asyncio.run(run(settings, args))
+    except GatewayError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

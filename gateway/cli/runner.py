@@ -1,0 +1,57 @@
+"""What the commands share: waiting for Ctrl-C or SIGTERM, serving an app, and a database
+connection (migrated) for a one-off command."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from gateway.core.settings import Settings
+from gateway.store import db, migrations
+from gateway.store.db import Connection, Pool
+
+
+async def wait_for_stop() -> None:
+    """Until Ctrl-C or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+@asynccontextmanager
+async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+    """The app listening on host:port for as long as the block runs; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def database(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Pool]:
+    """A small pool on the configured (or embedded) database, migrated unless told not to."""
+    async with db.database_url(settings.database_url, settings.data_dir) as dsn:
+        pool = await db.create_pool(dsn, min_size=1, max_size=2)
+        try:
+            if migrate:
+                async with db.connection(pool) as conn:
+                    await migrations.migrate(conn)
+            yield pool
+        finally:
+            await pool.close()
+
+
+@asynccontextmanager
+async def connection(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Connection]:
+    """One connection of ``database``."""
+    async with database(settings, migrate=migrate) as pool, db.connection(pool) as conn:
+        yield conn

@@ -1,0 +1,384 @@
+"""Every setting in one declared table: a frozen pydantic-settings model read from
+``GATEWAY_*`` environment variables.
+
+Each field is one variable (``GATEWAY_`` + the field's name in capitals) with its type, default,
+check (the field's constraints) and meaning (its description); per-agency settings are
+``GATEWAY_AGENCY_<NAME>_<FIELD>`` (``AgencySettings``). The README's configuration section is
+generated from this table (``python -m gateway.core.settings_doc``) and a test keeps them
+equal. A value that cannot work stops the start-up with a ``ConfigurationError`` naming the
+variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
+from gateway.core.errors import ConfigurationError
+
+PREFIX = "GATEWAY_"
+AGENCY_PREFIX = "GATEWAY_AGENCY_"
+
+#: realistic defaults per agency: (per-attempt timeout s, max in flight, max requests/s).
+#: Limits count HTTP requests, as agencies do (gateway/worker/limits.py), held across all
+#: replicas; a little under the stand-ins' limits (mocks/faults.py); max requests/s 0 = none.
+AGENCY_DEFAULTS: Mapping[str, tuple[float, int, float]] = {
+    "household": (5.0, 16, 60.0),
+    "realestate": (10.0, 12, 50.0),
+    "vehicle": (10.0, 4, 12.0),
+    "forestry": (8.0, 4, 6.0),
+    "subsidy": (10.0, 24, 200.0),
+    "police": (10.0, 6, 32.0),
+}
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class AgencySettings(BaseModel):
+    """One agency: where it is and what it allows (``GATEWAY_AGENCY_<NAME>_<FIELD>``)."""
+
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False, extra="forbid")
+
+    name: str = Field(exclude=True, description="the agency's stable name")
+    url: str = Field(description="the agency's base URL (http:// or https://)")
+    timeout: float = Field(gt=0, description="seconds per attempt")
+    max_in_flight: int = Field(ge=1, description="requests in flight, across all replicas")
+    max_rps: float = Field(ge=0, description="requests per second across replicas; 0: no limit")
+    max_attempts: int | None = Field(
+        default=None, ge=1, description="attempts per inquiry (default GATEWAY_MAX_ATTEMPTS)"
+    )
+    max_calls: int | None = Field(
+        default=None,
+        ge=1,
+        description="connector calls at once per replica (default 2 x in flight)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = urlsplit(value)
+            # .port raises ValueError on a port that is not a number from 0 to 65535
+            ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 0) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @classmethod
+    def default(cls, name: str) -> AgencySettings:
+        timeout, in_flight, rps = AGENCY_DEFAULTS[name]
+        url = f"http://127.0.0.1:{DEFAULT_MOCK_PORTS[name]}"
+        return cls(name=name, url=url, timeout=timeout, max_in_flight=in_flight, max_rps=rps)
+
+
+def _default_agencies() -> dict[str, AgencySettings]:
+    return {name: AgencySettings.default(name) for name in AGENCIES}
+
+
+class Settings(BaseSettings):
+    """The gateway's settings; build with ``Settings.from_env()``."""
+
+    model_config = SettingsConfigDict(frozen=True, allow_inf_nan=False, extra="forbid")
+
+    # -- where things are
+    database_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="PostgreSQL URL; unset starts the embedded server in GATEWAY_DATA_DIR",
+    )
+    data_dir: Path = Field(
+        default=Path(".gateway-data"), description="embedded database, generated keys, demo log"
+    )
+    host: str = Field(default="127.0.0.1", description="where the API listens")
+    port: int = Field(default=8080, ge=0, le=65535, description="the API's port")
+    worker_id: str = Field(
+        default_factory=_worker_id, description="this replica's name in leases (host:pid)"
+    )
+    # -- requests
+    max_subjects: int = Field(default=100_000, ge=1, description="subjects per batch")
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1, description="request body limit")
+    # -- dispatch
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="claim lease; renewed every third of it while alive"
+    )
+    claim_chunk: int = Field(default=200, ge=1, description="inquiries claimed at once")
+    poll_seconds: float = Field(
+        default=1.0, gt=0, description="idle poll of the queue (NOTIFY wakes sooner)"
+    )
+    flush_size: int = Field(default=200, ge=1, description="results per group commit")
+    flush_seconds: float = Field(
+        default=0.05, gt=0, description="longest wait for a group commit to fill"
+    )
+    # -- retries
+    max_attempts: int = Field(
+        default=4, ge=1, description="attempts per inquiry (transient failures only)"
+    )
+    backoff_base: float = Field(default=0.2, ge=0, description="full-jitter backoff: first cap, s")
+    backoff_cap: float = Field(default=30.0, ge=0, description="full-jitter backoff: largest, s")
+    max_inline_wait: float = Field(
+        default=5.0,
+        ge=0,
+        description="longer backoffs give the inquiry back to the queue instead of sleeping",
+    )
+    retry_budget_ratio: float = Field(
+        default=0.2, ge=0, description="retries per first attempt, over the budget's window"
+    )
+    retry_budget_window: float = Field(default=10.0, ge=0, description="retry budget window, s")
+    retry_budget_min_per_second: float = Field(
+        default=1.0, ge=0, description="retries allowed however few the first attempts"
+    )
+    # -- circuit breakers
+    breaker_failures: int = Field(
+        default=5, ge=0, description="consecutive failures that open a breaker"
+    )
+    breaker_failure_rate: float = Field(
+        default=0.5, ge=0, description="... or this share of failed calls"
+    )
+    breaker_min_calls: int = Field(default=20, ge=0, description="... over at least this many")
+    breaker_window: float = Field(default=30.0, ge=0, description="... within this many seconds")
+    breaker_probe_delay: float = Field(
+        default=5.0, ge=0, description="seconds open before probing again"
+    )
+    breaker_probes: int = Field(
+        default=3, ge=0, description="successful probes (one at a time) that close it"
+    )
+    unavailable_after: float = Field(
+        default=1800.0,
+        ge=0,
+        description="seconds an inquiry waits on an unavailable agency before it fails",
+    )
+    # -- agency limits across replicas
+    limit_lease_seconds: float = Field(
+        default=5.0, ge=0, description="lease on this replica's share of in-flight permits"
+    )
+    limit_sync_seconds: float = Field(
+        default=0.5, ge=0, description="how often shares are renewed and rebalanced"
+    )
+    limit_linger: float = Field(
+        default=0.1, ge=0, description="seconds a failed request keeps its permit"
+    )
+    rate_tolerance: float = Field(
+        default=0.2, ge=0, description="seconds a reserved send time may be used late"
+    )
+    agencies: dict[str, AgencySettings] = Field(
+        default_factory=_default_agencies, description="GATEWAY_AGENCY_<NAME>_<FIELD>"
+    )
+    # -- accountability rules; 0 (or false) switches a rule off
+    require_filed_case: bool = Field(
+        default=True, description="only registered cases, and only by their team"
+    )
+    quota_subjects_per_day: int = Field(
+        default=5000, ge=0, description="subjects per officer per local day"
+    )
+    requery_days: int = Field(
+        default=30, ge=0, description="a subject asked again within N days needs a reason"
+    )
+    approval_threshold: int = Field(
+        default=500, ge=0, description="distinct subjects per case before a commander approves"
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="local time of the courts")
+    working_hours: str = Field(
+        default="08:00-18:00", description='off-hours alert outside these ("" = off)'
+    )
+    working_days: str = Field(default="mon-fri", description="working days, e.g. mon-fri")
+    volume_alert_factor: float = Field(
+        default=3.0, ge=0, description="alert above this x an officer's 30-day daily average"
+    )
+    volume_alert_floor: int = Field(default=200, ge=0, description="... and above this many")
+    cross_team_alert_teams: int = Field(
+        default=3, ge=0, description="alert when a subject is asked for by this many teams"
+    )
+    cross_team_alert_days: int = Field(default=30, ge=0, description="... within this many days")
+    # -- logs
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="least severe level logged"
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: JSON unless on a terminal"
+    )
+    # -- personal data keys (base64 of 32 bytes); generated into GATEWAY_DATA_DIR when unset
+    data_key: str | None = Field(
+        default=None, repr=False, description="active data key (`gateway keys generate`)"
+    )
+    data_keys_old: str | None = Field(
+        default=None, repr=False, description="older data keys, comma-separated, still readable"
+    )
+    digest_key: str | None = Field(
+        default=None, repr=False, description="key of the subject digests (never rotates)"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment is read by from_env, from the mapping it is given (tests pass
+        # their own), never behind its back.
+        return (init_settings,)
+
+    @field_validator("database_url", "data_key", "data_keys_old", "digest_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone, e.g. Asia/Shanghai") from None
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if value.strip():
+            parse_hours(value)
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        parse_days(value)
+        return value
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings in ``env`` (default: the process environment); a value that cannot
+        work raises ``ConfigurationError`` naming its variable."""
+        values = GatewayEnvironment(cls, os.environ if env is None else env)()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(describe(exc)) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests and the demo; not validated again)."""
+        return self.model_copy(update=changes)
+
+    def with_agency_urls(self, urls: Mapping[str, str]) -> Settings:
+        agencies = {
+            name: agency.model_copy(update={"url": urls[name]}) if name in urls else agency
+            for name, agency in self.agencies.items()
+        }
+        return self.replace(agencies=agencies)
+
+    def agency_max_attempts(self, agency: str) -> int:
+        return self.agencies[agency].max_attempts or self.max_attempts
+
+    def agency_max_calls(self, agency: str) -> int:
+        settings = self.agencies[agency]
+        return settings.max_calls or 2 * settings.max_in_flight
+
+
+def variable(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def agency_variable(agency: str, field: str) -> str:
+    return f"{AGENCY_PREFIX}{agency.upper()}_{field.upper()}"
+
+
+class GatewayEnvironment(PydanticBaseSettingsSource):
+    """``GATEWAY_<FIELD>`` and ``GATEWAY_AGENCY_<NAME>_<FIELD>`` from a mapping of variables."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        value = self.environ.get(variable(field_name))
+        return value, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            if name == "agencies":
+                continue
+            value, _, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[name] = value
+        agencies: dict[str, dict[str, Any]] = {}
+        for agency in AGENCIES:
+            entry: dict[str, Any] = AgencySettings.default(agency).model_dump()
+            entry["name"] = agency
+            for name in AgencySettings.model_fields:
+                value = self.environ.get(agency_variable(agency, name))
+                if value is not None and name != "name":
+                    entry[name] = value
+            agencies[agency] = entry
+        values["agencies"] = agencies
+        return values
+
+
+def describe(exc: ValidationError) -> str:
+    """A validation error as ``bad GATEWAY_* setting: GATEWAY_X must ...``, naming variables
+    and never repeating a value (a key or a URL with a password may be one)."""
+    problems: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        if len(loc) >= 3 and loc[0] == "agencies":
+            name = agency_variable(loc[1], loc[2])
+        else:
+            name = variable(loc[0]) if loc else "GATEWAY_*"
+        message = str(error["msg"]).removeprefix("Value error, ").replace("Input should", "must")
+        problems.append(f"{name} {message[:1].lower()}{message[1:]}")
+    return "bad GATEWAY_* setting: " + "; ".join(problems)
+
+
+def parse_hours(text: str) -> tuple[time, time]:
+    """``08:00-18:00`` -> (08:00, 18:00); ValueError when malformed or not forwards."""
+    match = _HOURS.match(text)
+    if match is None:
+        raise ValueError("must look like 08:00-18:00")
+    try:
+        start = time(int(match[1]), int(match[2]))
+        end = time(int(match[3]), int(match[4]))
+    except ValueError:
+        raise ValueError("holds an impossible time") from None
+    if start >= end:
+        raise ValueError("must start before it ends")
+    return start, end
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """``mon-fri``, ``mon,wed,fri``, ``mon-thu,sat`` -> weekdays (Monday = 0)."""
+    days: set[int] = set()
+    for part in text.lower().split(","):
+        first, _, last = part.strip().partition("-")
+        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
+            raise ValueError("must look like mon-fri or mon,wed,fri")
+        lo, hi = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
+        if hi < lo:
+            raise ValueError("ranges must run forwards (mon-fri)")
+        days.update(range(lo, hi + 1))
+    return frozenset(days)

@@ -1,0 +1,90 @@
+"""The aiohttp application: state under ``AppKey``s, resources under ``cleanup_ctx``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+import aiohttp
+from aiohttp import web
+
+from connectors.registry import build_connectors
+from gateway.accountability.admission import AdmissionPolicy, utcnow
+from gateway.core.errors import ConfigurationError
+from gateway.core.metrics import Metrics
+from gateway.core.settings import Settings
+from gateway.http.keys import (
+    CIPHER,
+    CONNECTORS,
+    DISPATCHER,
+    METRICS,
+    POLICY,
+    POOL,
+    SESSION,
+    SETTINGS,
+)
+from gateway.http.middleware import canonical_log, json_errors, require_role
+from gateway.http.routes import add_routes
+from gateway.store import db, migrations
+from gateway.store.crypto import cipher_for
+from gateway.worker.dispatcher import Dispatcher
+
+
+def make_app(
+    settings: Settings,
+    dsn: str,
+    *,
+    dispatch: bool = True,
+    clock: Callable[[], datetime] = utcnow,
+) -> web.Application:
+    """The gateway: the HTTP API and, unless ``dispatch`` is off, the dispatcher."""
+    app = web.Application(
+        middlewares=[canonical_log, json_errors, require_role],
+        client_max_size=settings.max_body_bytes,
+    )
+    if settings.database_url and not (settings.data_key and settings.digest_key):
+        # Keys generated per host would differ between replicas sharing this database: each
+        # could read only its own results, and subject digests would stop matching.
+        raise ConfigurationError(
+            "GATEWAY_DATA_KEY and GATEWAY_DIGEST_KEY must be set when GATEWAY_DATABASE_URL "
+            "is (see README, Personal data); `gateway keys generate` makes one"
+        )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[CIPHER] = cipher_for(settings)
+    app[POLICY] = AdmissionPolicy(settings, app[CIPHER], app[METRICS], clock)
+    app[POLICY].init_metrics()
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        pool = await db.create_pool(dsn)
+        async with db.connection(pool) as conn:
+            await migrations.migrate(conn)
+        app[POOL] = pool
+        yield
+        await pool.close()
+
+    async def agencies(app: web.Application) -> AsyncIterator[None]:
+        # One session for every agency; per-agency limits are the dispatcher's job.
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            app[SESSION] = session
+            app[CONNECTORS] = build_connectors(
+                session,
+                {name: a.url for name, a in settings.agencies.items()},
+                {name: a.timeout for name, a in settings.agencies.items()},
+            )
+            yield
+
+    async def dispatcher(app: web.Application) -> AsyncIterator[None]:
+        worker = Dispatcher(app[POOL], app[CONNECTORS], settings, app[METRICS], app[CIPHER])
+        app[DISPATCHER] = worker
+        await worker.start()
+        yield
+        await worker.stop()
+
+    app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(agencies)
+    if dispatch:
+        app.cleanup_ctx.append(dispatcher)
+    add_routes(app)
+    return app

@@ -1,0 +1,23 @@
+"""Typed keys for what the application holds (aiohttp's ``web.AppKey``)."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from connectors.base import Connector
+from gateway.accountability.admission import AdmissionPolicy
+from gateway.core.metrics import Metrics
+from gateway.core.settings import Settings
+from gateway.store.crypto import DataCipher
+from gateway.store.db import Pool
+from gateway.worker.dispatcher import Dispatcher
+
+SETTINGS = web.AppKey("settings", Settings)
+CIPHER = web.AppKey("cipher", DataCipher)
+METRICS = web.AppKey("metrics", Metrics)
+POLICY = web.AppKey("policy", AdmissionPolicy)
+POOL = web.AppKey("pool", Pool)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+CONNECTORS = web.AppKey("connectors", dict[str, Connector])
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)

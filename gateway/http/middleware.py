@@ -1,0 +1,108 @@
+"""Middlewares: one canonical log line per request, errors as JSON, and authentication."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from gateway.accountability.auth import Caller, authenticate
+from gateway.core.errors import DatabaseUnavailable, Forbidden, RequestError
+from gateway.http.keys import METRICS, POOL
+from gateway.http.roles import allowed_roles
+
+log = structlog.get_logger("gateway.http")
+CALLER = web.RequestKey("caller", Caller)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_body(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def caller(request: web.Request) -> Caller:
+    """Who is calling (set by ``require_role`` on every route that is not public)."""
+    return request[CALLER]
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(unmatched)"
+
+
+@web.middleware
+async def canonical_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Exactly one line per request, with what the command centre needs and no personal data."""
+    structlog.contextvars.clear_contextvars()
+    # A caller's id is kept only if it is plainly an id: it goes into every log line and back
+    # out in a header, so odd bytes (not UTF-8, control characters) get a fresh one instead.
+    request_id = request.headers.get("X-Request-Id", "")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", request_id):
+        request_id = uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route(request)
+        metrics = request.app[METRICS]
+        metrics.http_requests.labels(request.method, route, str(status)).inc()
+        metrics.http_latency.labels(route).observe(elapsed)
+        caller = request.get(CALLER)
+        log.info(
+            "http_request",
+            method=request.method,
+            route=route,
+            status=status,
+            ms=round(elapsed * 1000, 1),
+            officer=caller.officer if caller else None,
+            role=caller.role if caller else None,
+        )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON body; no traceback ever reaches the caller."""
+    try:
+        return await handler(request)
+    except RequestError as exc:
+        return web.json_response(exc.body(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = (exc.reason or "error").lower().replace(" ", "_")
+        return error_body(exc.status, code, exc.reason or "error")
+    except DatabaseUnavailable as exc:
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return error_body(503, "unavailable", "the database is unavailable; try again shortly")
+    except Exception:
+        log.exception("unhandled_error", route=_route(request))
+        return error_body(500, "internal", "internal error; the request was not completed")
+
+
+@web.middleware
+async def require_role(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # no route: 404 or 405, nothing to guard
+    allowed = allowed_roles(request.match_info.handler)
+    if allowed is None:
+        # Fail closed: a handler that forgot @roles is nobody's, not everybody's.
+        log.error("route_without_roles", route=_route(request))
+        raise Forbidden("this endpoint declares no roles; nobody may call it")
+    if "public" in allowed:
+        return await handler(request)
+    caller = await authenticate(request.app[POOL], request.headers.get("Authorization"))
+    request[CALLER] = caller
+    structlog.contextvars.bind_contextvars(officer=caller.officer)
+    if caller.role not in allowed:
+        raise Forbidden(f"the {caller.role} role may not do this", allowed=list(allowed))
+    return await handler(request)

@@ -1,0 +1,40 @@
+"""For operations: liveness, readiness, Prometheus metrics, the OpenAPI document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.core.errors import DatabaseUnavailable
+from gateway.http.keys import METRICS, POOL
+from gateway.http.openapi import openapi_document
+from gateway.http.roles import roles
+from gateway.store import db
+
+
+@roles("public")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@roles("public")
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await db.ping(request.app[POOL])
+    except DatabaseUnavailable as exc:
+        cause = type(exc.__cause__).__name__ if exc.__cause__ else type(exc).__name__
+        return web.json_response({"status": "unavailable", "database": cause}, status=503)
+    return web.json_response({"status": "ready", "database": "ok"})
+
+
+@roles("public")
+async def metrics(request: web.Request) -> web.Response:
+    payload = generate_latest(request.app[METRICS].registry)
+    response = web.Response(body=payload)
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return response
+
+
+@roles("public")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(request.app))

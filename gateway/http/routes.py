@@ -1,0 +1,47 @@
+"""Every route of the API, in one place: method, path, handler."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.http import admin, agencies, audit, batches, command, ops, uploads
+from gateway.http.roles import Handler
+
+ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("POST", "/v1/batches", batches.submit_batch),
+    ("GET", "/v1/batches", batches.list_batches),
+    ("POST", "/v1/batches/upload", uploads.upload_batch),
+    ("GET", "/v1/batches/{batch_id}", batches.get_batch),
+    ("GET", "/v1/batches/{batch_id}/results", batches.batch_results),
+    ("GET", "/v1/batches/{batch_id}/results.xlsx", uploads.results_spreadsheet),
+    ("POST", "/v1/batches/{batch_id}/cancel", batches.cancel_batch),
+    ("POST", "/v1/batches/{batch_id}/rerun-unavailable", batches.rerun_unavailable),
+    ("POST", "/v1/batches/{batch_id}/approve", command.approve_batch),
+    ("POST", "/v1/batches/{batch_id}/reject", command.reject_batch),
+    ("GET", "/v1/agencies", agencies.list_agencies),
+    ("GET", "/v1/alerts", command.list_alerts),
+    ("GET", "/v1/stats", command.statistics),
+    ("POST", "/v1/teams", admin.create_team),
+    ("GET", "/v1/teams", admin.list_teams),
+    ("POST", "/v1/officers", admin.create_officer),
+    ("GET", "/v1/officers", admin.list_officers),
+    ("POST", "/v1/officers/{name}/tokens", admin.issue_token),
+    ("GET", "/v1/officers/{name}/tokens", admin.list_officer_tokens),
+    ("DELETE", "/v1/officers/{name}/tokens", admin.revoke_officer_tokens),
+    ("DELETE", "/v1/tokens/{token_id}", admin.revoke_token),
+    ("POST", "/v1/cases", admin.register_case),
+    ("POST", "/v1/cases/import", admin.import_cases),
+    ("GET", "/v1/cases", admin.list_cases),
+    ("GET", "/v1/audit", audit.list_audit),
+    ("GET", "/v1/audit/head", audit.audit_head),
+    ("GET", "/v1/audit/verify", audit.audit_verify),
+    ("GET", "/healthz", ops.healthz),
+    ("GET", "/readyz", ops.readyz),
+    ("GET", "/metrics", ops.metrics),
+    ("GET", "/openapi.json", ops.openapi),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)

@@ -1,0 +1,201 @@
+"""The one place SQL is executed and asyncpg's errors are translated.
+
+Store modules call ``fetch``/``fetchrow``/``fetchval``/``execute`` with a *named* query (see
+``gateway/store/sql/*.sql``) and open connections and transactions through ``connection``
+and ``transaction``. Whatever asyncpg raises there becomes one of ``gateway.core.errors``:
+
+- the server restarting, a connection cut or refused, a pool timeout: ``DatabaseUnavailable``
+  (try again later);
+- a deadlock or serialization failure: ``TransactionConflict`` (the transaction rolled back
+  whole; run it again);
+- anything else PostgreSQL refuses: ``DatabaseError``.
+
+The driver's objects are typed here by the small protocols below, so the rest of the gateway
+never sees asyncpg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+
+from gateway.core.errors import DatabaseError, DatabaseUnavailable, TransactionConflict
+from gateway.store._sql import sql
+
+
+class Record(Protocol):
+    """A row: values by column name (or position)."""
+
+    def __getitem__(self, key: str | int, /) -> Any: ...
+
+    def get(self, key: str, default: Any = None, /) -> Any: ...
+
+
+class _Transaction(Protocol):
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> Any: ...
+
+
+class _Cursor(Protocol):
+    def __aiter__(self) -> AsyncIterator[Record]: ...
+
+
+T = TypeVar("T")
+Listener = Callable[[Any, int, str, str], None]
+
+
+class Connection(Protocol):
+    """What the store uses of an asyncpg connection."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Record]: ...
+
+    async def fetchrow(self, query: str, *args: Any) -> Record | None: ...
+
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+    async def execute(self, query: str, *args: Any) -> str: ...
+
+    async def executemany(self, command: str, args: Iterable[Sequence[Any]]) -> None: ...
+
+    async def copy_records_to_table(
+        self, table_name: str, *, records: Iterable[Sequence[Any]], columns: Sequence[str]
+    ) -> str: ...
+
+    def transaction(
+        self, *, isolation: str | None = None, readonly: bool = False
+    ) -> _Transaction: ...
+
+    def cursor(self, query: str, *args: Any, prefetch: int | None = None) -> _Cursor: ...
+
+    def is_in_transaction(self) -> bool: ...
+
+    def is_closed(self) -> bool: ...
+
+    async def add_listener(self, channel: str, callback: Listener) -> None: ...
+
+    async def remove_listener(self, channel: str, callback: Listener) -> None: ...
+
+    def add_termination_listener(self, callback: Callable[[Any], None]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _Acquire(Protocol):
+    async def __aenter__(self) -> Connection: ...
+
+    async def __aexit__(self, *exc: object) -> Any: ...
+
+
+class Pool(Protocol):
+    """What the gateway uses of an asyncpg pool."""
+
+    def acquire(self, *, timeout: float | None = None) -> _Acquire: ...
+
+    async def close(self) -> None: ...
+
+    def get_size(self) -> int: ...
+
+
+#: the server went away, restarted, refuses connections now, or the pool timed out
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Turn asyncpg's (and the socket's) errors into the gateway's database errors."""
+    try:
+        yield
+    except asyncpg.TransactionRollbackError as exc:
+        raise TransactionConflict(f"transaction rolled back ({type(exc).__name__})") from exc
+    except _UNAVAILABLE as exc:
+        raise DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__})") from exc
+    except asyncpg.PostgresError as exc:
+        # Names the kind of failure only: PostgreSQL's message may quote a value.
+        raise DatabaseError(f"the database refused a statement ({type(exc).__name__})") from exc
+
+
+async def _run(call: Awaitable[T]) -> T:
+    with translated():
+        return await call
+
+
+async def fetch(conn: Connection, query: str, *args: Any) -> list[Record]:
+    return await _run(conn.fetch(sql(query), *args))
+
+
+async def fetchrow(conn: Connection, query: str, *args: Any) -> Record | None:
+    return await _run(conn.fetchrow(sql(query), *args))
+
+
+async def fetchval(conn: Connection, query: str, *args: Any) -> Any:
+    return await _run(conn.fetchval(sql(query), *args))
+
+
+async def execute(conn: Connection, query: str, *args: Any) -> str:
+    return await _run(conn.execute(sql(query), *args))
+
+
+async def executemany(conn: Connection, query: str, args: Iterable[Sequence[Any]]) -> None:
+    await _run(conn.executemany(sql(query), args))
+
+
+async def copy_records(
+    conn: Connection, table: str, columns: Sequence[str], records: Iterable[Sequence[Any]]
+) -> None:
+    await _run(conn.copy_records_to_table(table, columns=columns, records=records))
+
+
+async def stream(
+    conn: Connection, query: str, *args: Any, prefetch: int = 2000
+) -> AsyncIterator[Record]:
+    """The rows of a named query through a server-side cursor (inside a transaction)."""
+    with translated():
+        async for record in conn.cursor(sql(query), *args, prefetch=prefetch):
+            yield record
+
+
+@asynccontextmanager
+async def connection(
+    pool: Pool, acquire_timeout: float | None = None
+) -> AsyncIterator[Connection]:
+    """A connection from the pool, for as long as the block runs."""
+    with translated():
+        async with pool.acquire(timeout=acquire_timeout) as conn:
+            yield conn
+
+
+@asynccontextmanager
+async def transaction(
+    conn: Connection, *, isolation: str | None = None, readonly: bool = False
+) -> AsyncIterator[Connection]:
+    """A transaction (a savepoint inside one) on ``conn``: committed if the block ends
+    normally, rolled back whole if it raises."""
+    with translated():
+        async with conn.transaction(isolation=isolation, readonly=readonly):
+            yield conn
+
+
+@asynccontextmanager
+async def transaction_on(pool: Pool) -> AsyncIterator[Connection]:
+    """A connection from the pool with a transaction open on it."""
+    with translated():
+        async with pool.acquire() as conn, conn.transaction():
+            yield conn
+
+
+async def execute_script(conn: Connection, script: str) -> None:
+    """Run a whole SQL script (a migration file): statements that are not named queries."""
+    await _run(conn.execute(script))

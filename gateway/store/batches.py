@@ -1,0 +1,125 @@
+"""Batches, their subjects and inquiries: stored in the submission's transaction, read back
+for status, progress and results, cancelled, approved or rejected."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from gateway.store import _run
+from gateway.store._run import Connection, Record
+
+SUBJECT_COLUMNS = ("batch_id", "row", "kind", "name", "id_number", "subject_digest")
+
+
+async def lock_team_submissions(conn: Connection, team_id: int) -> None:
+    """One team's submissions take turns until commit (quota and re-query checks, replays)."""
+    await _run.execute(conn, "lock_team_submissions", team_id)
+
+
+async def find_idempotent(conn: Connection, officer_id: int, key: str) -> Record | None:
+    """The batch this officer submitted under ``key``: (id, request_digest)."""
+    return await _run.fetchrow(conn, "find_idempotent_batch", officer_id, key)
+
+
+async def insert_batch(
+    conn: Connection,
+    batch_id: uuid.UUID,
+    status: str,
+    officer_id: int,
+    team_id: int,
+    case_number: str,
+    reason: str,
+    agencies: Sequence[str],
+    subject_count: int,
+    idempotency_key: str | None,
+    request_digest: bytes,
+) -> bool:
+    """False when a concurrent submission with the same idempotency key won the race."""
+    inserted = await _run.fetchval(
+        conn,
+        "insert_batch",
+        batch_id,
+        status,
+        officer_id,
+        team_id,
+        case_number,
+        reason,
+        list(agencies),
+        subject_count,
+        idempotency_key,
+        request_digest,
+    )
+    return inserted is not None
+
+
+async def insert_subjects(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Rows of ``SUBJECT_COLUMNS`` (name and identifier already sealed), by COPY."""
+    await _run.copy_records(conn, "subjects", SUBJECT_COLUMNS, rows)
+
+
+async def insert_inquiries(
+    conn: Connection, batch_id: uuid.UUID, subjects: int, agencies: Sequence[str]
+) -> None:
+    await _run.execute(conn, "insert_inquiries", batch_id, subjects, list(agencies))
+
+
+async def set_requery_reason(conn: Connection, batch_id: uuid.UUID, reason: str) -> None:
+    await _run.execute(conn, "set_requery_reason", batch_id, reason)
+
+
+async def get(conn: Connection, batch_id: uuid.UUID) -> Record | None:
+    return await _run.fetchrow(conn, "get_batch", batch_id)
+
+
+async def status(conn: Connection, batch_id: uuid.UUID | str) -> str | None:
+    return await _run.fetchval(conn, "batch_status", batch_id)
+
+
+async def progress(conn: Connection, batch_id: uuid.UUID) -> list[Record]:
+    return await _run.fetch(conn, "batch_progress", batch_id)
+
+
+async def page(
+    conn: Connection,
+    team_id: int | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Record]:
+    """Batches newest first (of one team, or all), after a (created_at, id) cursor."""
+    after_time, after_id = after if after else (None, None)
+    return await _run.fetch(conn, "list_batches", team_id, after_time, after_id, limit)
+
+
+async def results(
+    conn: Connection, batch_id: uuid.UUID, after_inquiry: int, limit: int
+) -> list[Record]:
+    return await _run.fetch(conn, "results_page", batch_id, after_inquiry, limit)
+
+
+async def cancel(conn: Connection, batch_id: uuid.UUID) -> bool:
+    """Cancel the batch and its unanswered inquiries; False if it had already finished."""
+    if await _run.fetchval(conn, "cancel_batch", batch_id) is None:
+        return False
+    await _run.execute(conn, "cancel_inquiries", batch_id)
+    return True
+
+
+async def approve(conn: Connection, batch_id: uuid.UUID) -> bool:
+    """Held -> queued; False unless it was pending approval."""
+    return await _run.fetchval(conn, "approve_batch", batch_id) is not None
+
+
+async def reject(conn: Connection, batch_id: uuid.UUID) -> bool:
+    """Held -> rejected (final), its inquiries cancelled; False unless pending approval."""
+    if await _run.fetchval(conn, "reject_batch", batch_id) is None:
+        return False
+    await _run.execute(conn, "cancel_inquiries", batch_id)
+    return True
+
+
+async def notify(conn: Connection, channel: str, payload: str = "") -> None:
+    """NOTIFY other processes (delivered at commit)."""
+    await _run.execute(conn, "notify", channel, payload)

@@ -1,0 +1,48 @@
+"""PostgreSQL NOTIFY channels the gateway's processes use to wake each other, and the
+LISTEN side of them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from gateway.store import _run
+from gateway.store._run import Pool
+
+#: new inquiries were queued (or a batch was approved): claim loops should look
+QUEUED = "gateway_inquiries_queued"
+#: a batch was cancelled; the payload is its id, so in-flight calls for it are stopped
+CANCELLED = "gateway_batch_cancelled"
+
+#: called with a notification's payload
+Handler = Callable[[str], None]
+
+
+@asynccontextmanager
+async def listening(pool: Pool, handlers: Mapping[str, Handler]) -> AsyncIterator[asyncio.Event]:
+    """LISTEN on each channel with one pooled connection while the block runs; the event is
+    set when that connection is lost (the database restarted): leave the block and listen
+    again."""
+    lost = asyncio.Event()
+    async with _run.connection(pool) as conn:
+        conn.add_termination_listener(lambda _conn: lost.set())
+        callbacks: dict[str, Callable[[Any, int, str, str], None]] = {}
+        for channel, handler in handlers.items():
+
+            def callback(
+                _c: Any, _pid: int, _ch: str, payload: str, run: Handler = handler
+            ) -> None:
+                run(payload)
+
+            callbacks[channel] = callback
+            with _run.translated():
+                await conn.add_listener(channel, callback)
+        try:
+            yield lost
+        finally:
+            if not conn.is_closed():
+                with _run.translated():
+                    for channel, callback in callbacks.items():
+                        await conn.remove_listener(channel, callback)

@@ -1,0 +1,112 @@
+"""The dispatcher's queue: claiming inquiries under a lease, recording results (only for
+leases still held), giving work back, keeping and reclaiming leases, agency deadlines."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from gateway.store import _run
+from gateway.store._run import Connection, Record
+
+
+async def claim(
+    conn: Connection, agency: str, limit: int, owner: str, lease_seconds: float
+) -> list[Record]:
+    """Up to ``limit`` due inquiries of ``agency``, fair across open batches, leased to
+    ``owner``: (id, batch_id, row, attempts, name, id_number, kind, case_number, officer,
+    team), with the dispatch audited."""
+    return await _run.fetch(conn, "claim_inquiries", agency, limit, owner, lease_seconds)
+
+
+async def record_results(
+    conn: Connection,
+    inquiry_ids: Sequence[int],
+    statuses: Sequence[str],
+    sealed_data: Sequence[bytes | None],
+    errors: Sequence[str | None],
+    attempts: Sequence[int],
+    owner: str,
+) -> list[Record]:
+    """Results of inquiries still leased by ``owner``, with their audit records; returns what
+    was stored: (inquiry_id, batch_id, agency, status)."""
+    return await _run.fetch(
+        conn,
+        "record_results",
+        list(inquiry_ids),
+        list(statuses),
+        list(sealed_data),
+        list(errors),
+        list(attempts),
+        owner,
+    )
+
+
+async def finish_batches(conn: Connection, batch_ids: Sequence[uuid.UUID]) -> list[Record]:
+    """Mark done the batches among these with nothing left to ask: their ids."""
+    return await _run.fetch(conn, "finish_batches", list(batch_ids))
+
+
+async def requeue(
+    conn: Connection,
+    inquiry_ids: Sequence[int],
+    attempts: Sequence[int],
+    delays: Sequence[float],
+    owner: str,
+) -> list[Record]:
+    """Give back unanswered work still leased by ``owner``, due after each delay: (id, agency)."""
+    return await _run.fetch(
+        conn, "requeue_deferred", list(inquiry_ids), list(attempts), list(delays), owner
+    )
+
+
+async def release_leases(conn: Connection, owner: str) -> None:
+    await _run.execute(conn, "release_leases", owner)
+
+
+async def renew_leases(conn: Connection, owner: str, lease_seconds: float) -> None:
+    await _run.execute(conn, "renew_leases", owner, lease_seconds)
+
+
+async def reclaim_expired(conn: Connection) -> list[Record]:
+    """Requeue leases whose holder died: (agency) of each."""
+    return await _run.fetch(conn, "reclaim_expired_leases")
+
+
+async def queue_depth(conn: Connection) -> list[Record]:
+    """(agency, queued, leased) for agencies with work waiting."""
+    return await _run.fetch(conn, "queue_depth")
+
+
+async def lease_unavailable(
+    conn: Connection,
+    agency: str,
+    owner: str,
+    lease_seconds: float,
+    outage_seconds: float,
+    deadline_seconds: float,
+    limit: int,
+) -> list[Record]:
+    """Lease what waited on an unavailable agency past the deadline: (id, attempts)."""
+    return await _run.fetch(
+        conn,
+        "lease_unavailable",
+        agency,
+        owner,
+        lease_seconds,
+        outage_seconds,
+        deadline_seconds,
+        limit,
+    )
+
+
+async def due_now(conn: Connection, agency: str) -> None:
+    """The agency is back: what was put off for it is due at once."""
+    await _run.execute(conn, "agency_due_now", agency)
+
+
+async def rerun_unavailable(
+    conn: Connection, batch_id: uuid.UUID, officer_id: int, officer: str, team: str | None
+) -> list[Record]:
+    """Queue afresh what failed "agency unavailable", audited: (agency, requeued)."""
+    return await _run.fetch(conn, "rerun_unavailable", batch_id, officer_id, officer, team)

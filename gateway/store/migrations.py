@@ -1,0 +1,46 @@
+"""Numbered SQL migrations (``sql/migrations/NNNN_name.sql``), applied in order, each exactly
+once, under an advisory lock, so replicas starting together migrate once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.store import _run
+from gateway.store._run import Connection
+
+_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available() -> list[Migration]:
+    folder = Path(__file__).parent / "sql" / "migrations"
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+async def migrate(conn: Connection) -> list[Migration]:
+    """Apply what is missing; returns the migrations applied now. Safe to run concurrently."""
+    applied_now: list[Migration] = []
+    async with _run.transaction(conn):
+        await _run.execute(conn, "migrations_lock")
+        await _run.execute(conn, "migrations_table")
+        done = {r["version"] for r in await _run.fetch(conn, "migrations_applied")}
+        for migration in available():
+            if migration.version in done:
+                continue
+            await _run.execute_script(conn, migration.sql)
+            await _run.execute(conn, "migration_record", migration.version, migration.name)
+            applied_now.append(migration)
+    return applied_now

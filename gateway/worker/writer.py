@@ -1,0 +1,194 @@
+"""Group commit of results: many agency answers recorded in one transaction.
+
+Each answer is committed together with its audit record and the inquiry's state change, and
+only if this worker still holds the inquiry's lease, so a result is never recorded twice. If
+the database is unreachable the answers wait in memory and the flush is retried; if the
+process dies first, the leases expire and the inquiries are asked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from gateway.core.errors import DatabaseUnavailable, TransactionConflict
+from gateway.core.metrics import Metrics
+from gateway.store import db, inquiries
+from gateway.store.crypto import DataCipher, result_context
+from gateway.store.db import Pool
+
+log = structlog.get_logger("gateway.writer")
+
+#: errors after which a transaction is worth retrying: the database went away or restarted,
+#: or chose this transaction as a deadlock or serialization victim (it rolled back whole)
+RETRYABLE_DB_ERRORS = (DatabaseUnavailable, TransactionConflict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    inquiry_id: int
+    agency: str
+    status: str  # found | not_found | failed
+    data: Any
+    error: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    """Claimed work given back unanswered (breaker open, retry budget spent, long wait)."""
+
+    inquiry_id: int
+    agency: str
+    attempts: int
+    delay: float
+
+
+class ResultWriter:
+    def __init__(
+        self,
+        pool: Pool,
+        owner: str,
+        metrics: Metrics,
+        cipher: DataCipher,
+        *,
+        flush_size: int,
+        flush_seconds: float,
+        on_finished: Callable[[list[Any]], None] | None = None,
+        on_requeued: Callable[[dict[str, float]], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._owner = owner
+        self._metrics = metrics
+        self._cipher = cipher
+        self._flush_size = flush_size
+        self._flush_seconds = flush_seconds
+        self._on_finished = on_finished
+        self._on_requeued = on_requeued
+        self._buffer: list[Outcome] = []
+        self._sealed: dict[int, bytes | None] = {}
+        self._requeues: list[Requeue] = []
+        self._ready = asyncio.Event()
+        self._full = asyncio.Event()
+        self._closing = False
+
+    def add(self, outcome: Outcome) -> None:
+        # Sealed now, not in the flush: an answer that cannot be stored (text that is not
+        # valid Unicode, say) becomes a failed result here instead of failing its whole group.
+        try:
+            sealed = self._cipher.seal_json(outcome.data, result_context(outcome.inquiry_id))
+        except (TypeError, ValueError) as exc:
+            log.warning("answer_not_storable", agency=outcome.agency, error=type(exc).__name__)
+            outcome = Outcome(
+                outcome.inquiry_id,
+                outcome.agency,
+                "failed",
+                None,
+                f"{outcome.agency}: the agency's answer could not be stored",
+                outcome.attempts,
+            )
+            sealed = None
+        self._sealed[outcome.inquiry_id] = sealed
+        self._buffer.append(outcome)
+        self._ready.set()
+        if len(self._buffer) >= self._flush_size:
+            self._full.set()
+
+    def requeue(self, item: Requeue) -> None:
+        """Give an inquiry back to the queue, in the next group commit (lease permitting)."""
+        self._requeues.append(item)
+        self._ready.set()
+        if len(self._requeues) >= self._flush_size:
+            self._full.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer) + len(self._requeues)
+
+    async def run(self) -> None:
+        """Flush whenever a group is full or the oldest answer has waited long enough."""
+        while True:
+            await self._ready.wait()
+            if not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._flush_seconds):
+                        await self._full.wait()
+            await self.flush()
+
+    async def flush(self) -> None:
+        delay = 0.1
+        while self._buffer or self._requeues:
+            group, self._buffer = self._buffer, []
+            requeues, self._requeues = self._requeues, []
+            self._ready.clear()
+            self._full.clear()
+            try:
+                await self._write(group, requeues)
+            except RETRYABLE_DB_ERRORS as exc:
+                # Put the group back in front and try again: nothing is dropped.
+                self._buffer = group + self._buffer
+                self._requeues = requeues + self._requeues
+                log.warning("result_flush_failed", error=type(exc).__name__, pending=len(group))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            except Exception:
+                # A bug, not an outage. The writer must outlive it: this group's leases expire
+                # and its inquiries are asked again, so nothing is lost or doubled.
+                log.exception("result_flush_dropped", pending=len(group))
+            for outcome in group:
+                self._sealed.pop(outcome.inquiry_id, None)
+
+    async def close(self) -> None:
+        self._closing = True
+        await self.flush()
+
+    async def _write(self, group: list[Outcome], requeues: list[Requeue]) -> None:
+        started = time.perf_counter()
+        # One lock order (inquiry id) for every writer makes deadlocks between them rarer.
+        group = sorted(group, key=lambda o: o.inquiry_id)
+        async with db.transaction_on(self._pool) as conn:
+            requeued = []
+            if requeues:
+                requeued = await inquiries.requeue(
+                    conn,
+                    [r.inquiry_id for r in requeues],
+                    [r.attempts for r in requeues],
+                    [r.delay for r in requeues],
+                    self._owner,
+                )
+            stored = []
+            if group:
+                stored = await inquiries.record_results(
+                    conn,
+                    [o.inquiry_id for o in group],
+                    [o.status for o in group],
+                    [self._sealed[o.inquiry_id] for o in group],
+                    [o.error for o in group],
+                    [o.attempts for o in group],
+                    self._owner,
+                )
+            batch_ids = list({row["batch_id"] for row in stored})
+            finished = await inquiries.finish_batches(conn, batch_ids) if batch_ids else []
+        self._metrics.result_flush_seconds.observe(time.perf_counter() - started)
+        for row in stored:
+            self._metrics.inquiries_completed.labels(row["agency"], row["status"]).inc()
+        if len(stored) < len(group):
+            # Leases lost (expired and taken over, or the batch was cancelled): not recorded.
+            log.info("results_not_recorded", count=len(group) - len(stored))
+        if finished and self._on_finished:
+            self._on_finished([row["id"] for row in finished])
+        if requeued and self._on_requeued:
+            # When each agency has work due again (the earliest delay), so it can look then.
+            delays = {r.inquiry_id: (r.agency, r.delay) for r in requeues}
+            due: dict[str, float] = {}
+            for row in requeued:
+                agency, wait = delays[row["id"]]
+                due[agency] = min(due.get(agency, wait), wait)
+            self._on_requeued(due)
