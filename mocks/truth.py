@@ -6,7 +6,7 @@ tables): English field names, ISO dates, 'mortgage' for 抵押, 'female' for xb 
 states that translation a second time, by hand, from the documents and the code standards,
 without looking at the connectors: the tables below are deliberately *not* imported from
 ``connectors``, so a connector that maps a code wrongly disagrees with this truth instead of
-agreeing with itself. ``tests/connectors/test_wire_fixtures.py`` checks both against
+agreeing with itself. ``tests/integration/connectors/test_wire_fixtures.py`` checks both against
 hand-written fixtures.
 
 ``expected(agency, id_number, kind, case_number=...)`` is the record as the gateway stores it

