@@ -183,7 +183,7 @@ _CASE_TAIL = re.compile(r"([^0-9]?)([0-9]*)([^0-9号]*)([0-9]*)(.*)", re.DOTALL)
 _SHORT_CJK = re.compile(r"[\u4e00-\u9fff]{1,3}")
 
 
-def parse_case_number(value: str, *, today: date | None = None) -> CaseNumber:
+def parse_case_number(value: object, *, today: date | None = None) -> CaseNumber:
     """Parse an enforcement case number or raise InvalidCaseNumber with a specific problem.
 
     Full-width or ASCII brackets, surrounding whitespace allowed. Year 1990..next year; court
