@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from connectors.registry import AGENCIES
@@ -54,6 +55,42 @@ async def test_an_idempotency_key_reused_for_another_batch_is_refused(gateway: G
     assert (await response.json())["error"]["problems"][0]["field"] == "Idempotency-Key"
     async with gateway.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM batches") == 1
+
+
+async def test_a_replayed_submission_says_so_and_stores_nothing_new(api: Gateway) -> None:
+    body = batch(4, seed=3)
+    headers = {**await api.headers(), "Idempotency-Key": "replay-1"}
+    first = await api.client.post("/v1/batches", json=body, headers=headers)
+    assert first.status == 202, await first.text()
+    assert "Idempotent-Replayed" not in first.headers
+    created = await first.json()
+
+    # The client retries: the same body, re-serialised (other key order, other spacing).
+    again = json.dumps(body, ensure_ascii=False, sort_keys=True, indent=1)
+    replay = await api.client.post(
+        "/v1/batches",
+        data=again.encode(),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert replay.status == 202, await replay.text()
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert replay.headers["Location"] == first.headers["Location"] == f"/v1/batches/{created['id']}"
+    assert (await replay.json())["id"] == created["id"]
+
+    # The same key with another body: 422, not a replay, nothing stored.
+    other = await api.client.post("/v1/batches", json=batch(4, seed=4), headers=headers)
+    assert other.status == 422, await other.text()
+    assert "Idempotent-Replayed" not in other.headers
+    problems = (await other.json())["error"]["problems"]
+    assert [p["field"] for p in problems] == ["Idempotency-Key"]
+
+    async with api.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM batches") == 1
+        assert await conn.fetchval("SELECT count(*) FROM inquiries") == 4 * len(AGENCIES)
+        submitted = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'batch.submitted'"
+        )
+    assert submitted == 1
 
 
 async def test_progress_adds_up_when_the_batch_is_done(gateway: Gateway) -> None:
