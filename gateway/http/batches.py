@@ -5,63 +5,120 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.accountability import batches as views
-from gateway.http import params
+from gateway.http import cursors
+from gateway.http.inputs import batch_id, json_response, query_model, read_json
 from gateway.http.intake import accept_batch
 from gateway.http.keys import CIPHER, DISPATCHER, POOL
 from gateway.http.middleware import caller
+from gateway.http.models.batches import Batch, BatchPage, BatchSubmission, Rerun, ResultPage
+from gateway.http.models.common import PageQuery
+from gateway.http.openapi import IDEMPOTENCY_KEY, operation
 from gateway.http.roles import roles
 
 
 @roles("officer")
+@operation(
+    "Submit a batch of judgment debtors for one filed case",
+    body=BatchSubmission,
+    headers=[IDEMPOTENCY_KEY],
+    replies={
+        202: (Batch, "accepted (or, with header Idempotent-Replayed, the first one replayed)"),
+        400: "the body is not JSON",
+        403: "the role may not submit, or a rule intercepted the batch (reason in the body)",
+        413: "the body or the batch is too large",
+        422: "invalid fields or rows, or an Idempotency-Key reused; nothing stored",
+    },
+)
 async def submit_batch(request: web.Request) -> web.Response:
-    return await accept_batch(request, await params.read_json(request))
+    return await accept_batch(request, await read_json(request))
 
 
 @roles("officer", "commander")
+@operation(
+    "Batches visible to the caller (an officer: their team's), newest first",
+    query=PageQuery,
+    replies={200: (BatchPage, "a page"), 400: "bad cursor", 422: "bad limit"},
+)
 async def list_batches(request: web.Request) -> web.Response:
-    after = params.cursor(request, lambda v: params.parse_time_cursor(v, params.parse_uuid))
+    query = query_model(request, PageQuery)
+    after = cursors.parse(query.cursor, lambda v: cursors.time_of(v, cursors.parse_uuid))
     items, last = await views.list_batches(
-        request.app[POOL], caller(request), after, params.limit(request, 50)
+        request.app[POOL], caller(request), after, query.limit or 50
     )
-    return params.page(items, params.time_cursor(*last) if last else None)
+    page = BatchPage.model_validate(
+        {"items": items, "next_cursor": cursors.of_time(*last) if last else None}
+    )
+    return json_response(page)
 
 
 @roles("officer", "commander")
+@operation(
+    "A batch's status and progress per agency",
+    replies={200: (Batch, "the batch"), 404: "no such batch"},
+)
 async def get_batch(request: web.Request) -> web.Response:
-    batch = await views.get_batch(request.app[POOL], caller(request), params.batch_id(request))
-    return web.json_response(batch)
+    batch = await views.get_batch(request.app[POOL], caller(request), batch_id(request))
+    return json_response(Batch.model_validate(batch))
 
 
 @roles("officer")
+@operation(
+    "A batch's results, in subject order, a page at a time",
+    description="While the batch runs, a walk shows what is recorded so far; walk again once "
+    "it is done.",
+    query=PageQuery,
+    replies={
+        200: (ResultPage, "a page"),
+        400: "bad cursor",
+        404: "no such batch",
+        422: "bad limit",
+    },
+)
 async def batch_results(request: web.Request) -> web.Response:
-    batch_id = params.batch_id(request)
-    after = params.cursor(request, params.parse_id_cursor) or 0
+    query = query_model(request, PageQuery)
+    after = cursors.parse(query.cursor, cursors.id_of) or 0
     items, last = await views.results_page(
         request.app[POOL],
         request.app[CIPHER],
         caller(request),
-        batch_id,
+        batch_id(request),
         after,
-        params.limit(request),
+        query.limit or 100,
     )
-    return params.page(items, params.id_cursor(last) if last is not None else None)
+    next_cursor = cursors.of_id(last) if last is not None else None
+    return json_response(ResultPage.model_validate({"items": items, "next_cursor": next_cursor}))
 
 
 @roles("officer")
+@operation(
+    "Cancel a batch; inquiries not yet answered are never asked",
+    replies={
+        200: (Batch, "cancelled"),
+        404: "no such batch",
+        409: "the batch has already finished",
+    },
+)
 async def cancel_batch(request: web.Request) -> web.Response:
-    batch_id = params.batch_id(request)
-    body = await views.cancel(request.app[POOL], caller(request), batch_id)
+    target = batch_id(request)
+    body = await views.cancel(request.app[POOL], caller(request), target)
     if DISPATCHER in request.app:
-        request.app[DISPATCHER].cancel_batch(str(batch_id))
-    return web.json_response(body)
+        request.app[DISPATCHER].cancel_batch(str(target))
+    return json_response(Batch.model_validate(body))
 
 
 @roles("officer")
+@operation(
+    "Ask again what failed only because the agency was unavailable",
+    replies={
+        200: (Rerun, "requeued"),
+        404: "no such batch",
+        409: "the batch was cancelled",
+    },
+)
 async def rerun_unavailable(request: web.Request) -> web.Response:
-    """Queue afresh this batch's inquiries that failed "agency unavailable"."""
     requeued, batch = await views.rerun_unavailable(
-        request.app[POOL], caller(request), params.batch_id(request)
+        request.app[POOL], caller(request), batch_id(request)
     )
     if requeued and DISPATCHER in request.app:
         request.app[DISPATCHER].wake()
-    return web.json_response({"requeued": requeued, "batch": batch})
+    return json_response(Rerun.model_validate({"requeued": requeued, "batch": batch}))

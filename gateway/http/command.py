@@ -5,7 +5,7 @@ Commanders see every batch's status and figures, never the personal data inside 
 
 from __future__ import annotations
 
-import uuid
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,21 +13,20 @@ from aiohttp import web
 from connectors.registry import AGENCIES
 from gateway.accountability import alerts
 from gateway.accountability import batches as views
-from gateway.http.keys import DISPATCHER, METRICS, POOL
+from gateway.core.errors import ValidationFailed
+from gateway.http import cursors
+from gateway.http.inputs import batch_id, json_response, query_model, read_model
+from gateway.http.keys import DISPATCHER, METRICS, POOL, SETTINGS
 from gateway.http.middleware import caller
-from gateway.http.openapi import register
-from gateway.http.params import batch_id as batch_id_of
-from gateway.http.params import (
-    cursor_parts,
-    limit,
-    optional_text,
-    page,
-    problem,
-    query_text,
-    query_time,
-    read_object,
-    time_cursor,
+from gateway.http.models.batches import Batch
+from gateway.http.models.command import (
+    AlertPage,
+    AlertQuery,
+    Decision,
+    Statistics,
+    StatsQuery,
 )
+from gateway.http.openapi import operation
 from gateway.http.roles import roles
 from gateway.store import db, stats
 from gateway.store import rules as store_rules
@@ -35,80 +34,114 @@ from gateway.store import rules as store_rules
 STATUSES = ("pending_approval", "queued", "running", "done", "cancelled", "rejected")
 
 
+def _zone(request: web.Request) -> dict[str, Any]:
+    return {"tz": alerts.zone(request.app[SETTINGS])}
+
+
+def _until_after_since(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and until <= since:
+        problem = {"row": None, "field": "until", "problem": "must be after since"}
+        raise ValidationFailed([problem])
+
+
 @roles("commander")
+@operation(
+    "Risk alerts, newest first (no personal data: subjects by digest)",
+    query=AlertQuery,
+    replies={200: (AlertPage, "a page"), 400: "bad cursor", 422: "bad filter"},
+)
 async def list_alerts(request: web.Request) -> web.Response:
-    kind = request.query.get("kind")
-    if kind is not None and kind not in alerts.KINDS:
-        raise problem("kind", f"must be one of {', '.join(alerts.KINDS)}")
-    batch_id = None
-    if "batch_id" in request.query:
-        try:
-            batch_id = uuid.UUID(request.query["batch_id"])
-        except ValueError as exc:
-            raise problem("batch_id", "must be a batch id (UUID)") from exc
-    after = cursor_parts(request)
-    size = limit(request)
+    query = query_model(request, AlertQuery, _zone(request))
+    after = cursors.parse(query.cursor, lambda v: cursors.time_of(v, cursors.parse_id))
+    size = query.limit or 100
     async with db.connection(request.app[POOL]) as conn:
         rows = await store_rules.list_alerts(
             conn,
-            kind=kind,
-            team=query_text(request, "team"),
-            officer=query_text(request, "officer"),
-            batch_id=batch_id,
-            since=query_time(request, "since"),
-            until=query_time(request, "until"),
+            kind=query.kind,
+            team=query.team,
+            officer=query.officer,
+            batch_id=query.batch_id,
+            since=query.since,
+            until=query.until,
             after=after,
             limit=size + 1,
         )
     items = [
         {
             "id": r["id"],
-            "at": r["at"].isoformat(),
+            "at": r["at"],
             "kind": r["kind"],
             "officer": r["officer"],
             "team": r["team"],
-            "batch_id": str(r["batch_id"]) if r["batch_id"] else None,
+            "batch_id": r["batch_id"],
             "subject_digest": r["subject_digest"].hex() if r["subject_digest"] else None,
             "detail": r["detail"],
         }
         for r in rows[:size]
     ]
     last = rows[size - 1] if len(rows) > size else None
-    return page(items, time_cursor(last["at"], last["id"]) if last else None)
+    next_cursor = cursors.of_time(last["at"], last["id"]) if last else None
+    return json_response(AlertPage.model_validate({"items": items, "next_cursor": next_cursor}))
 
 
 async def _decide(request: web.Request, decision: views.Decision) -> web.Response:
     """Approve (-> queued, the dispatcher is woken) or reject (-> rejected, final)."""
-    batch_id = batch_id_of(request)
-    body = await read_object(request, frozenset({"note"}), optional=True)
-    note = optional_text(body, "note")
-    batch = await views.decide(request.app[POOL], caller(request), batch_id, decision, note)
+    target = batch_id(request)
+    body = await read_model(request, Decision, optional=True)
+    batch = await views.decide(request.app[POOL], caller(request), target, decision, body.note)
     request.app[METRICS].approvals.labels(decision).inc()
     if DISPATCHER in request.app:
         dispatcher = request.app[DISPATCHER]
         if decision == "approved":
             dispatcher.wake()
         else:
-            dispatcher.cancel_batch(str(batch_id))  # wakes anyone waiting for it to finish
-    return web.json_response(batch)
+            dispatcher.cancel_batch(str(target))  # wakes anyone waiting for it to finish
+    return json_response(Batch.model_validate(batch))
+
+
+_DECISION_REPLIES = {
+    200: (Batch, "the batch"),
+    400: "the body is not JSON",
+    404: "no such batch",
+    409: "the batch is not pending approval",
+    413: "the body is too large",
+    422: "invalid note",
+}
 
 
 @roles("commander")
+@operation(
+    "Approve a batch held for approval: it is queued and dispatched",
+    body=Decision,
+    body_required=False,
+    replies=_DECISION_REPLIES,
+)
 async def approve_batch(request: web.Request) -> web.Response:
     return await _decide(request, "approved")
 
 
 @roles("commander")
+@operation(
+    "Reject a batch held for approval (final; nothing is asked)",
+    body=Decision,
+    body_required=False,
+    replies=_DECISION_REPLIES,
+)
 async def reject_batch(request: web.Request) -> web.Response:
     return await _decide(request, "rejected")
 
 
 @roles("commander")
+@operation(
+    "Statistics: batches and people per agency, outcomes, throughput, teams",
+    query=StatsQuery,
+    replies={200: (Statistics, "the figures"), 422: "bad since/until"},
+)
 async def statistics(request: web.Request) -> web.Response:
     """The command centre's periodic statistics: per agency, per team, by status."""
-    since, until = query_time(request, "since"), query_time(request, "until")
-    if since is not None and until is not None and until <= since:
-        raise problem("until", "must be after since")
+    query = query_model(request, StatsQuery, _zone(request))
+    since, until = query.since, query.until
+    _until_after_since(since, until)
     window = (since, until)
     async with db.connection(request.app[POOL]) as conn:
         by_agency = {r["agency"]: r for r in await stats.agency_batches(conn, window)}
@@ -131,8 +164,8 @@ async def statistics(request: web.Request) -> web.Response:
             figures[f"completed_{name}"] = recent[agency][name] if agency in recent else 0
         agencies[agency] = figures
     body: dict[str, Any] = {
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat() if until else None,
+        "since": since,
+        "until": until,
         "agencies": agencies,
         "teams": [
             {
@@ -146,154 +179,4 @@ async def statistics(request: web.Request) -> web.Response:
         "batches": {status: statuses.get(status, 0) for status in STATUSES},
         "alerts": {kind: kinds.get(kind, 0) for kind in alerts.KINDS},
     }
-    return web.json_response(body)
-
-
-# ---------------------------------------------------------------- OpenAPI
-
-
-def _json(schema: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _json("Error")}
-
-
-def _counts(names: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": list(names),
-        "properties": {n: {"type": "integer", "minimum": 0} for n in names},
-    }
-
-
-_AUTH = {"401": _error("no valid token"), "403": _error("role not allowed")}
-_BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_WINDOW = [
-    {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "ISO date/time"},
-    {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "exclusive"},
-]
-_AGENCY_FIGURES = (
-    "batches",
-    "people",
-    "inquiries",
-    "found",
-    "not_found",
-    "failed",
-    "waiting",
-    "cancelled",
-    "completed_last_minute",
-    "completed_last_hour",
-)
-
-SCHEMAS: dict[str, Any] = {
-    "Alert": {
-        "type": "object",
-        "required": ["id", "at", "kind", "officer", "team", "batch_id", "subject_digest", "detail"],
-        "properties": {
-            "id": {"type": "integer"},
-            "at": {"type": "string", "format": "date-time"},
-            "kind": {"type": "string", "enum": list(alerts.KINDS)},
-            "officer": {"type": "string"},
-            "team": {"type": "string"},
-            "batch_id": {"type": ["string", "null"], "format": "uuid"},
-            "subject_digest": {
-                "type": ["string", "null"],
-                "description": "keyed hash of the subject's ID (hex); never the ID itself",
-            },
-            "detail": {"type": "object"},
-        },
-    },
-    "AlertPage": {
-        "type": "object",
-        "required": ["items", "next_cursor"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "Decision": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"note": {"type": "string", "maxLength": 2000}},
-    },
-    "Statistics": {
-        "type": "object",
-        "required": ["since", "until", "agencies", "teams", "batches", "alerts"],
-        "properties": {
-            "since": {"type": ["string", "null"]},
-            "until": {"type": ["string", "null"]},
-            "agencies": {"type": "object", "additionalProperties": _counts(_AGENCY_FIGURES)},
-            "teams": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["team", "batches", "subjects", "officers"],
-                    "properties": {
-                        "team": {"type": "string"},
-                        **_counts(("batches", "subjects", "officers"))["properties"],
-                    },
-                },
-            },
-            "batches": _counts(STATUSES),
-            "alerts": _counts(alerts.KINDS),
-        },
-    },
-}
-
-_DECISION = {
-    "parameters": [_BATCH_ID],
-    "requestBody": {"required": False, "content": _json("Decision")},
-    "responses": {
-        "200": {"description": "the batch", "content": _json("Batch")},
-        "404": _error("no such batch"),
-        "409": _error("not pending_approval"),
-        **_AUTH,
-    },
-}
-
-OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
-    ("GET", "/v1/alerts"): {
-        "summary": "Risk alerts, newest first (no personal data: subjects by digest)",
-        "parameters": [
-            {
-                "name": "kind",
-                "in": "query",
-                "schema": {"type": "string", "enum": list(alerts.KINDS)},
-            },
-            {"name": "team", "in": "query", "schema": {"type": "string"}},
-            {"name": "officer", "in": "query", "schema": {"type": "string"}},
-            {"name": "batch_id", "in": "query", "schema": {"type": "string", "format": "uuid"}},
-            *_WINDOW,
-            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        ],
-        "responses": {
-            "200": {"description": "a page", "content": _json("AlertPage")},
-            "400": _error("bad cursor"),
-            "422": _error("bad filter"),
-            **_AUTH,
-        },
-    },
-    ("POST", "/v1/batches/{batch_id}/approve"): {
-        "summary": "Approve a batch held for approval: it is queued and dispatched",
-        **_DECISION,
-    },
-    ("POST", "/v1/batches/{batch_id}/reject"): {
-        "summary": "Reject a batch held for approval (final; nothing is asked)",
-        **_DECISION,
-    },
-    ("GET", "/v1/stats"): {
-        "summary": "Statistics: batches and people per agency, outcomes, throughput, teams",
-        "parameters": _WINDOW,
-        "responses": {
-            "200": {"description": "the figures", "content": _json("Statistics")},
-            "422": _error("bad since/until"),
-            **_AUTH,
-        },
-    },
-}
-
-
-register(OPERATIONS, SCHEMAS)
+    return json_response(Statistics.model_validate(body))

@@ -6,13 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from gateway.accountability import admission
 from gateway.accountability import batches as views
 from gateway.core.errors import PayloadTooLarge, ValidationFailed
-from gateway.core.validation import parse_batch_request
+from gateway.core.identifiers import InvalidIdentifier, classify_identifier
+from gateway.core.validation import BatchRequest
+from gateway.http.inputs import json_response, problems_of, refused
 from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL, SETTINGS
 from gateway.http.middleware import caller
+from gateway.http.models.batches import Batch, BatchSubmission
 
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -34,12 +38,63 @@ def idempotency_key(request: web.Request) -> str | None:
     return key
 
 
+def parse_submission(body: Any, *, max_subjects: int) -> BatchRequest:
+    """A submission checked whole: 413 over ``max_subjects``, else 422 listing every problem
+    (a bad row refuses the batch; a repeated identifier is a problem too)."""
+    if isinstance(body, dict):
+        subjects: Any = body.get("subjects")  # pyright: ignore[reportUnknownMemberType]  # JSON
+        if isinstance(subjects, list) and len(subjects) > max_subjects:  # pyright: ignore[reportUnknownArgumentType]  # JSON
+            raise PayloadTooLarge(
+                f"a batch may hold at most {max_subjects} subjects",
+                field="subjects",
+                limit=max_subjects,
+            )
+    try:
+        submission = BatchSubmission.model_validate(body)
+    except ValidationError as exc:
+        raise refused(problems_of(exc) + _repeats_in(body)) from None
+    repeats = _repeats([s.id_number.canonical for s in submission.subjects])
+    if repeats:
+        raise refused(repeats)
+    return submission.to_request()
+
+
+def _repeats(identifiers: list[str | None]) -> list[dict[str, Any]]:
+    """A problem for each row whose identifier an earlier row has."""
+    first_row: dict[str, int] = {}
+    problems: list[dict[str, Any]] = []
+    for row, identifier in enumerate(identifiers):
+        if identifier is None:
+            continue
+        if identifier in first_row:
+            problem = f"repeats row {first_row[identifier]}"
+            problems.append({"row": row, "field": "id_number", "problem": problem})
+        else:
+            first_row[identifier] = row
+    return problems
+
+
+def _repeats_in(body: Any) -> list[dict[str, Any]]:
+    """Repeats among the rows whose identifier is valid, in a body that failed validation."""
+    rows = body.get("subjects") if isinstance(body, dict) else None  # pyright: ignore[reportUnknownMemberType]  # JSON
+    if not isinstance(rows, list):
+        return []
+    identifiers: list[str | None] = []
+    for item in rows:  # pyright: ignore[reportUnknownVariableType]  # JSON
+        value = item.get("id_number") if isinstance(item, dict) else None  # pyright: ignore[reportUnknownMemberType]  # JSON
+        try:
+            identifiers.append(classify_identifier(value)[1] if isinstance(value, str) else None)
+        except InvalidIdentifier:
+            identifiers.append(None)
+    return _repeats(identifiers)
+
+
 async def accept_batch(request: web.Request, body: Any) -> web.Response:
     """Validate and admit a submission; 202 with the batch (a replay says so in a header)."""
     app = request.app
     key = idempotency_key(request)
     try:
-        batch_request = parse_batch_request(body, max_subjects=app[SETTINGS].max_subjects)
+        batch_request = parse_submission(body, max_subjects=app[SETTINGS].max_subjects)
     except (ValidationFailed, PayloadTooLarge) as exc:
         app[METRICS].batches_rejected.labels(exc.code).inc()
         if isinstance(exc, ValidationFailed):
@@ -52,4 +107,4 @@ async def accept_batch(request: web.Request, body: Any) -> web.Response:
     headers = {"Location": f"/v1/batches/{submitted.batch_id}"}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return web.json_response(batch, status=202, headers=headers)
+    return json_response(Batch.model_validate(batch), status=202, headers=headers)

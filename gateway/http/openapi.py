@@ -1,301 +1,264 @@
-"""The OpenAPI 3.1 document, built from the live router so it cannot drift from it.
+"""The OpenAPI 3.1 document, built from the live router and the typed models.
 
-Operations are described here; which roles may call each is read from the handler's
-``@roles`` declaration and published as ``x-roles``. A test checks every route is
-described, every described path exists, and real responses validate against these schemas.
+Each handler declares its operation next to its code with ``@operation``: a summary, the
+request body's model, the query's model, and every status it answers with the model or
+description of each. Who may call it comes from ``@roles`` (published as ``x-roles``);
+``401``/``403`` are added for every operation that needs a token and ``503`` for every one that
+reads the database. Schemas come from the pydantic models, so the document and the validation
+cannot drift apart; a test checks real responses against it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from connectors.registry import AGENCIES
-from gateway.http.roles import allowed_roles
+from gateway.http.models.common import ErrorBody
+from gateway.http.roles import Handler, allowed_roles
 
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+REF = "#/components/schemas/{model}"
 
-SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "required": ["row", "field", "problem"],
-        "properties": {
-            "row": {"type": ["integer", "null"], "description": "0-based index in subjects"},
-            "field": {"type": "string"},
-            "problem": {"type": "string"},
-        },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "problems": {
-                        "type": "array",
-                        "items": {"$ref": "#/components/schemas/Problem"},
-                    },
-                },
-            }
-        },
-    },
-    "BatchSubmission": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["case_number", "reason", "subjects"],
-        "properties": {
-            "case_number": {"type": "string", "examples": ["（2022）吉03执123号"]},
-            "reason": {"type": "string", "maxLength": 2000},
-            "requery_reason": {
-                "type": ["string", "null"],
-                "maxLength": 2000,
-                "description": "required when a subject was already queried by the team within "
-                "GATEWAY_REQUERY_DAYS; otherwise the batch is intercepted",
-            },
-            "agencies": {
-                "type": "array",
-                "minItems": 1,
-                "items": {"type": "string", "enum": list(AGENCIES)},
-                "description": "default: all agencies",
-            },
-            "subjects": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["name", "id_number"],
-                    "properties": {
-                        "name": {"type": "string", "maxLength": 100},
-                        "id_number": {
-                            "type": "string",
-                            "description": "18-character resident ID or unified credit code",
-                        },
-                    },
-                },
-            },
-        },
-    },
-    "Progress": {
-        "type": "object",
-        "required": ["total", "done", "found", "not_found", "failed"],
-        "properties": {
-            k: {"type": "integer", "minimum": 0}
-            for k in ("total", "done", "found", "not_found", "failed")
-        },
-    },
-    "BatchSummary": {
-        "type": "object",
-        "required": [
-            "id",
-            "case_number",
-            "reason",
-            "agencies",
-            "status",
-            "officer",
-            "team",
-            "subject_count",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "case_number": {"type": "string"},
-            "reason": {"type": "string"},
-            "agencies": {"type": "array", "items": {"type": "string", "enum": list(AGENCIES)}},
-            "status": {
-                "type": "string",
-                "enum": ["queued", "running", "done", "cancelled", "pending_approval", "rejected"],
-            },
-            "officer": {"type": "string"},
-            "team": {"type": "string"},
-            "subject_count": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "started_at": _NULLABLE_TIME,
-            "finished_at": _NULLABLE_TIME,
-        },
-    },
-    "Batch": {
-        "allOf": [
-            {"$ref": "#/components/schemas/BatchSummary"},
-            {
-                "type": "object",
-                "required": ["progress"],
-                "properties": {
-                    "progress": {
-                        "type": "object",
-                        "additionalProperties": {"$ref": "#/components/schemas/Progress"},
-                    }
-                },
-            },
-        ]
-    },
-    "BatchPage": {
-        "type": "object",
-        "required": ["items", "next_cursor"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/BatchSummary"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "Result": {
-        "type": "object",
-        "required": ["subject", "agency", "status", "data", "error", "attempts", "completed_at"],
-        "properties": {
-            "subject": {
-                "type": "object",
-                "required": ["row", "name", "id_number"],
-                "properties": {
-                    "row": {"type": "integer"},
-                    "name": {"type": "string"},
-                    "id_number": {"type": "string"},
-                },
-            },
-            "agency": {"type": "string", "enum": list(AGENCIES)},
-            "status": {"type": "string", "enum": ["found", "not_found", "failed"]},
-            "data": {"type": ["object", "null"], "description": "the agency's record; see README"},
-            "error": {"type": ["string", "null"]},
-            "attempts": {"type": "integer", "minimum": 0},
-            "completed_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "ResultPage": {
-        "type": "object",
-        "required": ["items", "next_cursor"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "Status": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"type": "string"}},
-    },
+#: what each error status means, unless an operation says more
+ERRORS: Mapping[int, str] = {
+    400: "the request is malformed: the body is not JSON, or a cursor is not one the API wrote",
+    401: "no valid token",
+    403: "the caller's role may not do this, or a rule intercepted it",
+    404: "no such resource (or not the caller's to see)",
+    409: "the resource's state does not allow this now",
+    413: "the body, the list or the file is over the limit",
+    422: "invalid fields, rows or parameters; every problem is listed and nothing is stored",
+    503: "the database is unavailable; try again shortly",
+}
+
+#: path parameters and their schemas
+PATH_PARAMETERS: Mapping[str, dict[str, Any]] = {
+    "batch_id": {"type": "string", "format": "uuid"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+    "token_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
 }
 
 
-def json_content(schema: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One answer of an operation: a JSON model, or another media type with its schema."""
+
+    description: str
+    model: type[BaseModel] | None = None
+    media_type: str = "application/json"
+    schema: Mapping[str, Any] | None = None
 
 
-def error_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": json_content("Error")}
+@dataclass(frozen=True, slots=True)
+class Operation:
+    summary: str
+    replies: Mapping[int, Reply]
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    #: a body that is not JSON: media type -> schema
+    raw_body: Mapping[str, Mapping[str, Any]] | None = None
+    query: type[BaseModel] | None = None
+    headers: Sequence[Mapping[str, Any]] = ()
+    #: it reads the database (so it may answer 503)
+    database: bool = True
+    description: str = ""
+    models: Sequence[type[BaseModel]] = field(default_factory=tuple)
 
 
-AUTH_ERRORS = {"401": error_response("no valid token"), "403": error_response("role not allowed")}
-BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_PAGING = [
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-]
+_OPERATION_ATTRIBUTE = "__operation__"
 
-#: (method, path) -> operation, less security and x-roles which come from the handlers
-OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
-    ("POST", "/v1/batches"): {
-        "summary": "Submit a batch of judgment debtors for one filed case",
-        "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
-        "requestBody": {"required": True, "content": json_content("BatchSubmission")},
-        "responses": {
-            "202": {"description": "accepted (or replayed)", "content": json_content("Batch")},
-            "400": error_response("body is not JSON"),
-            "413": error_response("body or batch too large"),
-            "422": error_response("invalid fields or rows; nothing stored"),
-            **AUTH_ERRORS,
-        },
-    },
-    ("GET", "/v1/batches"): {
-        "summary": "List batches visible to the caller (an officer: their team's), newest first",
-        "parameters": _PAGING,
-        "responses": {
-            "200": {"description": "a page", "content": json_content("BatchPage")},
-            "400": error_response("bad cursor"),
-            **AUTH_ERRORS,
-        },
-    },
-    ("GET", "/v1/batches/{batch_id}"): {
-        "summary": "A batch's status and progress per agency",
-        "parameters": [BATCH_ID],
-        "responses": {
-            "200": {"description": "the batch", "content": json_content("Batch")},
-            "404": error_response("no such batch"),
-            **AUTH_ERRORS,
-        },
-    },
-    ("GET", "/v1/batches/{batch_id}/results"): {
-        "summary": "A batch's results, cursor-paginated in subject order",
-        "parameters": [BATCH_ID, *_PAGING],
-        "responses": {
-            "200": {"description": "a page", "content": json_content("ResultPage")},
-            "404": error_response("no such batch"),
-            **AUTH_ERRORS,
-        },
-    },
-    ("POST", "/v1/batches/{batch_id}/cancel"): {
-        "summary": "Cancel a batch; inquiries not yet answered are never asked",
-        "parameters": [BATCH_ID],
-        "responses": {
-            "200": {"description": "cancelled", "content": json_content("Batch")},
-            "404": error_response("no such batch"),
-            "409": error_response("already finished"),
-            **AUTH_ERRORS,
-        },
-    },
-    ("GET", "/healthz"): {
-        "summary": "The process is alive",
-        "responses": {"200": {"description": "alive", "content": json_content("Status")}},
-    },
-    ("GET", "/readyz"): {
-        "summary": "The database is reachable",
-        "responses": {
-            "200": {"description": "ready", "content": json_content("Status")},
-            "503": {"description": "not ready", "content": json_content("Status")},
-        },
-    },
-    ("GET", "/metrics"): {
-        "summary": "Prometheus metrics",
-        "responses": {
-            "200": {
-                "description": "text exposition format",
-                "content": {"text/plain": {"schema": {"type": "string"}}},
-            }
-        },
-    },
-    ("GET", "/openapi.json"): {
-        "summary": "This document",
-        "responses": {
-            "200": {
-                "description": "OpenAPI 3.1",
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            }
-        },
-    },
+
+def operation(
+    summary: str,
+    *,
+    replies: Mapping[int, Reply | tuple[type[BaseModel], str] | str],
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    raw_body: Mapping[str, Mapping[str, Any]] | None = None,
+    query: type[BaseModel] | None = None,
+    headers: Sequence[Mapping[str, Any]] = (),
+    database: bool = True,
+    description: str = "",
+) -> Callable[[Handler], Handler]:
+    """Declare a handler's operation. ``replies`` maps each status to a ``Reply``, a
+    ``(model, description)`` pair, or, for errors, a description (the body is ``ErrorBody``)."""
+    normalised: dict[int, Reply] = {}
+    for status, reply in replies.items():
+        if isinstance(reply, Reply):
+            normalised[status] = reply
+        elif isinstance(reply, str):
+            normalised[status] = Reply(reply, ErrorBody if status >= 400 else None)
+        else:
+            model, text = reply
+            normalised[status] = Reply(text, model)
+    spec = Operation(
+        summary, normalised, body, body_required, raw_body, query, headers, database, description
+    )
+
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, _OPERATION_ATTRIBUTE, spec)
+        return handler
+
+    return mark
+
+
+def operation_of(handler: Any) -> Operation | None:
+    return getattr(handler, _OPERATION_ATTRIBUTE, None)
+
+
+def error(status: int, description: str | None = None) -> tuple[int, Reply]:
+    return status, Reply(description or ERRORS[status], ErrorBody)
+
+
+IDEMPOTENCY_KEY: Mapping[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a retried submission with the same key returns the first batch",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]{1,200}$"},
 }
 
 
-def register(operations: dict[tuple[str, str], dict[str, Any]], schemas: dict[str, Any]) -> None:
-    """For API modules beyond this one: describe their operations and schemas here."""
-    OPERATIONS.update(operations)
-    SCHEMAS.update(schemas)
+class _Schemas:
+    """Collects every model the document refers to, then renders them once."""
+
+    def __init__(self) -> None:
+        self.wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
+
+    def ref(self, model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
+        self.wanted[(model, mode)] = None
+        return {"__model__": (model, mode)}
+
+    def render(self, document: Any) -> tuple[Any, dict[str, Any]]:
+        keys, definitions = models_json_schema(list(self.wanted), ref_template=REF)
+        components: dict[str, Any] = definitions.get("$defs", {})
+
+        def resolve(node: Any) -> Any:
+            if isinstance(node, dict):
+                if "__model__" in node:
+                    return keys[node["__model__"]]
+                return {k: resolve(v) for k, v in node.items()}  # pyright: ignore[reportUnknownVariableType]  # JSON
+            if isinstance(node, list):
+                return [resolve(v) for v in node]  # pyright: ignore[reportUnknownVariableType]  # JSON
+            return node
+
+        resolved = resolve(document)
+        return resolved, _reachable(resolved, components)
+
+
+def _reachable(document: Any, components: dict[str, Any]) -> dict[str, Any]:
+    """The schemas the document refers to, directly or through other schemas (pydantic also
+    renders the types that ``WithJsonSchema`` replaced)."""
+    prefix = REF.format(model="")
+    kept: dict[str, Any] = {}
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")  # pyright: ignore[reportUnknownMemberType]  # JSON
+            if isinstance(ref, str) and ref.startswith(prefix):
+                name = ref.removeprefix(prefix)
+                if name not in kept:
+                    kept[name] = components[name]
+                    pending.append(components[name])
+            pending.extend(node.values())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]  # JSON
+        elif isinstance(node, list):
+            pending.extend(node)  # pyright: ignore[reportUnknownArgumentType]  # JSON
+    return dict(sorted(kept.items()))
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF, mode="validation", by_alias=True)
+    # Query parameters are plain values: a model nested in one could not be sent.
+    assert "$defs" not in schema, f"{model.__name__} has nested models"
+    required = set(schema.get("required", ()))
+    parameters: list[dict[str, Any]] = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = dict(prop)
+        description = prop.pop("description", None)
+        prop.pop("title", None)
+        if "anyOf" in prop:  # optional: X | None -> X (an absent parameter is the None)
+            kinds = [p for p in prop.pop("anyOf") if p.get("type") != "null"]
+            prop.update(kinds[0] if len(kinds) == 1 else {"anyOf": kinds})
+        prop.pop("default", None)
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+        }
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
+def _operation(
+    route: web.AbstractRoute, spec: Operation | None, schemas: _Schemas
+) -> dict[str, Any]:
+    allowed = allowed_roles(route.handler) or ()
+    public = "public" in allowed
+    if spec is None:
+        return {"summary": "(undocumented)", "responses": {}, "x-roles": list(allowed)}
+    parameters: list[dict[str, Any]] = []
+    resource = route.resource
+    canonical = resource.canonical if resource is not None else ""
+    for name, schema in PATH_PARAMETERS.items():
+        if "{" + name + "}" in canonical:
+            parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if spec.query is not None:
+        parameters += _query_parameters(spec.query)
+    parameters += [dict(h) for h in spec.headers]
+    replies = dict(spec.replies)
+    if not public:
+        replies.setdefault(401, Reply(ERRORS[401], ErrorBody))
+        replies.setdefault(403, Reply(ERRORS[403], ErrorBody))
+    if spec.database:
+        replies.setdefault(503, Reply(ERRORS[503], ErrorBody))
+    responses: dict[str, Any] = {}
+    for status, reply in sorted(replies.items()):
+        answer: dict[str, Any] = {"description": reply.description}
+        if reply.model is not None:
+            content = {"schema": schemas.ref(reply.model, "serialization")}
+            answer["content"] = {reply.media_type: content}
+        elif reply.schema is not None:
+            answer["content"] = {reply.media_type: {"schema": dict(reply.schema)}}
+        responses[str(status)] = answer
+    result: dict[str, Any] = {"summary": spec.summary, "responses": responses}
+    if spec.description:
+        result["description"] = spec.description
+    if parameters:
+        result["parameters"] = parameters
+    if spec.body is not None:
+        result["requestBody"] = {
+            "required": spec.body_required,
+            "content": {"application/json": {"schema": schemas.ref(spec.body, "validation")}},
+        }
+    elif spec.raw_body is not None:
+        result["requestBody"] = {
+            "required": spec.body_required,
+            "content": {media: {"schema": dict(s)} for media, s in spec.raw_body.items()},
+        }
+    result["x-roles"] = list(allowed)
+    result["security"] = [] if public else [{"bearer": []}]
+    return result
 
 
 def openapi_document(app: web.Application) -> dict[str, Any]:
+    schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
     for route in app.router.routes():
-        if route.method == "HEAD" or route.resource is None:
+        resource = route.resource
+        if route.method == "HEAD" or resource is None:
             continue
-        key = (route.method, route.resource.canonical)
-        operation = dict(OPERATIONS.get(key, {"summary": "(undocumented)", "responses": {}}))
-        allowed = allowed_roles(route.handler) or ()
-        operation["x-roles"] = list(allowed)
-        operation["security"] = [] if "public" in allowed else [{"bearer": []}]
-        paths.setdefault(route.resource.canonical, {})[route.method.lower()] = operation
+        spec = operation_of(route.handler)
+        path = paths.setdefault(resource.canonical, {})
+        path[route.method.lower()] = _operation(route, spec, schemas)
+    rendered, components = schemas.render(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -304,9 +267,9 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
             "description": "Court enforcement asset inquiry (执行查控). x-roles on each "
             "operation lists the roles that may call it.",
         },
-        "paths": paths,
+        "paths": rendered,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

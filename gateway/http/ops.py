@@ -7,17 +7,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.core.errors import DatabaseUnavailable
 from gateway.http.keys import METRICS, POOL
-from gateway.http.openapi import openapi_document
+from gateway.http.models.common import Status
+from gateway.http.openapi import Reply, openapi_document, operation
 from gateway.http.roles import roles
 from gateway.store import db
 
 
 @roles("public")
+@operation("The process is alive", replies={200: (Status, "alive")}, database=False)
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
 @roles("public")
+@operation(
+    "The database is reachable",
+    replies={200: (Status, "ready"), 503: Reply("not ready", Status)},
+)
 async def readyz(request: web.Request) -> web.Response:
     try:
         await db.ping(request.app[POOL])
@@ -28,6 +34,13 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @roles("public")
+@operation(
+    "Prometheus metrics",
+    replies={
+        200: Reply("text exposition format", media_type="text/plain", schema={"type": "string"})
+    },
+    database=False,
+)
 async def metrics(request: web.Request) -> web.Response:
     payload = generate_latest(request.app[METRICS].registry)
     response = web.Response(body=payload)
@@ -36,5 +49,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @roles("public")
+@operation(
+    "This document",
+    replies={200: Reply("OpenAPI 3.1", media_type="application/json", schema={"type": "object"})},
+    database=False,
+)
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(request.app))

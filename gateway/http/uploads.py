@@ -10,10 +10,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.accountability import batches as views
 from gateway.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
-from gateway.http import openapi, params
+from gateway.http.inputs import batch_id
 from gateway.http.intake import accept_batch
 from gateway.http.keys import CIPHER, POOL, SETTINGS
 from gateway.http.middleware import caller
+from gateway.http.models.batches import Batch
+from gateway.http.openapi import IDEMPOTENCY_KEY, Reply, operation
 from gateway.http.roles import roles
 from gateway.http.spreadsheets import (
     XLSX,
@@ -31,7 +33,33 @@ EXPORT_PAGE = 500
 UNPACKED_FACTOR = 20
 
 
+_UPLOAD = {
+    "multipart/form-data": {
+        "type": "object",
+        "required": ["case_number", "reason", "file"],
+        "properties": {
+            "case_number": {"type": "string"},
+            "reason": {"type": "string"},
+            "agencies": {"type": "string", "description": "comma-separated"},
+            "file": {"type": "string", "format": "binary"},
+        },
+    }
+}
+
+
 @roles("officer")
+@operation(
+    "Submit a batch as a spreadsheet (first sheet; headings 姓名, 身份证号)",
+    raw_body=_UPLOAD,
+    headers=[IDEMPOTENCY_KEY],
+    replies={
+        202: (Batch, "accepted"),
+        400: "not multipart, or a part that cannot be read",
+        403: "the role may not submit, or a rule intercepted the batch",
+        413: "the upload, the unpacked workbook or the list is too large",
+        422: "an unreadable workbook, or invalid rows (problems carry sheet_row)",
+    },
+)
 async def upload_batch(request: web.Request) -> web.StreamResponse:
     """multipart/form-data: case_number, reason, agencies (comma-separated, optional), file."""
     if request.content_type != "multipart/form-data":
@@ -72,75 +100,30 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
 
 
 @roles("officer")
+@operation(
+    "A batch's results as an .xlsx workbook",
+    replies={
+        200: Reply("the workbook", media_type=XLSX, schema={"type": "string", "format": "binary"}),
+        404: "no such batch",
+    },
+)
 async def results_spreadsheet(request: web.Request) -> web.StreamResponse:
-    batch_id = params.batch_id(request)
+    target = batch_id(request)
     pool, cipher, who = request.app[POOL], request.app[CIPHER], caller(request)
-    batch = await views.get_batch(pool, who, batch_id)
+    batch = await views.get_batch(pool, who, target)
     items: list[dict[str, Any]] = []
     after: int | None = 0
     while after is not None:
-        page, after = await views.results_page(pool, cipher, who, batch_id, after, EXPORT_PAGE)
+        page, after = await views.results_page(pool, cipher, who, target, after, EXPORT_PAGE)
         items += [without_photo_data(item) for item in page]  # not kept: 100 kB each
     # Building the workbook takes CPU time: off the event loop, so other requests are served.
     payload = await asyncio.to_thread(write_results, batch, items)
     return web.Response(
         body=payload,
         content_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="results-{batch_id}.xlsx"'},
+        headers={"Content-Disposition": f'attachment; filename="results-{target}.xlsx"'},
     )
 
 
 def _read_upload(upload: web.FileField, *, max_subjects: int, max_unpacked: int) -> SheetRows:
     return read_subjects(upload.file.read(), max_subjects=max_subjects, max_unpacked=max_unpacked)
-
-
-OPENAPI = (
-    {
-        ("POST", "/v1/batches/upload"): {
-            "summary": "Submit a batch as a spreadsheet (first sheet; headings 姓名, 身份证号)",
-            "parameters": [
-                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
-            ],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["case_number", "reason", "file"],
-                            "properties": {
-                                "case_number": {"type": "string"},
-                                "reason": {"type": "string"},
-                                "agencies": {"type": "string", "description": "comma-separated"},
-                                "file": {"type": "string", "format": "binary"},
-                            },
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "202": {"description": "accepted", "content": openapi.json_content("Batch")},
-                "400": openapi.error_response("not multipart"),
-                "413": openapi.error_response("too large"),
-                "422": openapi.error_response(
-                    "unreadable workbook, or invalid rows (problems carry sheet_row)"
-                ),
-                **openapi.AUTH_ERRORS,
-            },
-        },
-        ("GET", "/v1/batches/{batch_id}/results.xlsx"): {
-            "summary": "A batch's results as an .xlsx workbook",
-            "parameters": [openapi.BATCH_ID],
-            "responses": {
-                "200": {
-                    "description": "the workbook",
-                    "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
-                },
-                "404": openapi.error_response("no such batch"),
-                **openapi.AUTH_ERRORS,
-            },
-        },
-    },
-    {},
-)
-openapi.register(*OPENAPI)

@@ -1,0 +1,51 @@
+"""Agency health, as this replica and the database see it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Breaker(BaseModel):
+    """This replica's circuit breaker for the agency."""
+
+    state: Literal["closed", "open", "half_open"]
+    retry_in_seconds: float
+    unavailable_for_seconds: float | None
+    opened_total: int = Field(ge=0)
+
+
+class InFlight(BaseModel):
+    global_: int = Field(ge=0, alias="global", description="requests in flight, all replicas")
+    replicas: int = Field(ge=0)
+    local: int | None
+    limit: int = Field(ge=0)
+
+
+class Queue(BaseModel):
+    queued: int = Field(ge=0)
+    leased: int = Field(ge=0)
+
+
+class Recent(BaseModel):
+    """This replica's calls over the last minute."""
+
+    calls: int = Field(ge=0)
+    error_rate: float | None
+    median_latency_ms: float | None
+
+
+class AgencyHealth(BaseModel):
+    name: str
+    title: str
+    breaker: Breaker | None = Field(description="null: this replica dispatches nothing")
+    in_flight: InFlight
+    max_rps: float = Field(description="requests per second; 0: no limit")
+    queue: Queue
+    recent: Recent | None
+    retry_budget: dict[str, int] | None
+
+
+class AgencyList(BaseModel):
+    agencies: list[AgencyHealth]

@@ -1,0 +1,122 @@
+"""Batches: the submission, the batch with its progress, results."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from connectors.base import Subject
+from gateway.core.validation import BatchRequest
+from gateway.http.models.common import ApiModel
+from gateway.http.models.fields import (
+    AgencyName,
+    CaseNumberField,
+    IdNumber,
+    Name,
+    Reason,
+)
+
+BatchStatus = Literal["pending_approval", "queued", "running", "done", "cancelled", "rejected"]
+ResultStatus = Literal["found", "not_found", "failed"]
+
+
+class SubjectIn(ApiModel):
+    """One judgment debtor: a person or an organisation."""
+
+    name: Name
+    id_number: IdNumber
+
+
+class BatchSubmission(ApiModel):
+    """A batch of judgment debtors for one filed case."""
+
+    case_number: CaseNumberField
+    reason: Reason
+    requery_reason: Reason | None = Field(
+        default=None,
+        description="required when a subject was already queried by the team within "
+        "GATEWAY_REQUERY_DAYS; otherwise the batch is intercepted",
+    )
+    agencies: list[AgencyName] | None = Field(
+        default=None, min_length=1, description="default: all agencies"
+    )
+    subjects: list[SubjectIn] = Field(min_length=1)
+
+    def to_request(self) -> BatchRequest:
+        from connectors.registry import AGENCIES
+
+        chosen = set(self.agencies) if self.agencies is not None else set(AGENCIES)
+        return BatchRequest(
+            case_number=self.case_number,
+            reason=self.reason,
+            # The registry's order, so a batch's inquiries are laid out the same way every time.
+            agencies=tuple(name for name in AGENCIES if name in chosen),
+            subjects=tuple(
+                Subject(s.name, s.id_number.canonical, s.id_number.kind) for s in self.subjects
+            ),
+            requery_reason=self.requery_reason,
+        )
+
+
+class Progress(BaseModel):
+    total: int = Field(ge=0)
+    done: int = Field(ge=0)
+    found: int = Field(ge=0)
+    not_found: int = Field(ge=0)
+    failed: int = Field(ge=0)
+
+
+class BatchSummary(BaseModel):
+    id: uuid.UUID
+    case_number: str
+    reason: str
+    agencies: list[str]
+    status: BatchStatus
+    officer: str
+    team: str
+    subject_count: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class Batch(BatchSummary):
+    """A batch and its progress per agency."""
+
+    progress: dict[str, Progress]
+
+
+class BatchPage(BaseModel):
+    items: list[BatchSummary]
+    next_cursor: str | None
+
+
+class SubjectOut(BaseModel):
+    row: int
+    name: str
+    id_number: str
+
+
+class Result(BaseModel):
+    """One agency's answer about one subject."""
+
+    subject: SubjectOut
+    agency: str
+    status: ResultStatus
+    data: dict[str, Any] | None = Field(description="the agency's record; see the README")
+    error: str | None
+    attempts: int = Field(ge=0)
+    completed_at: datetime
+
+
+class ResultPage(BaseModel):
+    items: list[Result]
+    next_cursor: str | None
+
+
+class Rerun(BaseModel):
+    requeued: dict[str, int] = Field(description="inquiries queued again, per agency")
+    batch: Batch
