@@ -16,7 +16,15 @@ never sees asyncpg.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -114,7 +122,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 
 @contextmanager
-def translated() -> Iterator[None]:
+def translated() -> Generator[None, None, None]:
     """Turn asyncpg's (and the socket's) errors into the gateway's database errors."""
     try:
         yield
@@ -170,7 +178,7 @@ async def stream(
 @asynccontextmanager
 async def connection(
     pool: Pool, acquire_timeout: float | None = None
-) -> AsyncIterator[Connection]:
+) -> AsyncGenerator[Connection, None]:
     """A connection from the pool, for as long as the block runs."""
     with translated():
         async with pool.acquire(timeout=acquire_timeout) as conn:
@@ -180,7 +188,7 @@ async def connection(
 @asynccontextmanager
 async def transaction(
     conn: Connection, *, isolation: str | None = None, readonly: bool = False
-) -> AsyncIterator[Connection]:
+) -> AsyncGenerator[Connection, None]:
     """A transaction (a savepoint inside one) on ``conn``: committed if the block ends
     normally, rolled back whole if it raises."""
     with translated():
@@ -189,7 +197,7 @@ async def transaction(
 
 
 @asynccontextmanager
-async def transaction_on(pool: Pool) -> AsyncIterator[Connection]:
+async def transaction_on(pool: Pool) -> AsyncGenerator[Connection, None]:
     """A connection from the pool with a transaction open on it."""
     with translated():
         async with pool.acquire() as conn, conn.transaction():

@@ -4,7 +4,7 @@ LISTEN side of them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,7 +21,9 @@ Handler = Callable[[str], None]
 
 
 @asynccontextmanager
-async def listening(pool: Pool, handlers: Mapping[str, Handler]) -> AsyncIterator[asyncio.Event]:
+async def listening(
+    pool: Pool, handlers: Mapping[str, Handler]
+) -> AsyncGenerator[asyncio.Event, None]:
     """LISTEN on each channel with one pooled connection while the block runs; the event is
     set when that connection is lost (the database restarted): leave the block and listen
     again."""
@@ -44,5 +46,5 @@ async def listening(pool: Pool, handlers: Mapping[str, Handler]) -> AsyncIterato
         finally:
             if not conn.is_closed():
                 with _run.translated():
-                    for channel, callback in callbacks.items():
-                        await conn.remove_listener(channel, callback)
+                    for channel, listener in callbacks.items():
+                        await conn.remove_listener(channel, listener)

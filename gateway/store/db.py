@@ -5,10 +5,10 @@ configured server, or the embedded one), and the readiness probe."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import asyncpg
 
@@ -30,6 +30,25 @@ __all__ = [
 ]
 
 
+class _Driver(Protocol):
+    """The asyncpg functions used here, as they are called (asyncpg annotates few of their
+    parameters)."""
+
+    def connect(self, dsn: str) -> Awaitable[Connection]: ...
+
+    def create_pool(
+        self,
+        dsn: str,
+        *,
+        min_size: int,
+        max_size: int,
+        init: Callable[[Any], Awaitable[None]],
+    ) -> Awaitable[Pool]: ...
+
+
+_asyncpg = cast(_Driver, asyncpg)
+
+
 async def _init_connection(conn: Any) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
@@ -37,17 +56,17 @@ async def _init_connection(conn: Any) -> None:
 async def connect(dsn: str) -> Connection:
     """One connection with the pool's codecs (for commands, tests and benchmarks)."""
     with _run.translated():
-        conn = await asyncpg.connect(dsn)
+        conn = await _asyncpg.connect(dsn)
         await _init_connection(conn)
-    return cast(Connection, conn)
+    return conn
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     with _run.translated():
-        pool = await asyncpg.create_pool(
+        pool = await _asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, init=_init_connection
         )
-    return cast(Pool, pool)
+    return pool
 
 
 async def ping(pool: Pool, acquire_timeout: float = 2.0) -> None:
@@ -58,7 +77,7 @@ async def ping(pool: Pool, acquire_timeout: float = 2.0) -> None:
 
 
 @asynccontextmanager
-async def database_url(url: str | None, data_dir: Path) -> AsyncIterator[str]:
+async def database_url(url: str | None, data_dir: Path) -> AsyncGenerator[str, None]:
     """``url``, or an embedded server in ``data_dir`` started for as long as this is open."""
     if url:
         yield url
