@@ -71,7 +71,7 @@ class Submitted:
     #: the same Idempotency-Key and request were submitted before: this is that batch
     replayed: bool
     status: str = "queued"
-    alerts: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list[str])
 
 
 def request_digest(request: BatchRequest) -> bytes:

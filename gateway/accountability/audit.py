@@ -54,10 +54,9 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.store import audit as store
 from gateway.store import db
@@ -98,7 +97,13 @@ def _text(name: str, value: Any) -> str | None:
     return str(value)  # ints; uuid and jsonb arrive as PostgreSQL's text
 
 
-def canonical_bytes(record: Mapping[str, Any]) -> bytes:
+class Fields(Protocol):
+    """A record's values by column name: a database row, or a dict of one."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def canonical_bytes(record: Fields) -> bytes:
     """The encoding of one record (``detail`` as jsonb text, ``batch_id`` as uuid text)."""
     parts = [ENCODING]
     for name in FIELDS:
@@ -107,7 +112,7 @@ def canonical_bytes(record: Mapping[str, Any]) -> bytes:
     return "|".join(parts).encode("utf-8")
 
 
-def record_hash(prev_hash: bytes, record: Mapping[str, Any]) -> bytes:
+def record_hash(prev_hash: bytes, record: Fields) -> bytes:
     return hashlib.sha256(bytes(prev_hash) + canonical_bytes(record)).digest()
 
 
@@ -173,11 +178,11 @@ class _Walk:
     def __init__(self, expect: tuple[int, bytes] | None) -> None:
         self.expect = expect
         self.expect_seen = expect is not None and expect == (0, GENESIS)
-        self.seq = 0
-        self.hash = GENESIS
+        self.seq: int = 0
+        self.hash: bytes = GENESIS
         self.checked = 0
 
-    def step(self, r: Mapping[str, Any]) -> Break | None:
+    def step(self, r: Record) -> Break | None:
         seq, ident = r["seq"], r["id"]
         name = f"record seq {seq} (id {ident})"
 

@@ -62,7 +62,7 @@ def parse_csv(data: bytes) -> list[CaseEntry]:
         raise ValidationFailed([_problem(None, None, "(file)", "is empty")])
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [h.strip() for h in next(reader, [])]
+        header = [h.strip() for h in next(reader, list[str]())]
     except csv.Error as exc:
         raise ValidationFailed([_problem(None, 1, "(header)", f"is not CSV: {exc}")]) from exc
     if sorted(header) != sorted(COLUMNS):
