@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import threading
+import tracemalloc
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -168,7 +170,30 @@ def zip_bomb(unpacked: int) -> bytes:
     return rezip(GOOD_BOOK, inflate)
 
 
-async def test_a_zip_bomb_is_refused_before_it_is_parsed(gateway_factory: GatewayFactory) -> None:
+def lying_about_its_size(data: bytes, name: str, declared: int) -> bytes:
+    """The same archive, but its headers (local and central) declare part ``name`` to unpack
+    to ``declared`` bytes, whatever it really inflates to."""
+    out = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        local = archive.getinfo(name).header_offset
+    assert out[local : local + 4] == b"PK\x03\x04"
+    struct.pack_into("<I", out, local + 22, declared)  # local header: uncompressed size
+    encoded = name.encode()
+    entry = out.find(b"PK\x01\x02")
+    while entry != -1:
+        length = struct.unpack_from("<H", out, entry + 28)[0]
+        if out[entry + 46 : entry + 46 + length] == encoded:
+            struct.pack_into("<I", out, entry + 24, declared)  # central directory entry
+            return bytes(out)
+        entry = out.find(b"PK\x01\x02", entry + 4)
+    raise AssertionError(f"{name} is not in the central directory")
+
+
+async def test_a_zip_bomb_is_refused_before_it_is_parsed(
+    gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[Any] = []
+    _record_thread(monkeypatch, spreadsheets, "load_workbook", opened)
     gateway = await gateway_factory(dispatch=False, max_body_bytes=100_000)
     bomb = zip_bomb(3_000_000)  # 30 times the body limit once unpacked
     assert len(bomb) < 100_000
@@ -177,12 +202,45 @@ async def test_a_zip_bomb_is_refused_before_it_is_parsed(gateway_factory: Gatewa
     )
     assert response.status == 413, await response.text()
     assert (await response.json())["error"]["field"] == "file"
-    # the same content within the limit is read
+    assert opened == []  # refused from the archive's directory: the workbook was never opened
+    # the same content within the limit is read (and opened: the recorder works)
     small = zip_bomb(500_000)
     response = await gateway.client.post(
         "/v1/batches/upload", data=upload_form(small), headers=await gateway.headers()
     )
     assert response.status == 202, await response.text()
+    assert len(opened) == 1
+    assert await stored_batches(gateway) == 1
+
+
+async def test_a_zip_bomb_that_lies_about_its_size_is_refused_in_bounded_memory(
+    gateway_factory: GatewayFactory,
+) -> None:
+    limit = 100_000
+    gateway = await gateway_factory(dispatch=False, max_body_bytes=limit)
+    unpacked_limit = 20 * limit  # what the README allows a workbook to unpack to
+    inflates_to = 25 * unpacked_limit
+    # The sheet really inflates to 50 MB; the archive's headers say 2,000 bytes, so the sizes
+    # the archive declares are within every limit.
+    liar = lying_about_its_size(zip_bomb(inflates_to), SHEET, 2_000)
+    assert len(liar) < limit
+    with zipfile.ZipFile(io.BytesIO(liar)) as archive:
+        assert sum(info.file_size for info in archive.infolist()) < unpacked_limit
+    headers = await gateway.headers()
+    tracemalloc.start()
+    try:
+        response = await gateway.client.post(
+            "/v1/batches/upload", data=upload_form(liar), headers=headers
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status in (413, 422), await response.text()
+    assert (await response.json())["error"]
+    # Never inflated beyond what the archive declared: far below the bomb's real size, and
+    # below what an honest workbook may unpack to.
+    assert peak < unpacked_limit, peak
+    assert await stored_batches(gateway) == 0
 
 
 def _record_thread(
