@@ -16,8 +16,8 @@ QUEUED = "gateway_inquiries_queued"
 #: a batch was cancelled; the payload is its id, so in-flight calls for it are stopped
 CANCELLED = "gateway_batch_cancelled"
 
-#: called with a notification's payload
-Handler = Callable[[str], None]
+#: called with a notification's payload (what it returns is ignored)
+Handler = Callable[[str], object]
 
 
 @asynccontextmanager

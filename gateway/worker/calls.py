@@ -157,7 +157,8 @@ class AgencyCaller:
             reraise=True,
         )
         try:
-            answers = await retrying(attempt)
+            # tenacity leaves the result type unsolved: it is attempt()'s
+            answers: list[Answer] = await retrying(attempt)
         except Deferred as exc:
             return CallResult(None, None, attempts, exc.delay, exc.reason)
         except AgencyError as exc:

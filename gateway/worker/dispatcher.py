@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -270,7 +270,9 @@ class Dispatcher:
                 tasks.add(task)
                 task.add_done_callback(self._work_done(agency, batch_id, len(group)))
 
-    def _work_done(self, agency: str, batch_id: str, size: int):  # type: ignore[no-untyped-def]
+    def _work_done(
+        self, agency: str, batch_id: str, size: int
+    ) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             self._held[agency] -= size
             tasks = self._tasks_by_batch.get(batch_id)
@@ -349,7 +351,7 @@ class Dispatcher:
             await asyncio.sleep(1.0)
 
     async def _listen_once(self) -> None:
-        handlers = {
+        handlers: dict[str, channels.Handler] = {
             channels.QUEUED: lambda _payload: self.wake(),
             channels.CANCELLED: self.cancel_batch,
         }
