@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import uuid
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -89,12 +90,12 @@ async def _submit(base: str, token: str, count: int) -> str:
         return str(payload["id"])
 
 
-async def _get(base: str, token: str, path: str) -> dict:  # type: ignore[type-arg]
+async def _get(base: str, token: str, path: str) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{base}{path}", headers={"Authorization": f"Bearer {token}"}) as response,
     ):
-        return await response.json()  # type: ignore[no-any-return]
+        return await response.json()
 
 
 async def _show_progress(console: Console, base: str, token: str, batch_id: str) -> None:
@@ -115,7 +116,7 @@ async def _show_progress(console: Console, base: str, token: str, batch_id: str)
             await asyncio.sleep(0.25)  # screen refresh rate, not synchronisation
 
 
-def _summary(console: Console, app: web.Application, batch: dict) -> None:  # type: ignore[type-arg]
+def _summary(console: Console, app: web.Application, batch: dict[str, Any]) -> None:
     table = Table(title=f"batch {batch['id']}: {batch['status']}")
     for column in ("agency", "found", "not found", "failed", "median latency"):
         table.add_column(column, justify="left" if column == "agency" else "right")

@@ -7,8 +7,9 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Only the server logs to stdout; commands keep stdout for their answer.
             stream = None if args.command == "serve" else sys.stderr
             logs.configure(settings.log_level, settings.log_format, stream=stream)
-        run: Callable[[Settings, argparse.Namespace], Awaitable[int]] = args.run
+        run: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
         return asyncio.run(run(settings, args))
     except GatewayError as exc:
         print(f"gateway: {exc}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
@@ -25,7 +25,7 @@ async def wait_for_stop() -> None:
 
 
 @asynccontextmanager
-async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+async def serving(app: web.Application, host: str, port: int) -> AsyncGenerator[str, None]:
     """The app listening on host:port for as long as the block runs; yields its base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -37,7 +37,7 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[s
 
 
 @asynccontextmanager
-async def database(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Pool]:
+async def database(settings: Settings, *, migrate: bool = True) -> AsyncGenerator[Pool, None]:
     """A small pool on the configured (or embedded) database, migrated unless told not to."""
     async with db.database_url(settings.database_url, settings.data_dir) as dsn:
         pool = await db.create_pool(dsn, min_size=1, max_size=2)
@@ -51,7 +51,9 @@ async def database(settings: Settings, *, migrate: bool = True) -> AsyncIterator
 
 
 @asynccontextmanager
-async def connection(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Connection]:
+async def connection(
+    settings: Settings, *, migrate: bool = True
+) -> AsyncGenerator[Connection, None]:
     """One connection of ``database``."""
     async with database(settings, migrate=migrate) as pool, db.connection(pool) as conn:
         yield conn
