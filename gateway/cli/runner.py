@@ -26,12 +26,14 @@ async def wait_for_stop() -> None:
 
 @asynccontextmanager
 async def serving(app: web.Application, host: str, port: int) -> AsyncGenerator[str, None]:
-    """The app listening on host:port for as long as the block runs; yields its base URL."""
+    """The app listening on host:port for as long as the block runs; yields its base URL
+    (with the port the system chose, when ``port`` is 0)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        yield f"http://{host}:{port}"
+        bound = runner.addresses[0][1] if runner.addresses else port
+        yield f"http://{host}:{bound}"
     finally:
         await runner.cleanup()
 
