@@ -27,6 +27,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "truncate",
     "malformed",
     "content_type",
+    "400",  # last, so adding it changed no earlier kind's draws
 )
 #: how long a hung request sleeps: past any sane timeout (cancelled on shutdown/disconnect)
 HANG_S = 600.0

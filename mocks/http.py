@@ -138,6 +138,8 @@ async def _inject(
         return json_error(503, "service unavailable")  # no Retry-After: plain unavailability
     if fault == "429":
         return json_error(429, "too many requests", headers={"Retry-After": "1"})
+    if fault == "400":
+        return json_error(400, "request refused")  # permanent: asking again will not help
     if fault == "hang":
         await control.hang()
         return json_error(503, "shutting down")

@@ -27,6 +27,7 @@ EXPECTED: dict[str, type[AgencyError]] = {
     "truncate": AgencyBadAnswer,
     "malformed": AgencyBadAnswer,
     "content_type": AgencyBadAnswer,
+    "400": AgencyRejected,
     "outage": AgencyUnavailable,
 }
 #: per-attempt timeout for these tests: a hang must be noticed quickly
@@ -60,7 +61,7 @@ async def test_fault_is_classified(
     with pytest.raises(AgencyError) as caught:
         await connect(agency, timeout=TIMEOUT).query([subject(name, id_number)], REQUESTER)
     assert type(caught.value) is EXPECTED[fault]
-    assert caught.value.transient
+    assert caught.value.transient is (fault != "400")  # a refusal is for good
     if fault == "429":
         assert caught.value.retry_after == 1.0
     assert_clean(caught.value, name, id_number)
