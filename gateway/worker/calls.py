@@ -18,7 +18,7 @@ import random
 import statistics
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -110,6 +110,8 @@ class AgencyCaller:
     budget: RetryBudget
     max_inline_wait: float = 5.0
     recent: RecentCalls = field(default_factory=RecentCalls)
+    #: how a backoff between attempts is waited out (tests record the waits instead)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def call(
         self, subjects: Sequence[Subject], requester: Requester, prior_attempts: int = 0
@@ -154,6 +156,7 @@ class AgencyCaller:
             retry=should_retry,
             stop=stop_after_attempt(allowed),
             wait=lambda _state: next_wait,
+            sleep=self.sleep,
             reraise=True,
         )
         try:
