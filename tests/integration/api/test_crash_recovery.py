@@ -3,13 +3,7 @@ every inquiry has exactly one result, equal to the agencies' ground truth."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import signal
-import socket
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,60 +12,9 @@ import aiohttp
 from connectors.registry import AGENCIES
 from gateway.accountability.auth import create_token
 from gateway.store import db
-from gateway.store.crypto import generate_key
 from mocks.population import sample_ids
 from tests.conftest import CASE, batch_body
-
-#: both processes of a test (or the bench) share these, as replicas would
-DATA_KEY, DIGEST_KEY = generate_key(), generate_key()
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def gateway_process(
-    database_url: str, urls: dict[str, str], port: int, data_dir: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``gateway serve`` in its own process; killed on the way out whatever happened."""
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_DATA_DIR": str(data_dir),
-        "GATEWAY_DATA_KEY": DATA_KEY,
-        "GATEWAY_DIGEST_KEY": DIGEST_KEY,
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_LEASE_SECONDS": "1.5",
-        "GATEWAY_POLL_SECONDS": "0.2",
-        "GATEWAY_LOG_LEVEL": "warning",
-        "GATEWAY_REQUIRE_FILED_CASE": "false",
-        "GATEWAY_AGENCY_HOUSEHOLD_MAX_IN_FLIGHT": "2",
-        **{f"GATEWAY_AGENCY_{name.upper()}_URL": url for name, url in urls.items()},
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "serve", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        async with aiohttp.ClientSession() as session:
-            await until(lambda: _ready(session, port), timeout=30)
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def _ready(session: aiohttp.ClientSession, port: int) -> bool:
-    try:
-        async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-            return response.status == 200
-    except aiohttp.ClientError:
-        return False
+from tests.integration.processes import free_port, gateway_process, until
 
 
 async def all_results(port: int, token: str, batch_id: str) -> list[dict[str, Any]]:
@@ -91,14 +34,6 @@ async def all_results(port: int, token: str, batch_id: str) -> list[dict[str, An
             cursor = page["next_cursor"]
             if cursor is None:
                 return items
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
-    """Wait for a condition in another process (no event crosses the process boundary)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_killed_dispatcher_work_is_resumed_exactly_once(

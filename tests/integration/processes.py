@@ -1,0 +1,82 @@
+"""The gateway in processes of its own (``python -m gateway serve``), as replicas run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+
+import aiohttp
+
+from gateway.store.crypto import generate_key
+
+#: every process of a test (or the bench) shares these, as replicas would
+DATA_KEY, DIGEST_KEY = generate_key(), generate_key()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def gateway_process(
+    database_url: str,
+    urls: Mapping[str, str],
+    port: int,
+    data_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: int | None = asyncio.subprocess.DEVNULL,
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``gateway serve`` in its own process, ready; killed on the way out whatever happened."""
+    environment = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_DATA_DIR": str(data_dir),
+        "GATEWAY_DATA_KEY": DATA_KEY,
+        "GATEWAY_DIGEST_KEY": DIGEST_KEY,
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_LEASE_SECONDS": "1.5",
+        "GATEWAY_POLL_SECONDS": "0.2",
+        "GATEWAY_LOG_LEVEL": "warning",
+        "GATEWAY_REQUIRE_FILED_CASE": "false",
+        "GATEWAY_AGENCY_HOUSEHOLD_MAX_IN_FLIGHT": "2",
+        **{f"GATEWAY_AGENCY_{name.upper()}_URL": url for name, url in urls.items()},
+        **(env or {}),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "serve", cwd=ROOT, env=environment,
+        stdout=stdout, stderr=asyncio.subprocess.STDOUT if stdout != asyncio.subprocess.DEVNULL
+        else asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as session:
+            await until(lambda: ready(session, port), timeout=30)
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def ready(session: aiohttp.ClientSession, port: int) -> bool:
+    try:
+        async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
+    """Wait for a condition in another process (no event crosses the process boundary)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
