@@ -1,4 +1,13 @@
--- Named queries for the audit log (gateway/audit.py, gateway/api_audit.py).
+-- The audit log (gateway/store/audit.py; the chain itself is kept by triggers, migration 0002).
+-- Each query starts with "-- name: <name>" and runs until the next one.
+
+-- name: audit_action
+-- Administration, interceptions and approvals. $1 action, $2 actor id, $3 actor, $4 team,
+-- $5 case number, $6 batch, $7 outcome, $8 detail
+INSERT INTO audit_log (action, officer_id, officer, team, case_number, batch_id, outcome, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- ---------------------------------------------------------------- approvals
 
 -- name: audit_chain_head
 SELECT seq, hash, at FROM audit_chain_head;
@@ -38,3 +47,9 @@ WHERE ($1::text IS NULL OR officer = $1)
   AND seq > $8
 ORDER BY seq
 LIMIT $9;
+
+-- name: audit_batch_event
+INSERT INTO audit_log (action, officer_id, officer, team, case_number, batch_id, outcome, detail)
+SELECT $2, b.officer_id, o.name, t.name, b.case_number, b.id, $3, $4
+FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
+WHERE b.id = $1;

@@ -1,4 +1,5 @@
--- Named queries for data-key rotation (gateway/keys.py).
+-- Data-key rotation (gateway/store/rotation.py).
+-- Each query starts with "-- name: <name>" and runs until the next one.
 
 -- name: rotation_subjects_chunk
 SELECT batch_id, row, name, id_number FROM subjects

@@ -1,111 +1,5 @@
--- Named queries. Each starts with "-- name: <name>" and runs until the next one.
-
--- name: find_token
-SELECT o.id AS officer_id, o.name AS officer, o.role, t.id AS team_id, t.name AS team
-FROM tokens k
-JOIN officers o ON o.id = k.officer_id
-LEFT JOIN teams t ON t.id = o.team_id
-WHERE k.token_hash = $1
-  AND k.revoked_at IS NULL
-  AND (k.expires_at IS NULL OR k.expires_at > now());
-
--- name: upsert_team
-INSERT INTO teams (name) VALUES ($1)
-ON CONFLICT (name) DO UPDATE SET name = excluded.name
-RETURNING id;
-
--- name: ensure_officer
--- An existing officer keeps their role and team: issuing a token never changes them
--- (the caller compares and refuses). $1 name, $2 role, $3 team id
-WITH created AS (
-    INSERT INTO officers (name, role, team_id) VALUES ($1, $2, $3)
-    ON CONFLICT (name) DO NOTHING
-    RETURNING id, role, team_id
-)
-SELECT id, role, team_id FROM created
-UNION ALL
-SELECT id, role, team_id FROM officers WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM created);
-
--- name: insert_token
-INSERT INTO tokens (token_hash, officer_id, expires_at) VALUES ($1, $2, $3)
-RETURNING id;
-
--- name: insert_batch
-INSERT INTO batches (id, status, officer_id, team_id, case_number, reason, agencies,
-                     subject_count, idempotency_key, request_digest)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-ON CONFLICT (officer_id, idempotency_key) DO NOTHING
-RETURNING id;
-
--- name: find_idempotent_batch
-SELECT id, request_digest FROM batches WHERE officer_id = $1 AND idempotency_key = $2;
-
--- name: insert_inquiries
--- Subject-major order, so inquiry ids (and result pages) follow the officer's list.
-INSERT INTO inquiries (batch_id, row, agency)
-SELECT $1, s.row, a.agency
-FROM generate_series(0, $2 - 1) AS s (row)
-CROSS JOIN unnest($3::text[]) WITH ORDINALITY AS a (agency, position)
-ORDER BY s.row, a.position;
-
--- name: audit_batch_event
-INSERT INTO audit_log (action, officer_id, officer, team, case_number, batch_id, outcome, detail)
-SELECT $2, b.officer_id, o.name, t.name, b.case_number, b.id, $3, $4
-FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
-WHERE b.id = $1;
-
--- name: notify
-SELECT pg_notify($1, $2);
-
--- name: batch_status
-SELECT status FROM batches WHERE id = $1::uuid;
-
--- name: get_batch
-SELECT b.id, b.case_number, b.reason, b.agencies, b.status, b.subject_count,
-       b.created_at, b.started_at, b.finished_at, o.name AS officer, t.name AS team,
-       b.team_id
-FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
-WHERE b.id = $1;
-
--- name: batch_progress
-SELECT i.agency,
-       count(*) AS total,
-       count(r.inquiry_id) AS done,
-       count(*) FILTER (WHERE r.status = 'found') AS found,
-       count(*) FILTER (WHERE r.status = 'not_found') AS not_found,
-       count(*) FILTER (WHERE r.status = 'failed') AS failed,
-       count(*) FILTER (WHERE i.state = 'cancelled') AS cancelled
-FROM inquiries i LEFT JOIN results r ON r.inquiry_id = i.id
-WHERE i.batch_id = $1
-GROUP BY i.agency;
-
--- name: list_batches
--- Keyset pagination, newest first; $2/$3 are the cursor (created_at, id) or NULL.
-SELECT b.id, b.case_number, b.reason, b.agencies, b.status, b.subject_count,
-       b.created_at, b.started_at, b.finished_at, o.name AS officer, t.name AS team,
-       b.team_id
-FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
-WHERE ($1::bigint IS NULL OR b.team_id = $1)
-  AND ($2::timestamptz IS NULL OR (b.created_at, b.id) < ($2, $3::uuid))
-ORDER BY b.created_at DESC, b.id DESC
-LIMIT $4;
-
--- name: results_page
-SELECT r.inquiry_id, r.row, r.agency, r.status, r.data, r.error, r.attempts, r.completed_at,
-       s.name, s.id_number, s.kind
-FROM results r JOIN subjects s ON s.batch_id = r.batch_id AND s.row = r.row
-WHERE r.batch_id = $1 AND r.inquiry_id > $2
-ORDER BY r.inquiry_id
-LIMIT $3;
-
--- name: cancel_batch
-UPDATE batches SET status = 'cancelled', finished_at = now()
-WHERE id = $1 AND status IN ('queued', 'running', 'pending_approval')
-RETURNING id;
-
--- name: cancel_inquiries
-UPDATE inquiries SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL
-WHERE batch_id = $1 AND state IN ('queued', 'leased');
+-- The dispatcher's queue: claims under a lease, results, leases, deadlines (gateway/store/inquiries.py).
+-- Each query starts with "-- name: <name>" and runs until the next one.
 
 -- name: claim_inquiries
 -- Fair share: every open batch that asked this agency gets an equal slice of the claim, so a
@@ -229,3 +123,76 @@ SELECT agency, count(*) FILTER (WHERE state = 'queued') AS queued,
        count(*) FILTER (WHERE state = 'leased') AS leased
 FROM inquiries WHERE state IN ('queued', 'leased')
 GROUP BY agency;
+
+-- name: requeue_deferred
+-- Give back claimed work that was not answered (the agency's breaker is open, the retry
+-- budget is spent, or it asked us to wait), keeping the attempts made so far. Only rows this
+-- worker still leases. $1 ids, $2 attempts, $3 seconds to wait, $4 lease owner
+WITH input AS (
+    SELECT * FROM unnest($1::bigint[], $2::integer[], $3::float8[]) AS t (id, attempts, delay)
+)
+UPDATE inquiries i
+SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+    attempts = input.attempts, not_before = now() + make_interval(secs => input.delay)
+FROM input
+WHERE i.id = input.id AND i.state = 'leased' AND i.lease_owner = $4
+RETURNING i.id, i.agency;
+
+-- name: lease_unavailable
+-- Lease queued inquiries of an agency that have waited past the deadline while the agency was
+-- unavailable: waiting started when the batch was submitted (or the inquiry re-run) or when
+-- the outage began, whichever is later. The caller records them failed ("agency unavailable").
+-- $1 agency, $2 owner, $3 lease seconds, $4 seconds since the outage began, $5 deadline
+-- seconds, $6 how many
+WITH picked AS (
+    SELECT i.id
+    FROM inquiries i JOIN batches b ON b.id = i.batch_id
+    WHERE i.agency = $1 AND i.state = 'queued' AND b.status IN ('queued', 'running')
+      AND greatest(b.created_at, i.rerun_at, now() - make_interval(secs => $4::float8))
+          < now() - make_interval(secs => $5::float8)
+    ORDER BY i.id
+    LIMIT $6
+    FOR UPDATE OF i SKIP LOCKED
+)
+UPDATE inquiries i
+SET state = 'leased', lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
+FROM picked WHERE i.id = picked.id
+RETURNING i.id, i.attempts;
+
+-- name: rerun_unavailable
+-- Ask again what failed only because the agency was unavailable: the failed result goes (its
+-- audit record stays), the inquiry is queued afresh, the batch reopens, and the re-run is
+-- audited under the officer who asked for it. $1 batch, $2 officer id, $3 officer, $4 team
+WITH dropped AS (
+    DELETE FROM results r
+    USING batches b
+    WHERE r.batch_id = $1 AND b.id = r.batch_id AND b.status IN ('running', 'done')
+      AND r.status = 'failed' AND r.error LIKE '%: agency unavailable'
+    RETURNING r.inquiry_id
+),
+requeued AS (
+    UPDATE inquiries i
+    SET state = 'queued', attempts = 0, not_before = now(), rerun_at = now(),
+        lease_owner = NULL, lease_expires_at = NULL
+    FROM dropped d WHERE i.id = d.inquiry_id
+    RETURNING i.id, i.batch_id, i.row, i.agency
+),
+reopened AS (
+    UPDATE batches SET status = 'running', finished_at = NULL
+    WHERE id = $1 AND status = 'done' AND EXISTS (SELECT 1 FROM requeued)
+),
+audited AS (
+    INSERT INTO audit_log (action, officer_id, officer, team, case_number, batch_id, row,
+                           subject_digest, agency, outcome)
+    SELECT 'inquiry.rerun', $2, $3, $4, b.case_number, q.batch_id, q.row, s.subject_digest,
+           q.agency, 'requeued'
+    FROM requeued q
+    JOIN subjects s ON s.batch_id = q.batch_id AND s.row = q.row
+    JOIN batches b ON b.id = q.batch_id
+)
+SELECT agency, count(*)::integer AS requeued FROM requeued GROUP BY agency ORDER BY agency;
+
+-- name: agency_due_now
+-- The agency is back (its breaker closed): what was put off for it is due at once.
+UPDATE inquiries SET not_before = now()
+WHERE agency = $1 AND state = 'queued' AND not_before > now();

@@ -1,4 +1,5 @@
--- Named queries of the migration runner (gateway/store/migrations.py).
+-- The migration runner (gateway/store/migrations.py).
+-- Each query starts with "-- name: <name>" and runs until the next one.
 
 -- name: migrations_lock
 -- Any constant works; it only has to be the same in every process that migrates.

@@ -1,0 +1,92 @@
+-- Batches, their subjects and inquiries (gateway/store/batches.py).
+-- Each query starts with "-- name: <name>" and runs until the next one.
+
+-- name: lock_team_submissions
+-- One team's submissions take turns (until commit), so the quota and re-query checks cannot be
+-- raced by two concurrent batches. The two-int form keeps clear of the migrations' lock.
+SELECT pg_advisory_xact_lock(5301, $1::int);
+
+-- name: set_requery_reason
+UPDATE batches SET requery_reason = $2 WHERE id = $1;
+
+-- name: approve_batch
+UPDATE batches SET status = 'queued' WHERE id = $1 AND status = 'pending_approval'
+RETURNING id;
+
+-- name: reject_batch
+UPDATE batches SET status = 'rejected', finished_at = now()
+WHERE id = $1 AND status = 'pending_approval'
+RETURNING id;
+
+-- ---------------------------------------------------------------- alerts and statistics
+
+-- name: insert_batch
+INSERT INTO batches (id, status, officer_id, team_id, case_number, reason, agencies,
+                     subject_count, idempotency_key, request_digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (officer_id, idempotency_key) DO NOTHING
+RETURNING id;
+
+-- name: find_idempotent_batch
+SELECT id, request_digest FROM batches WHERE officer_id = $1 AND idempotency_key = $2;
+
+-- name: insert_inquiries
+-- Subject-major order, so inquiry ids (and result pages) follow the officer's list.
+INSERT INTO inquiries (batch_id, row, agency)
+SELECT $1, s.row, a.agency
+FROM generate_series(0, $2 - 1) AS s (row)
+CROSS JOIN unnest($3::text[]) WITH ORDINALITY AS a (agency, position)
+ORDER BY s.row, a.position;
+
+-- name: notify
+SELECT pg_notify($1, $2);
+
+-- name: batch_status
+SELECT status FROM batches WHERE id = $1::uuid;
+
+-- name: get_batch
+SELECT b.id, b.case_number, b.reason, b.agencies, b.status, b.subject_count,
+       b.created_at, b.started_at, b.finished_at, o.name AS officer, t.name AS team,
+       b.team_id
+FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
+WHERE b.id = $1;
+
+-- name: batch_progress
+SELECT i.agency,
+       count(*) AS total,
+       count(r.inquiry_id) AS done,
+       count(*) FILTER (WHERE r.status = 'found') AS found,
+       count(*) FILTER (WHERE r.status = 'not_found') AS not_found,
+       count(*) FILTER (WHERE r.status = 'failed') AS failed,
+       count(*) FILTER (WHERE i.state = 'cancelled') AS cancelled
+FROM inquiries i LEFT JOIN results r ON r.inquiry_id = i.id
+WHERE i.batch_id = $1
+GROUP BY i.agency;
+
+-- name: list_batches
+-- Keyset pagination, newest first; $2/$3 are the cursor (created_at, id) or NULL.
+SELECT b.id, b.case_number, b.reason, b.agencies, b.status, b.subject_count,
+       b.created_at, b.started_at, b.finished_at, o.name AS officer, t.name AS team,
+       b.team_id
+FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
+WHERE ($1::bigint IS NULL OR b.team_id = $1)
+  AND ($2::timestamptz IS NULL OR (b.created_at, b.id) < ($2, $3::uuid))
+ORDER BY b.created_at DESC, b.id DESC
+LIMIT $4;
+
+-- name: results_page
+SELECT r.inquiry_id, r.row, r.agency, r.status, r.data, r.error, r.attempts, r.completed_at,
+       s.name, s.id_number, s.kind
+FROM results r JOIN subjects s ON s.batch_id = r.batch_id AND s.row = r.row
+WHERE r.batch_id = $1 AND r.inquiry_id > $2
+ORDER BY r.inquiry_id
+LIMIT $3;
+
+-- name: cancel_batch
+UPDATE batches SET status = 'cancelled', finished_at = now()
+WHERE id = $1 AND status IN ('queued', 'running', 'pending_approval')
+RETURNING id;
+
+-- name: cancel_inquiries
+UPDATE inquiries SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL
+WHERE batch_id = $1 AND state IN ('queued', 'leased');
