@@ -1,7 +1,8 @@
 """The stand-in agencies' own list of names and default ports.
 
 Kept here, not imported from the gateway's registry, so that the stand-ins share nothing with
-the code they stand in for; ``tests/integration/connectors/test_registry.py`` checks both lists agree.
+the code they stand in for; ``tests/integration/connectors/test_registry.py`` checks both
+lists agree.
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ import sys
 import traceback
 from collections.abc import MutableMapping
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
 from gateway.core.identifiers import mask_id, mask_name
+from gateway.core.jsonvalues import as_list, as_object
 
 # A resident ID anywhere in any string: 17 digits and a check character, not inside a longer
 # alphanumeric run (so credit codes and hashes are left alone).
@@ -33,10 +34,14 @@ NAME_KEYS = frozenset({"name", "subject_name", "debtor", "person"})
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return _RESIDENT_ID.sub(lambda m: mask_id(m.group(0)), value)
-    if isinstance(value, dict):
-        return {k: _mask_item(k, v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
+    mapping = as_object(value)
+    if mapping is not None:
+        return {str(k): _mask_item(str(k), v) for k, v in mapping.items()}
+    if isinstance(value, tuple):
+        value = list(cast(tuple[Any, ...], value))
+    items = as_list(value)
+    if items is not None:
+        return [_scrub(v) for v in items]
     return value
 
 
@@ -97,8 +102,10 @@ def structured_exception(
         info = sys.exc_info()
     if isinstance(info, BaseException):
         event_dict["exception"] = _exception(info)
-    elif isinstance(info, tuple) and len(info) == 3 and isinstance(info[1], BaseException):  # pyright: ignore[reportUnknownArgumentType]  # (type, value, tb)
-        event_dict["exception"] = _exception(info[1])
+    elif isinstance(info, tuple):
+        exc = cast(tuple[object, ...], info)[1:2]  # (type, value, traceback)
+        if exc and isinstance(exc[0], BaseException):
+            event_dict["exception"] = _exception(exc[0])
     return event_dict
 
 

@@ -6,6 +6,8 @@ in flight across replicas and queue depths come from the database.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from connectors.registry import AGENCIES, connector_classes
@@ -30,7 +32,7 @@ async def list_agencies(request: web.Request) -> web.Response:
         flying = {row["agency"]: row for row in await store_limits.in_flight(conn)}
     local = app[DISPATCHER].health() if DISPATCHER in app else {}
     titles = {name: cls.title for name, cls in connector_classes().items()}
-    items = []
+    items: list[dict[str, Any]] = []
     for name in AGENCIES:
         limits = app[SETTINGS].agencies[name]
         mine = local.get(name)

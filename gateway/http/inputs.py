@@ -134,7 +134,7 @@ async def read_model(request: web.Request, model: type[M], *, optional: bool = F
     """The JSON body as ``model``: 413 over the size limit, 400 if not JSON, 422 if it does
     not fit. With ``optional``, no body at all is an empty object."""
     raw = await read_body(request)
-    data = {} if optional and not raw.strip() else parse_json(raw)
+    data: Any = {} if optional and not raw.strip() else parse_json(raw)
     return validate(model, data)
 
 

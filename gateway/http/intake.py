@@ -12,6 +12,7 @@ from gateway.accountability import admission
 from gateway.accountability import batches as views
 from gateway.core.errors import PayloadTooLarge, ValidationFailed
 from gateway.core.identifiers import InvalidIdentifier, classify_identifier
+from gateway.core.jsonvalues import as_list, as_object
 from gateway.core.validation import BatchRequest
 from gateway.http.inputs import json_response, problems_of, refused
 from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL, SETTINGS
@@ -41,14 +42,13 @@ def idempotency_key(request: web.Request) -> str | None:
 def parse_submission(body: Any, *, max_subjects: int) -> BatchRequest:
     """A submission checked whole: 413 over ``max_subjects``, else 422 listing every problem
     (a bad row refuses the batch; a repeated identifier is a problem too)."""
-    if isinstance(body, dict):
-        subjects: Any = body.get("subjects")  # pyright: ignore[reportUnknownMemberType]  # JSON
-        if isinstance(subjects, list) and len(subjects) > max_subjects:  # pyright: ignore[reportUnknownArgumentType]  # JSON
-            raise PayloadTooLarge(
-                f"a batch may hold at most {max_subjects} subjects",
-                field="subjects",
-                limit=max_subjects,
-            )
+    subjects = as_list((as_object(body) or {}).get("subjects"))
+    if subjects is not None and len(subjects) > max_subjects:
+        raise PayloadTooLarge(
+            f"a batch may hold at most {max_subjects} subjects",
+            field="subjects",
+            limit=max_subjects,
+        )
     try:
         submission = BatchSubmission.model_validate(body)
     except ValidationError as exc:
@@ -76,12 +76,10 @@ def _repeats(identifiers: list[str | None]) -> list[dict[str, Any]]:
 
 def _repeats_in(body: Any) -> list[dict[str, Any]]:
     """Repeats among the rows whose identifier is valid, in a body that failed validation."""
-    rows = body.get("subjects") if isinstance(body, dict) else None  # pyright: ignore[reportUnknownMemberType]  # JSON
-    if not isinstance(rows, list):
-        return []
+    rows = as_list((as_object(body) or {}).get("subjects")) or []
     identifiers: list[str | None] = []
-    for item in rows:  # pyright: ignore[reportUnknownVariableType]  # JSON
-        value = item.get("id_number") if isinstance(item, dict) else None  # pyright: ignore[reportUnknownMemberType]  # JSON
+    for item in rows:
+        value = (as_object(item) or {}).get("id_number")
         try:
             identifiers.append(classify_identifier(value)[1] if isinstance(value, str) else None)
         except InvalidIdentifier:

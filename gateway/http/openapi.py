@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from gateway.core.jsonvalues import as_list, as_object
 from gateway.http.models.common import ErrorBody
 from gateway.http.roles import Handler, allowed_roles
 
@@ -138,12 +139,13 @@ class _Schemas:
         components: dict[str, Any] = definitions.get("$defs", {})
 
         def resolve(node: Any) -> Any:
-            if isinstance(node, dict):
-                if "__model__" in node:
-                    return keys[node["__model__"]]
-                return {k: resolve(v) for k, v in node.items()}  # pyright: ignore[reportUnknownVariableType]  # JSON
-            if isinstance(node, list):
-                return [resolve(v) for v in node]  # pyright: ignore[reportUnknownVariableType]  # JSON
+            mapping, items = as_object(node), as_list(node)
+            if mapping is not None:
+                if "__model__" in mapping:
+                    return keys[mapping["__model__"]]
+                return {k: resolve(v) for k, v in mapping.items()}
+            if items is not None:
+                return [resolve(v) for v in items]
             return node
 
         resolved = resolve(document)
@@ -158,16 +160,17 @@ def _reachable(document: Any, components: dict[str, Any]) -> dict[str, Any]:
     pending = [document]
     while pending:
         node = pending.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")  # pyright: ignore[reportUnknownMemberType]  # JSON
+        mapping, items = as_object(node), as_list(node)
+        if mapping is not None:
+            ref = mapping.get("$ref")
             if isinstance(ref, str) and ref.startswith(prefix):
                 name = ref.removeprefix(prefix)
                 if name not in kept:
                     kept[name] = components[name]
                     pending.append(components[name])
-            pending.extend(node.values())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]  # JSON
-        elif isinstance(node, list):
-            pending.extend(node)  # pyright: ignore[reportUnknownArgumentType]  # JSON
+            pending.extend(mapping.values())
+        elif items is not None:
+            pending.extend(items)
     return dict(sorted(kept.items()))
 
 

@@ -21,6 +21,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.exceptions import InvalidFileException
 
 from gateway.core.errors import PayloadTooLarge, ValidationFailed
+from gateway.core.jsonvalues import as_object
 
 #: accepted headings (compared case-insensitively, spaces removed)
 NAME_HEADINGS = frozenset({"姓名", "名称", "被执行人", "被执行人姓名", "name"})
@@ -178,7 +179,8 @@ def with_sheet_rows(error: ValidationFailed, rows: SheetRows) -> ValidationFaile
 
 def summarise(agency: str, status: str, data: Any) -> str:
     """One line an officer can read without opening the JSON."""
-    if status != "found" or not isinstance(data, dict):
+    data = as_object(data)
+    if status != "found" or data is None:
         return {"not_found": "无记录", "failed": "查询失败"}.get(status, "")
     counts = {
         "realestate": ("properties", "处不动产"),
@@ -217,14 +219,14 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def without_photo_data(item: dict[str, Any]) -> dict[str, Any]:
     """A result without its photo's image: photos are large base64 blobs; the spreadsheet
     keeps their hash, not the image."""
-    data = item.get("data")
-    if item.get("agency") != "household" or not isinstance(data, dict):
+    data = as_object(item.get("data"))
+    if item.get("agency") != "household" or data is None:
         return item
-    photo = data.get("photo")
-    if not isinstance(photo, dict) or "data_base64" not in photo:
+    photo = as_object(data.get("photo"))
+    if photo is None or "data_base64" not in photo:
         return item
-    photo = {k: v for k, v in photo.items() if k != "data_base64"}
-    return {**item, "data": {**data, "photo": photo}}
+    kept = {k: v for k, v in photo.items() if k != "data_base64"}
+    return {**item, "data": {**data, "photo": kept}}
 
 
 def _text_cell(sheet: Any, value: Any) -> Any:

@@ -10,7 +10,7 @@ A problem never repeats the value.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import (
@@ -32,6 +32,7 @@ from gateway.core.identifiers import (
     classify_identifier,
     parse_case_number,
 )
+from gateway.core.jsonvalues import as_object
 from gateway.core.text import NOT_ALLOWED, has_disallowed_characters
 
 #: the error type of every problem the gateway words itself (its message is the problem)
@@ -46,7 +47,8 @@ _PUNCTUATION = "·.,:;!?()\\-（）《》，。、：；！？“”"
 
 
 def problem(text: str) -> PydanticCustomError:
-    return PydanticCustomError(PROBLEM, text)
+    """A problem worded by the gateway (its template has no placeholders to fill)."""
+    return PydanticCustomError(PROBLEM, "{problem}", {"problem": text})
 
 
 def text_pattern(max_length: int) -> str:
@@ -282,8 +284,8 @@ def checked_time(moment: datetime) -> datetime:
 def _local_time(value: Any, info: ValidationInfo) -> datetime:
     """An ISO 8601 date or time; a date or a time without offset is local (the context's
     ``tz``, GATEWAY_TIMEZONE)."""
-    context: Any = info.context
-    tz = context.get("tz", UTC) if isinstance(context, dict) else UTC
+    zone = (as_object(info.context) or {}).get("tz")
+    tz: tzinfo = zone if isinstance(zone, tzinfo) else UTC
     try:
         if not isinstance(value, str):
             raise ValueError("not text")
