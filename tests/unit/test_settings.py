@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from gateway.core import settings_doc
 from gateway.core.errors import ConfigurationError
-from gateway.core.settings import Settings
+from gateway.core.settings import Settings, variable
 
 
 @pytest.mark.parametrize(
@@ -54,3 +57,28 @@ def test_working_settings_are_accepted() -> None:
     assert settings.agencies["household"].url == "https://household.gov.example/api"
     assert settings.agencies["realestate"].max_rps == 0
     assert Settings.from_env({}).max_subjects == 100_000
+
+
+def test_the_readme_configuration_table_is_generated_from_the_declaration() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert settings_doc.section(readme) == settings_doc.markdown(), (
+        "README.md's configuration table is stale: "
+        "python -m gateway.core.settings_doc --write README.md"
+    )
+
+
+def test_every_declared_setting_is_read_from_its_variable() -> None:
+    changed = {
+        variable("max_subjects"): "7",
+        variable("breaker_probe_delay"): "1.5",
+        variable("require_filed_case"): "false",
+        "GATEWAY_AGENCY_FORESTRY_MAX_RPS": "2.5",
+        "GATEWAY_AGENCY_POLICE_MAX_ATTEMPTS": "9",
+    }
+    settings = Settings.from_env(changed)
+    assert settings.max_subjects == 7
+    assert settings.breaker_probe_delay == 1.5
+    assert settings.require_filed_case is False
+    assert settings.agencies["forestry"].max_rps == 2.5
+    assert settings.agency_max_attempts("police") == 9
+    assert settings.agency_max_attempts("household") == settings.max_attempts
