@@ -1,16 +1,24 @@
 """Agency limits held in PostgreSQL: replicas share an in-flight limit fairly, a dead replica's
-share comes back, and the shared send schedule spaces requests across replicas."""
+share comes back, and the shared send schedule spaces requests across replicas.
+
+The rate is checked on the send times PostgreSQL hands out (its clock, its schedule), not by
+timing requests; that the agencies then count no breach is tests/integration/worker/
+test_replicas.py's end-to-end check."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
+import pytest
 
 from gateway.core.metrics import Metrics
 from gateway.core.settings import AgencySettings, Settings
+from gateway.store import limits as store_limits
 from gateway.worker.global_limits import GlobalLimits
 from tests.integration.worker.conftest import until
 
@@ -96,42 +104,80 @@ async def test_two_replicas_share_an_in_flight_limit_and_never_exceed_it(
 
 
 async def test_a_dead_replica_share_comes_back_when_its_lease_runs_out(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dead = GlobalLimits(pool, "dead", agency(4), FAST, Metrics())
+    # Its lease outlasts the moment the living replica first asks, by a wide margin.
+    lasting = FAST.replace(limit_lease_seconds=2.0)
+    dead = GlobalLimits(pool, "dead", agency(4), lasting, Metrics())
     await dead.start()
     for _ in range(4):
         await dead.gates["forestry"].enter()
     for task in dead._tasks:  # it dies: no more renewals, and nothing handed back
         task.cancel()
+    # Every share the living replica is granted, and who held a live lease just then.
+    grants: list[tuple[int, dict[str, int]]] = []
+    sync = store_limits.sync_permits
+
+    async def recorded(conn: Any, agency: str, owner: str, *args: Any) -> Any:
+        async with conn.transaction():  # the sync's lock is held until the leases are read
+            row = await sync(conn, agency, owner, *args)
+            live = await conn.fetch(
+                "SELECT owner, held FROM agency_permits "
+                "WHERE agency = $1 AND expires_at > clock_timestamp()",
+                agency,
+            )
+        grants.append((row["held"], {r["owner"]: r["held"] for r in live}))
+        return row
+
+    monkeypatch.setattr(store_limits, "sync_permits", recorded)
     async with replica(pool, "alive", agency(4)) as alive:
         worker = Worker(alive, demand=4, watch=lambda: None)
-        assert alive.gates["forestry"].permits.in_use == 0  # nothing while the lease holds
-        await until(lambda: _true(worker.in_use == 4), timeout=5)
+        await until(lambda: _true(worker.in_use == 4), timeout=10)
         await worker.stop()
+    assert grants[0][1].get("dead") == 4  # it asked while the dead replica's lease held ...
+    for held, live in grants:
+        assert sum(live.values()) <= 4
+        if held > 0:
+            assert "dead" not in live  # ... and was granted nothing until it ran out
 
 
-async def test_replicas_together_send_no_more_than_the_rate_in_any_second(
-    pool: asyncpg.Pool,
+async def test_replicas_together_are_scheduled_no_more_than_the_rate_in_any_second(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rate = 20
-    sent: list[float] = []
-    loop = asyncio.get_running_loop()
+    #: every send time handed out, as (seconds to wait when handed out, the time itself), both
+    #: read from PostgreSQL: the shared schedule, not any process's clock
+    schedule: list[tuple[float, datetime]] = []
+    reserve = store_limits.reserve_send_times
+
+    async def recorded(conn: Any, agency: str, wanted: int, *limits: float) -> list[float]:
+        # In one transaction, so the rate record stays locked until its new send times are read.
+        async with conn.transaction():
+            offsets = await reserve(conn, agency, wanted, *limits)
+            sent = await conn.fetchval("SELECT sent FROM agency_rate WHERE agency = $1", agency)
+        schedule.extend(zip(offsets, sent[len(sent) - len(offsets) :], strict=True))
+        return offsets
+
+    monkeypatch.setattr(store_limits, "reserve_send_times", recorded)
+    sends = {"a": 0, "b": 0}
     two = agency(100, rate)
     async with replica(pool, "a", two) as a, replica(pool, "b", two) as b:
 
-        async def send(limits: GlobalLimits) -> None:
+        async def send(name: str, limits: GlobalLimits) -> None:
             gate = limits.gates["forestry"]
-            await gate.enter()
-            sent.append(loop.time())
+            await gate.enter()  # returns at a send time reserved for this request
+            sends[name] += 1
             gate.leave(False, 0.0)
 
-        await asyncio.gather(*(send(r) for r in (a, b) for _ in range(25)))
-    sent.sort()
-    # As the agency counts: no rate + 1 requests within one second ...
-    assert min(sent[i + rate] - sent[i] for i in range(len(sent) - rate)) >= 1.0
+        await asyncio.gather(*(send(n, r) for n, r in (("a", a), ("b", b)) for _ in range(25)))
+    assert sends == {"a": 25, "b": 25}
+    assert len(schedule) >= 50  # a send time for every request (one missed is not reused)
+    schedule.sort(key=lambda slot: slot[1])
+    times = [at for _, at in schedule]
+    # As the agency counts: no rate + 1 send times within one second ...
+    assert min(times[i + rate] - times[i] for i in range(len(times) - rate)) >= timedelta(seconds=1)
     # ... but a burst within the limit goes at once, not spaced out.
-    assert sent[rate - 1] - sent[0] < 0.5
+    assert [wait for wait, _ in schedule[:rate]] == [0.0] * rate
 
 
 async def _true(value: bool) -> bool:
