@@ -69,9 +69,15 @@ def caller(connector: Connector, backoff_seconds: float) -> AgencyCaller:
 async def test_cancelled_during_the_backoff_no_retry_follows() -> None:
     connector = FakeConnector(session=None, base_url="http://unused")  # type: ignore[arg-type]
     agency = caller(connector, backoff_seconds=30)  # the retry would come up to 30 s later
+    backing_off = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        backing_off.set()
+        await asyncio.sleep(seconds)
+
+    agency.sleep = sleep
     task = asyncio.create_task(agency.call([SUBJECT], REQUESTER))
-    await connector.entered.wait()
-    await asyncio.sleep(0.01)  # let it fail and go to sleep before the retry
+    await backing_off.wait()  # it failed and is waiting before the retry
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
