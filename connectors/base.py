@@ -12,15 +12,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import aiohttp
 
 from connectors.errors import (
     AgencyBadAnswer,
     AgencyError,
+    AgencyForgot,
     AgencyRateLimited,
     AgencyRejected,
     AgencyTimeout,
@@ -99,9 +100,30 @@ class Response:
             raise AgencyBadAnswer(agency, "answer is not valid JSON") from exc
 
 
+Send = Callable[[], Awaitable[Response]]
+
+
+class Transport(Protocol):
+    """How a connector's requests go out: ``send`` runs one request (``send_once``) and may
+    run it again when it failed in a way that may pass. ``repeatable`` says whether the
+    request may be repeated on its own (a query, a poll, a page, a submit the agency
+    deduplicates); a step that may not be is only ever sent once here, and the caller
+    restarts the whole protocol instead."""
+
+    async def send(self, send_once: Send, *, repeatable: bool) -> Response: ...
+
+
+class SendOnce:
+    """The plain transport: every request once; retrying is the caller's business."""
+
+    async def send(self, send_once: Send, *, repeatable: bool) -> Response:
+        return await send_once()
+
+
 @dataclass
 class Connector(ABC):
-    """Base for every agency client: a session, a base URL, a per-attempt timeout."""
+    """Base for every agency client: a session, a base URL, a per-attempt timeout, and the
+    transport its requests go through (the gateway's retries each request by itself)."""
 
     name: ClassVar[str]
     title: ClassVar[str]
@@ -113,6 +135,7 @@ class Connector(ABC):
     session: aiohttp.ClientSession
     base_url: str
     timeout: float = 10.0
+    transport: Transport = dataclasses.field(default_factory=SendOnce)
 
     @abstractmethod
     async def query(self, subjects: Sequence[Subject], requester: Requester) -> list[Answer]:
@@ -129,8 +152,32 @@ class Connector(ABC):
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
+        forgotten: tuple[int, ...] = (),
+        repeatable: bool = True,
     ) -> Response:
-        """Send one request; translate every transport failure into an ``AgencyError``."""
+        """Send one request through the transport; translate every failure into an
+        ``AgencyError``. A status in ``forgotten`` means the agency no longer knows what the
+        request refers to (an expired ticket): ``AgencyForgot``, answered by asking anew."""
+
+        async def once() -> Response:
+            return await self._send_once(
+                method, path, requester, json_body, data, params, headers, ok, forgotten
+            )
+
+        return await self.transport.send(once, repeatable=repeatable)
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        requester: Requester,
+        json_body: Any,
+        data: bytes | None,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        ok: tuple[int, ...],
+        forgotten: tuple[int, ...],
+    ) -> Response:
         url = self.base_url.rstrip("/") + path
         all_headers = requester.headers()
         if headers:
@@ -157,6 +204,8 @@ class Connector(ABC):
             raise AgencyUnavailable(self.name, f"request failed ({type(exc).__name__})") from exc
         if response.status in ok:
             return response
+        if response.status in forgotten:
+            raise AgencyForgot(self.name, f"the agency no longer knows it ({response.status})")
         raise _status_error(self.name, response)
 
 

@@ -7,7 +7,9 @@ The tree, drawn once here (as httpx does)::
     │   ├── AgencyUnavailable     5xx, refused or reset connection, outage
     │   ├── AgencyRateLimited     429 (carries ``retry_after`` when the agency said)
     │   ├── AgencyTimeout         no answer within the per-attempt timeout
-    │   └── AgencyBadAnswer       truncated, unparseable or wrongly shaped answer
+    │   ├── AgencyBadAnswer       truncated, unparseable or wrongly shaped answer
+    │   └── AgencyForgot          the agency no longer knows what we refer to (an expired
+    │                             ticket): ask again from the start, not this step alone
     └── PermanentAgencyError      retrying will not help
         └── AgencyRejected        the agency refused the request (4xx other than 429)
 
@@ -57,6 +59,10 @@ class AgencyTimeout(TransientAgencyError):
 
 class AgencyBadAnswer(TransientAgencyError):
     """The agency's answer could not be understood."""
+
+
+class AgencyForgot(TransientAgencyError):
+    """The agency no longer knows what the request refers to."""
 
 
 class PermanentAgencyError(AgencyError):

@@ -104,7 +104,9 @@ class HouseholdConnector(Connector):
             return Found(_record(person, photo))
 
     async def _photo(self, ref: str, requester: Requester) -> IdPhoto:
-        response = await self._send("GET", f"/v1/photos/{quote(ref, safe='')}", requester)
+        # A photo number the registry no longer knows: ask for the identity again.
+        path = f"/v1/photos/{quote(ref, safe='')}"
+        response = await self._send("GET", path, requester, forgotten=(404,))
         content_type = response.headers.get("Content-Type", "")
         if content_type.split(";")[0].strip() != "image/png":
             raise AgencyBadAnswer(self.name, f"expected a PNG photo, got {content_type!r}")

@@ -69,7 +69,8 @@ class PoliceConnector(Connector):
         path = f"/v1/assistance/{quote(ack, safe='')}"
         pause = POLL_FIRST_S
         while True:
-            response = await self._send("GET", path, requester)
+            # An acknowledgement the station no longer knows: file the request again.
+            response = await self._send("GET", path, requester, forgotten=(404,))
             with answer_shape(self.name):
                 data = obj(response.json(self.name), "answer")
                 if text(data, "ack") != ack:

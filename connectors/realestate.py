@@ -102,7 +102,8 @@ class RealEstateConnector(Connector):
             pause = _pause(submitted, POLL_FIRST_S)
         path = f"/v1/inquiries/{quote(ticket, safe='')}"
         while True:
-            response = await self._send("GET", path, requester)
+            # A ticket the registry no longer knows: submit the inquiry again.
+            response = await self._send("GET", path, requester, forgotten=(404,))
             with answer_shape(self.name):
                 status = obj(response.json(self.name), "answer")
                 state = text(status, "state")

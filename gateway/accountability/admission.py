@@ -162,7 +162,8 @@ async def _store(
                 for row, s in enumerate(request.subjects)
             ),
         )
-        await store.insert_inquiries(conn, batch_id, len(request.subjects), request.agencies)
+        deadlines = settings.answer_deadlines(request.agencies)
+        await store.insert_inquiries(conn, batch_id, len(request.subjects), deadlines, now)
         audit, raised = await _after_admission(conn, policy, caller, batch_id, request, admission)
         await store_audit.batch_event(
             conn,

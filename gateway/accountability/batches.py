@@ -9,6 +9,7 @@ reject, re-run) is written with its audit record in one transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from gateway.store import channels, db, inquiries
 from gateway.store.crypto import DataCipher, result_context, subject_context
 from gateway.store.db import Pool, Record
 
-PROGRESS_FIELDS = ("total", "done", "found", "not_found", "failed")
+PROGRESS_FIELDS = ("total", "done", "found", "not_found", "failed", "waiting")
 #: a cancel racing the result writer over the same rows may be chosen as a deadlock victim;
 #: it rolled back whole, so it is simply tried again
 CANCEL_ATTEMPTS = 5
@@ -106,7 +107,8 @@ async def results_page(
             "data": cipher.open_json(r["data"], result_context(r["inquiry_id"])),
             "error": r["error"],
             "attempts": r["attempts"],
-            "completed_at": r["completed_at"].isoformat(),
+            "completed_at": _time(r["completed_at"]),
+            "next_attempt_at": _time(r["next_attempt_at"]),
         }
         for r in rows[:limit]
     ]
@@ -154,19 +156,23 @@ async def decide(
     return await get_batch(pool, caller, batch_id)
 
 
-async def rerun_unavailable(
-    pool: Pool, caller: Caller, batch_id: uuid.UUID
+async def rerun_overdue(
+    pool: Pool,
+    caller: Caller,
+    batch_id: uuid.UUID,
+    deadlines: Mapping[str, float],
+    now: datetime,
 ) -> tuple[dict[str, int], dict[str, Any]]:
-    """Queue afresh this batch's inquiries that failed "agency unavailable": (requeued per
-    agency, the batch)."""
+    """Queue afresh this batch's inquiries that failed for want of an answer within the
+    deadline, each with a new deadline from ``now``: (requeued per agency, the batch)."""
     batch = await get_batch(pool, caller, batch_id)  # NotFound unless the caller's team's
     if batch["status"] == "cancelled":
         raise Conflict("the batch was cancelled")
     async with db.transaction_on(pool) as conn:
-        rows = await inquiries.rerun_unavailable(
-            conn, batch_id, caller.officer_id, caller.officer, caller.team
+        rows = await inquiries.rerun_overdue(
+            conn, batch_id, caller.officer_id, caller.officer, caller.team, deadlines, now
         )
         if rows:
             await store.notify(conn, channels.QUEUED)
-    requeued = {row["agency"]: row["requeued"] for row in rows}
+    requeued: dict[str, int] = {row["agency"]: row["requeued"] for row in rows}
     return requeued, await get_batch(pool, caller, batch_id)

@@ -56,6 +56,37 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.agency_requests = Counter(
+            "gateway_agency_requests_total",
+            "HTTP requests sent to agencies (every attempt of every request), by outcome.",
+            ["agency", "outcome"],
+            registry=r,
+        )
+        self.agency_request_latency = Histogram(
+            "gateway_agency_request_seconds",
+            "Agency time per HTTP request.",
+            ["agency"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inquiries_waiting = Gauge(
+            "gateway_inquiries_waiting",
+            "Inquiries waiting to be asked again after a failed attempt, across all replicas.",
+            ["agency"],
+            registry=r,
+        )
+        self.inquiries_late = Gauge(
+            "gateway_inquiries_late",
+            "Inquiries unanswered longer than GATEWAY_WAITING_WARNING, across all replicas.",
+            ["agency"],
+            registry=r,
+        )
+        self.inquiries_overdue = Counter(
+            "gateway_inquiries_overdue_total",
+            "Inquiries failed because the agency gave no answer within its deadline.",
+            ["agency"],
+            registry=r,
+        )
         self.inquiries_completed = Counter(
             "gateway_inquiries_completed_total",
             "Inquiries with a recorded result.",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +68,12 @@ class AgencySettings(BaseModel):
         default=None,
         ge=1,
         description="connector calls at once per replica (default 2 x in flight)",
+    )
+    answer_deadline: float = Field(
+        default=86400.0,
+        gt=0,
+        description="seconds from submission the agency has to answer (反馈期限); until then "
+        "a transient failure is asked again, after it the inquiry fails",
     )
 
     @field_validator("url")
@@ -130,7 +136,22 @@ class Settings(BaseSettings):
     )
     # -- retries
     max_attempts: int = Field(
-        default=4, ge=1, description="attempts per inquiry (transient failures only)"
+        default=4,
+        ge=1,
+        description="attempts of a whole agency protocol per claim; then the inquiry waits",
+    )
+    request_attempts: int = Field(
+        default=4, ge=1, description="attempts of one HTTP request before its step gives up"
+    )
+    requeue_backoff_cap: float = Field(
+        default=600.0,
+        gt=0,
+        description="longest wait, seconds, before an inquiry that failed is asked again",
+    )
+    waiting_warning: float = Field(
+        default=3600.0,
+        gt=0,
+        description="seconds unanswered after which an inquiry counts as late",
     )
     backoff_base: float = Field(default=0.2, ge=0, description="full-jitter backoff: first cap, s")
     backoff_cap: float = Field(default=30.0, ge=0, description="full-jitter backoff: largest, s")
@@ -160,11 +181,6 @@ class Settings(BaseSettings):
     )
     breaker_probes: int = Field(
         default=3, ge=0, description="successful probes (one at a time) that close it"
-    )
-    unavailable_after: float = Field(
-        default=1800.0,
-        ge=0,
-        description="seconds an inquiry waits on an unavailable agency before it fails",
     )
     # -- agency limits across replicas
     limit_lease_seconds: float = Field(
@@ -294,6 +310,10 @@ class Settings(BaseSettings):
 
     def agency_max_attempts(self, agency: str) -> int:
         return self.agencies[agency].max_attempts or self.max_attempts
+
+    def answer_deadlines(self, agencies: Sequence[str]) -> dict[str, float]:
+        """Seconds each of these agencies has to answer, in their order."""
+        return {name: self.agencies[name].answer_deadline for name in agencies}
 
     def agency_max_calls(self, agency: str) -> int:
         settings = self.agencies[agency]

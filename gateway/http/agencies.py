@@ -12,7 +12,7 @@ from aiohttp import web
 
 from connectors.registry import AGENCIES, connector_classes
 from gateway.http.inputs import json_response
-from gateway.http.keys import DISPATCHER, POOL, SETTINGS
+from gateway.http.keys import DISPATCHER, POLICY, POOL, SETTINGS
 from gateway.http.models.agencies import AgencyList
 from gateway.http.openapi import operation
 from gateway.http.roles import roles
@@ -30,6 +30,10 @@ async def list_agencies(request: web.Request) -> web.Response:
     async with db.connection(app[POOL]) as conn:
         depth = {row["agency"]: row for row in await inquiries.queue_depth(conn)}
         flying = {row["agency"]: row for row in await store_limits.in_flight(conn)}
+        settings = app[SETTINGS]
+        now = app[POLICY].clock()
+        late = await inquiries.waiting(conn, settings.waiting_warning, now)
+    waiting = {row["agency"]: row for row in late}
     local = app[DISPATCHER].health() if DISPATCHER in app else {}
     titles = {name: cls.title for name, cls in connector_classes().items()}
     items: list[dict[str, Any]] = []
@@ -53,6 +57,8 @@ async def list_agencies(request: web.Request) -> web.Response:
                 "queue": {
                     "queued": queue["queued"] if queue else 0,
                     "leased": queue["leased"] if queue else 0,
+                    "waiting": waiting[name]["waiting"] if name in waiting else 0,
+                    "late": waiting[name]["late"] if name in waiting else 0,
                 },
                 "recent": mine["recent"] if mine else None,
                 "retry_budget": mine["retry_budget"] if mine else None,

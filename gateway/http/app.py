@@ -76,7 +76,7 @@ def make_app(
             yield
 
     async def dispatcher(app: web.Application) -> AsyncIterator[None]:
-        worker = Dispatcher(app[POOL], app[CONNECTORS], settings, app[METRICS], app[CIPHER])
+        worker = Dispatcher(app[POOL], app[CONNECTORS], settings, app[METRICS], app[CIPHER], clock)
         app[DISPATCHER] = worker
         await worker.start()
         yield

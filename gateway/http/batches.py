@@ -8,7 +8,7 @@ from gateway.accountability import batches as views
 from gateway.http import cursors
 from gateway.http.inputs import batch_id, json_response, query_model, read_json
 from gateway.http.intake import accept_batch
-from gateway.http.keys import CIPHER, DISPATCHER, POOL
+from gateway.http.keys import CIPHER, DISPATCHER, POLICY, POOL, SETTINGS
 from gateway.http.middleware import caller
 from gateway.http.models.batches import Batch, BatchPage, BatchSubmission, Rerun, ResultPage
 from gateway.http.models.common import PageQuery
@@ -108,16 +108,21 @@ async def cancel_batch(request: web.Request) -> web.Response:
 
 @roles("officer")
 @operation(
-    "Ask again what failed only because the agency was unavailable",
+    "Ask again what failed because the agency gave no answer within its deadline",
     replies={
         200: (Rerun, "requeued"),
         404: "no such batch",
         409: "the batch was cancelled",
     },
 )
-async def rerun_unavailable(request: web.Request) -> web.Response:
-    requeued, batch = await views.rerun_unavailable(
-        request.app[POOL], caller(request), batch_id(request)
+async def rerun_overdue(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    requeued, batch = await views.rerun_overdue(
+        request.app[POOL],
+        caller(request),
+        batch_id(request),
+        settings.answer_deadlines(list(settings.agencies)),
+        request.app[POLICY].clock(),
     )
     if requeued and DISPATCHER in request.app:
         request.app[DISPATCHER].wake()

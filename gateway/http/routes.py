@@ -15,7 +15,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/v1/batches/{batch_id}/results", batches.batch_results),
     ("GET", "/v1/batches/{batch_id}/results.xlsx", uploads.results_spreadsheet),
     ("POST", "/v1/batches/{batch_id}/cancel", batches.cancel_batch),
-    ("POST", "/v1/batches/{batch_id}/rerun-unavailable", batches.rerun_unavailable),
+    ("POST", "/v1/batches/{batch_id}/rerun", batches.rerun_overdue),
     ("POST", "/v1/batches/{batch_id}/approve", command.approve_batch),
     ("POST", "/v1/batches/{batch_id}/reject", command.reject_batch),
     ("GET", "/v1/agencies", agencies.list_agencies),

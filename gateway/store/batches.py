@@ -4,7 +4,7 @@ for status, progress and results, cancelled, approved or rejected."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,9 +61,23 @@ async def insert_subjects(conn: Connection, rows: Iterable[Sequence[Any]]) -> No
 
 
 async def insert_inquiries(
-    conn: Connection, batch_id: uuid.UUID, subjects: int, agencies: Sequence[str]
+    conn: Connection,
+    batch_id: uuid.UUID,
+    subjects: int,
+    deadlines: Mapping[str, float],
+    submitted_at: datetime,
 ) -> None:
-    await _run.execute(conn, "insert_inquiries", batch_id, subjects, list(agencies))
+    """One inquiry per subject and agency (``deadlines``: the agencies asked, in order, and
+    how many seconds from ``submitted_at`` each may take to answer)."""
+    await _run.execute(
+        conn,
+        "insert_inquiries",
+        batch_id,
+        subjects,
+        list(deadlines),
+        list(deadlines.values()),
+        submitted_at,
+    )
 
 
 async def set_requery_reason(conn: Connection, batch_id: uuid.UUID, reason: str) -> None:

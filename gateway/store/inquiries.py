@@ -4,7 +4,8 @@ leases still held), giving work back, keeping and reclaiming leases, agency dead
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from gateway.store import _run
 from gateway.store._run import Connection, Record
@@ -52,11 +53,19 @@ async def requeue(
     inquiry_ids: Sequence[int],
     attempts: Sequence[int],
     delays: Sequence[float],
+    errors: Sequence[str | None],
     owner: str,
 ) -> list[Record]:
-    """Give back unanswered work still leased by ``owner``, due after each delay: (id, agency)."""
+    """Give back unanswered work still leased by ``owner``, due after each delay, with the
+    error that made it wait (None: keep the last one): (id, agency)."""
     return await _run.fetch(
-        conn, "requeue_deferred", list(inquiry_ids), list(attempts), list(delays), owner
+        conn,
+        "requeue_deferred",
+        list(inquiry_ids),
+        list(attempts),
+        list(delays),
+        owner,
+        list(errors),
     )
 
 
@@ -78,26 +87,18 @@ async def queue_depth(conn: Connection) -> list[Record]:
     return await _run.fetch(conn, "queue_depth")
 
 
-async def lease_unavailable(
-    conn: Connection,
-    agency: str,
-    owner: str,
-    lease_seconds: float,
-    outage_seconds: float,
-    deadline_seconds: float,
-    limit: int,
+async def lease_overdue(
+    conn: Connection, owner: str, lease_seconds: float, now: datetime, limit: int
 ) -> list[Record]:
-    """Lease what waited on an unavailable agency past the deadline: (id, attempts)."""
-    return await _run.fetch(
-        conn,
-        "lease_unavailable",
-        agency,
-        owner,
-        lease_seconds,
-        outage_seconds,
-        deadline_seconds,
-        limit,
-    )
+    """Lease queued inquiries whose answer deadline is past ``now``, to be recorded failed:
+    (id, agency, attempts, last_error)."""
+    return await _run.fetch(conn, "lease_overdue", owner, lease_seconds, now, limit)
+
+
+async def waiting(conn: Connection, late_after: float, now: datetime) -> list[Record]:
+    """(agency, waiting, late): inquiries waiting after a failed attempt, and those not
+    answered ``late_after`` seconds after their batch was submitted."""
+    return await _run.fetch(conn, "agency_waiting", late_after, now)
 
 
 async def due_now(conn: Connection, agency: str) -> None:
@@ -105,8 +106,25 @@ async def due_now(conn: Connection, agency: str) -> None:
     await _run.execute(conn, "agency_due_now", agency)
 
 
-async def rerun_unavailable(
-    conn: Connection, batch_id: uuid.UUID, officer_id: int, officer: str, team: str | None
+async def rerun_overdue(
+    conn: Connection,
+    batch_id: uuid.UUID,
+    officer_id: int,
+    officer: str,
+    team: str | None,
+    deadlines: Mapping[str, float],
+    now: datetime,
 ) -> list[Record]:
-    """Queue afresh what failed "agency unavailable", audited: (agency, requeued)."""
-    return await _run.fetch(conn, "rerun_unavailable", batch_id, officer_id, officer, team)
+    """Queue afresh what failed for want of an answer within the deadline, each with a new
+    deadline (``deadlines``: seconds per agency from ``now``), audited: (agency, requeued)."""
+    return await _run.fetch(
+        conn,
+        "rerun_overdue",
+        batch_id,
+        officer_id,
+        officer,
+        team,
+        list(deadlines),
+        list(deadlines.values()),
+        now,
+    )

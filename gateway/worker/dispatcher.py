@@ -1,16 +1,18 @@
 """The dispatcher: claims due inquiries under a lease, asks the agencies, records answers.
 
 Every agency has its own claim loop, so all requested agencies are worked in parallel, each
-within its own limits (held across replicas: gateway/limits.py). Claimed inquiries are leased,
-not owned: a background task renews this worker's leases, and any worker requeues leases that
-expired because their holder died. Answers go to the ``ResultWriter``, which records each at
-most once.
+within its own limits (held across replicas: gateway/worker/limits.py). Claimed inquiries are
+leased, not owned: ``Upkeep`` renews this worker's leases, and any worker requeues leases
+that expired because their holder died. Answers go to the ``ResultWriter``, which records
+each at most once.
 
-While an agency's circuit breaker is open its claim loop claims nothing, and work already
-claimed is given back to the queue unanswered (no attempt burnt), so its inquiries wait while
-the other agencies go on at full speed; half-open, it claims one probe at a time. Inquiries
-that wait on an unavailable agency past ``GATEWAY_UNAVAILABLE_AFTER`` fail "agency
-unavailable" (re-run with POST /v1/batches/{id}/rerun-unavailable).
+An inquiry is failed only by a permanent refusal or when its agency's answer deadline passes
+(``GATEWAY_AGENCY_<NAME>_ANSWER_DEADLINE``); until then a transient failure, an open breaker
+or a spent retry budget gives it back to the queue with a capped exponential backoff and its
+last error (shown as ``waiting``). While an agency's breaker is open its claim loop claims
+nothing, so its inquiries wait while the other agencies go on at full speed; half-open, it
+claims one probe at a time. Every loop is supervised: one that crashes is logged and
+restarted.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 
@@ -28,13 +31,15 @@ from connectors.base import Connector, Requester, Subject
 from gateway.core.errors import DatabaseError
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
-from gateway.store import batches, channels, db, inquiries
+from gateway.store import batches, db, inquiries
 from gateway.store.crypto import DataCipher, subject_context
 from gateway.store.db import Pool
 from gateway.worker.breaker import BreakerState
 from gateway.worker.calls import AgencyCaller, CallResult
 from gateway.worker.global_limits import GlobalLimits
-from gateway.worker.runtime import AgencyRuntime, build_runtimes, due_now, unavailable
+from gateway.worker.runtime import AgencyRuntime, build_runtimes, due_now
+from gateway.worker.supervise import spawn
+from gateway.worker.upkeep import Upkeep, overdue_error
 from gateway.worker.writer import Outcome, Requeue, ResultWriter
 
 log = structlog.get_logger("gateway.dispatcher")
@@ -47,6 +52,11 @@ class Claimed:
     subject: Subject
     requester: Requester
     prior_attempts: int
+    answer_deadline: datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class Dispatcher:
@@ -57,8 +67,11 @@ class Dispatcher:
         settings: Settings,
         metrics: Metrics,
         cipher: DataCipher,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._pool = pool
+        #: the time answer deadlines are judged by; tests inject their own
+        self.clock = clock
         self._cipher = cipher
         self._settings = settings
         self._metrics = metrics
@@ -78,13 +91,23 @@ class Dispatcher:
         self._held = dict.fromkeys(connectors, 0)
         self._tasks_by_batch: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self._background: list[asyncio.Task[None]] = []
-        self._next_sweep = dict.fromkeys(connectors, 0.0)
         self._upkeep: set[asyncio.Task[None]] = set()
         self.limits = GlobalLimits(pool, self.owner, settings.agencies, settings, metrics)
         self.agencies: dict[str, AgencyRuntime] = build_runtimes(
             connectors, settings, metrics, self.limits.gates, self._breaker_moved
         )
         self._connectors = {name: rt.connector for name, rt in self.agencies.items()}
+        self.upkeep = Upkeep(
+            pool,
+            self.owner,
+            settings,
+            metrics,
+            self.writer,
+            self.agencies,
+            lambda: self.clock(),
+            self.wake,
+            self.cancel_batch,
+        )
 
     @property
     def callers(self) -> dict[str, AgencyCaller]:
@@ -98,13 +121,15 @@ class Dispatcher:
 
     async def start(self) -> None:
         await self.limits.start()
-        spawn = asyncio.get_running_loop().create_task
         self._background = [
-            spawn(self.writer.run(), name="result-writer"),
-            spawn(self._keep_leases(), name="lease-keeper"),
-            spawn(self._reclaim_expired(), name="lease-reclaimer"),
-            spawn(self._listen(), name="notify-listener"),
-            *(spawn(self._agency_loop(name), name=f"claim-{name}") for name in self._connectors),
+            spawn("result-writer", self.writer.run),
+            spawn("lease-keeper", self.upkeep.keep_leases),
+            spawn("queue-upkeep", self.upkeep.tend_queue),
+            spawn("notify-listener", self.upkeep.listen),
+            *(
+                spawn(f"claim-{name}", lambda name=name: self._agency_loop(name))
+                for name in self._connectors
+            ),
         ]
         log.info("dispatcher_started", owner=self.owner, agencies=list(self._connectors))
 
@@ -175,8 +200,6 @@ class Dispatcher:
             held = self._held[agency]
             timeout = self._settings.poll_seconds
             state = breaker.state
-            if state is not BreakerState.CLOSED:
-                await self._sweep_unavailable(agency)
             if state is BreakerState.OPEN:
                 # Claim nothing: the agency's inquiries wait in the queue, unattempted.
                 room = 0
@@ -205,18 +228,6 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await wake.wait()
-
-    async def _sweep_unavailable(self, agency: str) -> None:
-        """Fail what waited on an unavailable agency past the deadline (once a second)."""
-        waited = self.agencies[agency].breaker.unavailable_for()
-        deadline = self._settings.unavailable_after
-        now = asyncio.get_running_loop().time()
-        if waited is None or waited < deadline or now < self._next_sweep[agency]:
-            return
-        self._next_sweep[agency] = now + 1.0
-        lease = self._settings.lease_seconds
-        for outcome in await unavailable(self._pool, agency, self.owner, lease, waited, deadline):
-            self.writer.add(outcome)
 
     def _breaker_moved(self, agency: str, state: BreakerState) -> None:
         if state is BreakerState.CLOSED:
@@ -252,6 +263,7 @@ class Dispatcher:
                     row["officer"], row["team"], row["case_number"], str(row["batch_id"])
                 ),
                 prior_attempts=row["attempts"],
+                answer_deadline=row["answer_deadline"],
             )
             for row in rows
         ]
@@ -300,64 +312,22 @@ class Dispatcher:
             result = CallResult(None, f"{agency}: internal error in connector", 1)
         if result.defer is not None:
             self._metrics.deferred.labels(agency, result.defer_reason or "").inc(len(group))
+            now = self.clock()
             for item in group:
                 attempts = item.prior_attempts + result.attempts
-                self.writer.requeue(Requeue(item.inquiry_id, agency, attempts, result.defer))
+                if now >= item.answer_deadline:
+                    error = overdue_error(agency, result.error)
+                    self._metrics.inquiries_overdue.labels(agency).inc()
+                    self.writer.add(
+                        Outcome(item.inquiry_id, agency, "failed", None, error, attempts)
+                    )
+                    continue
+                # Never wait past the deadline: it is judged then.
+                delay = min(result.defer, (item.answer_deadline - now).total_seconds())
+                self.writer.requeue(Requeue(item.inquiry_id, agency, attempts, delay, result.error))
             return
         for index, item in enumerate(group):
             self.writer.add(_outcome(agency, item, result, index))
-
-    # -- background upkeep --------------------------------------------------------------------
-
-    async def _keep_leases(self) -> None:
-        interval = max(0.2, self._settings.lease_seconds / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                async with db.connection(self._pool) as conn:
-                    await inquiries.renew_leases(conn, self.owner, self._settings.lease_seconds)
-            except DatabaseError as exc:
-                log.warning("lease_renewal_failed", error=type(exc).__name__)
-
-    async def _reclaim_expired(self) -> None:
-        interval = max(0.2, min(self._settings.lease_seconds / 2, 10.0))
-        while True:
-            try:
-                async with db.connection(self._pool) as conn:
-                    rows = await inquiries.reclaim_expired(conn)
-                    depth = await inquiries.queue_depth(conn)
-                if rows:
-                    log.info("leases_reclaimed", count=len(rows))
-                    for agency in {row["agency"] for row in rows}:
-                        self.wake(agency)
-                for runtime in self.agencies.values():
-                    runtime.export_metrics(self._metrics)
-                self._metrics.queue_depth.clear()
-                for row in depth:
-                    self._metrics.queue_depth.labels(row["agency"], "queued").set(row["queued"])
-                    self._metrics.queue_depth.labels(row["agency"], "leased").set(row["leased"])
-            except DatabaseError as exc:
-                log.warning("lease_reclaim_failed", error=type(exc).__name__)
-            await asyncio.sleep(interval)
-
-    async def _listen(self) -> None:
-        """LISTEN for new work and cancellations; reconnect if the database restarts.
-        The claim loops also poll, so a missed notification only delays work."""
-        while True:
-            try:
-                await self._listen_once()
-            except DatabaseError as exc:
-                log.warning("listener_lost", error=type(exc).__name__)
-            await asyncio.sleep(1.0)
-
-    async def _listen_once(self) -> None:
-        handlers: dict[str, channels.Handler] = {
-            channels.QUEUED: lambda _payload: self.wake(),
-            channels.CANCELLED: self.cancel_batch,
-        }
-        async with channels.listening(self._pool, handlers) as lost:
-            self.wake()  # anything queued while we were not listening
-            await lost.wait()
 
 
 def _outcome(agency: str, item: Claimed, result: CallResult, index: int) -> Outcome:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,16 +16,15 @@ from gateway.core.metrics import Metrics
 from gateway.core.settings import AgencySettings, Settings
 from gateway.store import db, inquiries
 from gateway.store.db import Pool
+from gateway.worker.backoff import FullJitterBackoff
 from gateway.worker.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from gateway.worker.budget import BudgetConfig, RetryBudget
-from gateway.worker.calls import AgencyCaller, FullJitterBackoff
+from gateway.worker.calls import AgencyCaller
 from gateway.worker.limits import AgencyGate, GatedSession
-from gateway.worker.writer import Outcome
+from gateway.worker.transport import AgencyTransport
 
 log = structlog.get_logger("gateway.agency")
 
-#: inquiries failed "agency unavailable" per query
-_SWEEP = 500
 _STATE_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -36,10 +34,17 @@ class AgencyRuntime:
     settings: AgencySettings
     connector: Connector
     gate: AgencyGate
-    breaker: CircuitBreaker
-    budget: RetryBudget
+    transport: AgencyTransport
     caller: AgencyCaller
     max_calls: int
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self.transport.breaker
+
+    @property
+    def budget(self) -> RetryBudget:
+        return self.transport.budget
 
     def health(self) -> dict[str, Any]:
         """This replica's view of the agency (the API adds what the database knows)."""
@@ -59,7 +64,7 @@ class AgencyRuntime:
             "in_flight_local": permits.in_use,
             "permits_held": permits.held,
             "recent": {
-                "calls": recent.count(),
+                "requests": recent.count(),
                 "error_rate": None if error_rate is None else round(error_rate, 4),
                 # per HTTP request, after the gate: the agency's time, not our queueing
                 "median_latency_ms": None if median is None else round(median * 1000, 1),
@@ -88,24 +93,32 @@ def build_runtimes(
     for name, plain in connectors.items():
         agency = settings.agencies[name]
         gate = gates[name]
-        # The same connector, its every HTTP request passing the agency's gate.
-        connector = dataclasses.replace(plain, session=GatedSession(plain.session, gate))
         breaker = CircuitBreaker(breaker_config, on_change=_on_change(name, metrics, moved))
-        budget = RetryBudget(budget_config)
+        transport = AgencyTransport(
+            agency=name,
+            breaker=breaker,
+            budget=RetryBudget(budget_config),
+            backoff=FullJitterBackoff(settings.backoff_base, settings.backoff_cap),
+            metrics=metrics,
+            attempts=settings.request_attempts,
+            max_inline_wait=settings.max_inline_wait,
+        )
+        # The same connector, its every HTTP request retried by itself and passing the gate.
+        connector = dataclasses.replace(
+            plain, session=GatedSession(plain.session, gate), transport=transport
+        )
         max_calls = settings.agency_max_calls(name)
         caller = AgencyCaller(
             connector=connector,
+            transport=transport,
             calls=asyncio.Semaphore(max_calls),
             metrics=metrics,
             max_attempts=settings.agency_max_attempts(name),
-            backoff=FullJitterBackoff(settings.backoff_base, settings.backoff_cap, random.Random()),
-            breaker=breaker,
-            budget=budget,
+            backoff=FullJitterBackoff(settings.backoff_base, settings.backoff_cap),
+            requeue_backoff=FullJitterBackoff(settings.backoff_base, settings.requeue_backoff_cap),
             max_inline_wait=settings.max_inline_wait,
         )
-        runtimes[name] = AgencyRuntime(
-            name, agency, connector, gate, breaker, budget, caller, max_calls
-        )
+        runtimes[name] = AgencyRuntime(name, agency, connector, gate, transport, caller, max_calls)
         metrics.breaker_state.labels(name).set(0)
     return runtimes
 
@@ -121,30 +134,6 @@ def _on_change(
         moved(agency, state)  # the claim loop decides anew: stop, probe, or go at full speed
 
     return changed
-
-
-async def unavailable(
-    pool: Pool, agency: str, owner: str, lease: float, waited: float, deadline: float
-) -> list[Outcome]:
-    """Lease what waited on the agency past the deadline, as failures to record."""
-    outcomes: list[Outcome] = []
-    error = f"{agency}: agency unavailable"
-    try:
-        while True:
-            async with db.connection(pool) as conn:
-                rows = await inquiries.lease_unavailable(
-                    conn, agency, owner, lease, waited, deadline, _SWEEP
-                )
-            outcomes += [
-                Outcome(r["id"], agency, "failed", None, error, r["attempts"]) for r in rows
-            ]
-            if len(rows) < _SWEEP:
-                break
-    except DatabaseError as exc:
-        log.warning("unavailable_sweep_failed", agency=agency, error=type(exc).__name__)
-    if outcomes:
-        log.info("inquiries_unavailable", agency=agency, count=len(outcomes))
-    return outcomes
 
 
 async def due_now(pool: Pool, agency: str, wake: Callable[[str], None]) -> None:

@@ -42,12 +42,15 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Requeue:
-    """Claimed work given back unanswered (breaker open, retry budget spent, long wait)."""
+    """Claimed work given back unanswered (a transient failure, breaker open, retry budget
+    spent, a long wait), due again after ``delay`` seconds."""
 
     inquiry_id: int
     agency: str
     attempts: int
     delay: float
+    #: the failure that made it wait (None: nothing failed, keep the last error)
+    error: str | None = None
 
 
 class ResultWriter:
@@ -161,6 +164,7 @@ class ResultWriter:
                     [r.inquiry_id for r in requeues],
                     [r.attempts for r in requeues],
                     [r.delay for r in requeues],
+                    [r.error for r in requeues],
                     self._owner,
                 )
             stored = []

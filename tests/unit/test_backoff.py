@@ -17,9 +17,11 @@ import pytest
 from connectors.base import Answer, Connector, NotFound, Requester, Subject
 from connectors.errors import AgencyError, AgencyRateLimited, AgencyRejected, AgencyUnavailable
 from gateway.core.metrics import Metrics
+from gateway.worker.backoff import FullJitterBackoff
 from gateway.worker.breaker import BreakerConfig, CircuitBreaker
 from gateway.worker.budget import BudgetConfig, RetryBudget
-from gateway.worker.calls import AgencyCaller, FullJitterBackoff
+from gateway.worker.calls import AgencyCaller
+from gateway.worker.transport import AgencyTransport
 
 BASE, CAP = 0.2, 30.0
 REQUESTER = Requester("officer", "team", "（2022）吉03执123号", "batch")
@@ -90,14 +92,24 @@ def caller(connector: Connector, waits: list[float], max_inline_wait: float) -> 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    return AgencyCaller(
-        connector=connector,
-        calls=asyncio.Semaphore(4),
-        metrics=Metrics(),
-        max_attempts=4,
-        backoff=FullJitterBackoff(BASE, CAP, random.Random(7)),
+    metrics = Metrics()
+    transport = AgencyTransport(
+        agency=connector.name,
         breaker=CircuitBreaker(BreakerConfig()),
         budget=RetryBudget(BudgetConfig()),
+        backoff=FullJitterBackoff(BASE, CAP, random.Random(7)),
+        metrics=metrics,
+        max_inline_wait=max_inline_wait,
+        sleep=sleep,
+    )
+    return AgencyCaller(
+        connector=connector,
+        transport=transport,
+        calls=asyncio.Semaphore(4),
+        metrics=metrics,
+        max_attempts=4,
+        backoff=FullJitterBackoff(BASE, CAP, random.Random(7)),
+        requeue_backoff=FullJitterBackoff(BASE, 600.0, random.Random(7)),
         max_inline_wait=max_inline_wait,
         sleep=sleep,
     )

@@ -26,12 +26,14 @@ class InFlight(BaseModel):
 class Queue(BaseModel):
     queued: int = Field(ge=0)
     leased: int = Field(ge=0)
+    waiting: int = Field(ge=0, description="to be asked again after a failed attempt")
+    late: int = Field(ge=0, description="unanswered longer than GATEWAY_WAITING_WARNING")
 
 
 class Recent(BaseModel):
-    """This replica's calls over the last minute."""
+    """This replica's HTTP requests to the agency over the last minute."""
 
-    calls: int = Field(ge=0)
+    requests: int = Field(ge=0)
     error_rate: float | None
     median_latency_ms: float | None
 

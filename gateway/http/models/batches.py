@@ -20,7 +20,7 @@ from gateway.http.models.fields import (
 )
 
 BatchStatus = Literal["pending_approval", "queued", "running", "done", "cancelled", "rejected"]
-ResultStatus = Literal["found", "not_found", "failed"]
+ResultStatus = Literal["found", "not_found", "failed", "waiting"]
 
 
 class SubjectIn(ApiModel):
@@ -67,6 +67,7 @@ class Progress(BaseModel):
     found: int = Field(ge=0)
     not_found: int = Field(ge=0)
     failed: int = Field(ge=0)
+    waiting: int = Field(ge=0, description="not answered yet after a failed attempt")
 
 
 class BatchSummary(BaseModel):
@@ -101,15 +102,19 @@ class SubjectOut(BaseModel):
 
 
 class Result(BaseModel):
-    """One agency's answer about one subject."""
+    """One agency's answer about one subject, or (``waiting``) the last failed attempt of an
+    inquiry that will be asked again until the agency's answer deadline."""
 
     subject: SubjectOut
     agency: str
     status: ResultStatus
     data: dict[str, Any] | None = Field(description="the agency's record; see the README")
-    error: str | None
+    error: str | None = Field(description="why it failed, or (waiting) the last failure")
     attempts: int = Field(ge=0)
-    completed_at: datetime
+    completed_at: datetime | None = Field(description="null while waiting")
+    next_attempt_at: datetime | None = Field(
+        default=None, description="waiting: when it is asked again (at the earliest)"
+    )
 
 
 class ResultPage(BaseModel):

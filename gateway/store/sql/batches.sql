@@ -32,10 +32,11 @@ SELECT id, request_digest FROM batches WHERE officer_id = $1 AND idempotency_key
 
 -- name: insert_inquiries
 -- Subject-major order, so inquiry ids (and result pages) follow the officer's list.
-INSERT INTO inquiries (batch_id, row, agency)
-SELECT $1, s.row, a.agency
+-- $1 batch, $2 subjects, $3 agencies, $4 each agency's deadline in seconds, $5 submitted at
+INSERT INTO inquiries (batch_id, row, agency, answer_deadline)
+SELECT $1, s.row, a.agency, $5::timestamptz + make_interval(secs => a.deadline)
 FROM generate_series(0, $2 - 1) AS s (row)
-CROSS JOIN unnest($3::text[]) WITH ORDINALITY AS a (agency, position)
+CROSS JOIN unnest($3::text[], $4::float8[]) WITH ORDINALITY AS a (agency, deadline, position)
 ORDER BY s.row, a.position;
 
 -- name: notify
@@ -58,6 +59,8 @@ SELECT i.agency,
        count(*) FILTER (WHERE r.status = 'found') AS found,
        count(*) FILTER (WHERE r.status = 'not_found') AS not_found,
        count(*) FILTER (WHERE r.status = 'failed') AS failed,
+       count(*) FILTER (WHERE i.state IN ('queued', 'leased')
+                        AND i.last_error IS NOT NULL) AS waiting,
        count(*) FILTER (WHERE i.state = 'cancelled') AS cancelled
 FROM inquiries i LEFT JOIN results r ON r.inquiry_id = i.id
 WHERE i.batch_id = $1
@@ -75,11 +78,20 @@ ORDER BY b.created_at DESC, b.id DESC
 LIMIT $4;
 
 -- name: results_page
-SELECT r.inquiry_id, r.row, r.agency, r.status, r.data, r.error, r.attempts, r.completed_at,
+-- Recorded results, and inquiries still waiting after a failed attempt (status 'waiting',
+-- with the last error and the time of the next attempt), in subject order.
+SELECT i.id AS inquiry_id, i.row, i.agency, coalesce(r.status, 'waiting') AS status, r.data,
+       CASE WHEN r.inquiry_id IS NULL THEN i.last_error ELSE r.error END AS error,
+       coalesce(r.attempts, i.attempts) AS attempts,
+       r.completed_at, CASE WHEN r.inquiry_id IS NULL THEN i.not_before END AS next_attempt_at,
        s.name, s.id_number, s.kind
-FROM results r JOIN subjects s ON s.batch_id = r.batch_id AND s.row = r.row
-WHERE r.batch_id = $1 AND r.inquiry_id > $2
-ORDER BY r.inquiry_id
+FROM inquiries i
+JOIN subjects s ON s.batch_id = i.batch_id AND s.row = i.row
+LEFT JOIN results r ON r.inquiry_id = i.id
+WHERE i.batch_id = $1 AND i.id > $2
+  AND (r.inquiry_id IS NOT NULL
+       OR (i.state IN ('queued', 'leased') AND i.last_error IS NOT NULL))
+ORDER BY i.id
 LIMIT $3;
 
 -- name: cancel_batch

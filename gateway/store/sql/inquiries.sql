@@ -32,7 +32,7 @@ claimed AS (
     SET state = 'leased', lease_owner = $3,
         lease_expires_at = now() + make_interval(secs => $4)
     FROM picked WHERE i.id = picked.id
-    RETURNING i.id, i.batch_id, i.row, i.attempts
+    RETURNING i.id, i.batch_id, i.row, i.attempts, i.answer_deadline
 ),
 started AS (
     UPDATE batches SET status = 'running', started_at = now()
@@ -49,7 +49,7 @@ audited AS (
     JOIN officers o ON o.id = b.officer_id
     JOIN teams t ON t.id = b.team_id
 )
-SELECT c.id, c.batch_id, c.row, c.attempts, s.name, s.id_number, s.kind,
+SELECT c.id, c.batch_id, c.row, c.attempts, c.answer_deadline, s.name, s.id_number, s.kind,
        b.case_number, o.name AS officer, t.name AS team
 FROM claimed c
 JOIN subjects s ON s.batch_id = c.batch_id AND s.row = c.row
@@ -125,56 +125,65 @@ FROM inquiries WHERE state IN ('queued', 'leased')
 GROUP BY agency;
 
 -- name: requeue_deferred
--- Give back claimed work that was not answered (the agency's breaker is open, the retry
--- budget is spent, or it asked us to wait), keeping the attempts made so far. Only rows this
--- worker still leases. $1 ids, $2 attempts, $3 seconds to wait, $4 lease owner
+-- Give back claimed work that was not answered (a transient failure, the agency's breaker is
+-- open, the retry budget is spent, or it asked us to wait), keeping the attempts made so far
+-- and the last error, due again after its delay. Only rows this worker still leases.
+-- $1 ids, $2 attempts, $3 seconds to wait, $4 lease owner, $5 errors (null: none now)
 WITH input AS (
-    SELECT * FROM unnest($1::bigint[], $2::integer[], $3::float8[]) AS t (id, attempts, delay)
+    SELECT * FROM unnest($1::bigint[], $2::integer[], $3::float8[], $5::text[])
+        AS t (id, attempts, delay, error)
 )
 UPDATE inquiries i
 SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
-    attempts = input.attempts, not_before = now() + make_interval(secs => input.delay)
+    attempts = input.attempts, not_before = now() + make_interval(secs => input.delay),
+    last_error = coalesce(input.error, i.last_error),
+    last_attempt_at = CASE WHEN input.error IS NULL THEN i.last_attempt_at ELSE now() END
 FROM input
 WHERE i.id = input.id AND i.state = 'leased' AND i.lease_owner = $4
 RETURNING i.id, i.agency;
 
--- name: lease_unavailable
--- Lease queued inquiries of an agency that have waited past the deadline while the agency was
--- unavailable: waiting started when the batch was submitted (or the inquiry re-run) or when
--- the outage began, whichever is later. The caller records them failed ("agency unavailable").
--- $1 agency, $2 owner, $3 lease seconds, $4 seconds since the outage began, $5 deadline
--- seconds, $6 how many
+-- name: lease_overdue
+-- Lease queued inquiries of open batches whose answer deadline has passed ($3, the
+-- dispatcher's clock): the caller records them failed, "no answer within the deadline".
+-- $1 owner, $2 lease seconds, $3 now, $4 how many
 WITH picked AS (
     SELECT i.id
     FROM inquiries i JOIN batches b ON b.id = i.batch_id
-    WHERE i.agency = $1 AND i.state = 'queued' AND b.status IN ('queued', 'running')
-      AND greatest(b.created_at, i.rerun_at, now() - make_interval(secs => $4::float8))
-          < now() - make_interval(secs => $5::float8)
-    ORDER BY i.id
-    LIMIT $6
+    WHERE i.state = 'queued' AND i.answer_deadline <= $3
+      AND b.status IN ('queued', 'running')
+    ORDER BY i.answer_deadline, i.id
+    LIMIT $4
     FOR UPDATE OF i SKIP LOCKED
 )
 UPDATE inquiries i
-SET state = 'leased', lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
+SET state = 'leased', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
 FROM picked WHERE i.id = picked.id
-RETURNING i.id, i.attempts;
+RETURNING i.id, i.agency, i.attempts, i.last_error;
 
--- name: rerun_unavailable
--- Ask again what failed only because the agency was unavailable: the failed result goes (its
--- audit record stays), the inquiry is queued afresh, the batch reopens, and the re-run is
--- audited under the officer who asked for it. $1 batch, $2 officer id, $3 officer, $4 team
+-- name: rerun_overdue
+-- Ask again what failed because the agency gave no answer within its deadline: the failed
+-- result goes (its audit record stays), the inquiry is queued afresh with a new deadline, the
+-- batch reopens, and the re-run is audited under the officer who asked for it.
+-- $1 batch, $2 officer id, $3 officer, $4 team, $5 agencies, $6 their deadlines (seconds),
+-- $7 now
 WITH dropped AS (
     DELETE FROM results r
     USING batches b
     WHERE r.batch_id = $1 AND b.id = r.batch_id AND b.status IN ('running', 'done')
-      AND r.status = 'failed' AND r.error LIKE '%: agency unavailable'
+      AND r.status = 'failed' AND r.error LIKE '%: no answer within the deadline%'
     RETURNING r.inquiry_id
+),
+deadlines AS (
+    SELECT * FROM unnest($5::text[], $6::float8[]) AS d (agency, seconds)
 ),
 requeued AS (
     UPDATE inquiries i
     SET state = 'queued', attempts = 0, not_before = now(), rerun_at = now(),
-        lease_owner = NULL, lease_expires_at = NULL
-    FROM dropped d WHERE i.id = d.inquiry_id
+        lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
+        last_attempt_at = NULL,
+        answer_deadline = $7::timestamptz + make_interval(secs => d.seconds)
+    FROM dropped x, deadlines d
+    WHERE i.id = x.inquiry_id AND d.agency = i.agency
     RETURNING i.id, i.batch_id, i.row, i.agency
 ),
 reopened AS (
@@ -191,6 +200,18 @@ audited AS (
     JOIN batches b ON b.id = q.batch_id
 )
 SELECT agency, count(*)::integer AS requeued FROM requeued GROUP BY agency ORDER BY agency;
+
+-- name: agency_waiting
+-- Per agency: inquiries waiting after a failed attempt, and those waiting (submitted) longer
+-- than $1 seconds ago without an answer. $2 now
+SELECT i.agency,
+       count(*) FILTER (WHERE i.last_error IS NOT NULL)::integer AS waiting,
+       count(*) FILTER (
+           WHERE greatest(b.created_at, i.rerun_at) < $2::timestamptz - make_interval(secs => $1)
+       )::integer AS late
+FROM inquiries i JOIN batches b ON b.id = i.batch_id
+WHERE i.state IN ('queued', 'leased') AND b.status IN ('queued', 'running')
+GROUP BY i.agency;
 
 -- name: agency_due_now
 -- The agency is back (its breaker closed): what was put off for it is due at once.

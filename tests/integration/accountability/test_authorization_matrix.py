@@ -74,7 +74,7 @@ OWN: dict[tuple[str, str], dict[str, int | str]] = {
 #: request (a spreadsheet upload), the role only has to be let in: ADMITTED.
 OTHERS: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/v1/agencies"): allow(officer=200, other_team=200, commander=200),
-    ("POST", BATCH + "/rerun-unavailable"): allow(officer=ADMITTED, other_team=404),
+    ("POST", BATCH + "/rerun"): allow(officer=ADMITTED, other_team=404),
     ("POST", "/v1/batches/upload"): allow(officer=ADMITTED, other_team=ADMITTED),
     ("GET", BATCH + "/results.xlsx"): allow(officer=200, other_team=404),
     ("GET", "/v1/audit"): allow(auditor=200),

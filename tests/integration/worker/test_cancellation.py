@@ -18,13 +18,15 @@ import asyncpg
 import pytest
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_none
 
-from connectors.base import Answer, Connector, NotFound, Requester, Subject
+from connectors.base import Answer, Connector, NotFound, Requester, Response, Subject
 from connectors.errors import AgencyRejected, AgencyUnavailable
 from gateway.core.metrics import Metrics
 from gateway.http.keys import DISPATCHER
+from gateway.worker.backoff import FullJitterBackoff
 from gateway.worker.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from gateway.worker.budget import BudgetConfig, RetryBudget
-from gateway.worker.calls import AgencyCaller, FullJitterBackoff
+from gateway.worker.calls import AgencyCaller
+from gateway.worker.transport import AgencyTransport
 from mocks.population import sample_ids
 from tests.integration.worker.conftest import StartGateway, agencies, body, until
 
@@ -54,14 +56,25 @@ class FakeConnector(Connector):
 
 
 def caller(connector: Connector, backoff_seconds: float) -> AgencyCaller:
-    return AgencyCaller(
-        connector=connector,
-        calls=asyncio.Semaphore(4),
-        metrics=Metrics(),
-        max_attempts=10,
-        backoff=FullJitterBackoff(backoff_seconds, backoff_seconds, random.Random(1)),
+    metrics = Metrics()
+    backoff = FullJitterBackoff(backoff_seconds, backoff_seconds, random.Random(1))
+    transport = AgencyTransport(
+        agency=connector.name,
         breaker=CircuitBreaker(BreakerConfig()),
         budget=RetryBudget(BudgetConfig(min_per_second=100)),
+        backoff=backoff,
+        metrics=metrics,
+        max_inline_wait=60,
+    )
+    connector.transport = transport
+    return AgencyCaller(
+        connector=connector,
+        transport=transport,
+        calls=asyncio.Semaphore(4),
+        metrics=metrics,
+        max_attempts=10,
+        backoff=backoff,
+        requeue_backoff=backoff,
         max_inline_wait=60,
     )
 
@@ -93,7 +106,7 @@ async def test_cancelled_during_an_attempt_it_is_not_retried() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert connector.calls == 1
-    assert agency.breaker.state is BreakerState.CLOSED  # a cancellation is not a failure
+    assert agency.transport.breaker.state is BreakerState.CLOSED  # not a failure
 
 
 async def test_tenacity_would_retry_a_cancellation_with_a_negative_condition() -> None:
@@ -199,21 +212,34 @@ def test_a_probe_cancelled_midway_frees_the_probe() -> None:
     assert breaker.admit() is not None
 
 
-async def test_a_cancelled_probe_call_releases_its_ticket() -> None:
-    connector = FakeConnector(session=None, base_url="http://unused", hang=True)  # type: ignore[arg-type]
-    agency = caller(connector, backoff_seconds=0)
-    agency.breaker = CircuitBreaker(BreakerConfig(probe_delay=0))
+async def test_a_cancelled_probe_request_releases_its_ticket() -> None:
+    """A half-open breaker's probe is one request: cancelled midway, it frees the probe."""
+    breaker = CircuitBreaker(BreakerConfig(probe_delay=0))
     for _ in range(5):
-        ticket = agency.breaker.admit()
+        ticket = breaker.admit()
         assert ticket is not None
-        agency.breaker.record(ticket, ok=False)
-    task = asyncio.create_task(agency.call([SUBJECT], REQUESTER))
-    await connector.entered.wait()
-    assert agency.breaker.probe_in_progress()
+        breaker.record(ticket, ok=False)
+    transport = AgencyTransport(
+        agency="forestry",
+        breaker=breaker,
+        budget=RetryBudget(BudgetConfig()),
+        backoff=FullJitterBackoff(0, 0, random.Random(1)),
+        metrics=Metrics(),
+    )
+    entered = asyncio.Event()
+
+    async def hang() -> Response:
+        entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answers")
+
+    task = asyncio.create_task(transport.send(hang, repeatable=True))
+    await entered.wait()
+    assert breaker.probe_in_progress()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not agency.breaker.probe_in_progress()
+    assert not breaker.probe_in_progress()
 
 
 async def test_an_organisation_answered_without_a_request_is_no_probe_success() -> None:
@@ -227,11 +253,11 @@ async def test_an_organisation_answered_without_a_request_is_no_probe_success() 
             return [NotFound()]  # as for an organisation: no HTTP request at all
 
     agency = caller(Offline(session=None, base_url="http://unused"), backoff_seconds=0)  # type: ignore[arg-type]
-    agency.breaker = CircuitBreaker(BreakerConfig(probe_delay=0, probes=1))
+    breaker = agency.transport.breaker = CircuitBreaker(BreakerConfig(probe_delay=0, probes=1))
     for _ in range(5):
-        ticket = agency.breaker.admit()
+        ticket = breaker.admit()
         assert ticket is not None
-        agency.breaker.record(ticket, ok=False)
+        breaker.record(ticket, ok=False)
     result = await agency.call([SUBJECT], REQUESTER)
     assert result.answers == [NotFound()]
-    assert agency.breaker.state is BreakerState.HALF_OPEN  # not closed by a call that sent nothing
+    assert breaker.state is BreakerState.HALF_OPEN  # not closed by a call that sent nothing

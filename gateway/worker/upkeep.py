@@ -1,0 +1,132 @@
+"""What a dispatcher keeps doing besides asking agencies: renewing its leases, requeueing
+the leases of replicas that died, failing what outlived its agency's answer deadline,
+exporting the queue's figures, and listening for new work and cancellations.
+
+Each is a loop that outlives the database going away: a failed round is logged and tried
+again (and ``supervise`` restarts a loop that crashes anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import structlog
+
+from gateway.core.errors import DatabaseError
+from gateway.core.metrics import Metrics
+from gateway.core.settings import Settings
+from gateway.store import channels, db, inquiries
+from gateway.store.db import Pool
+from gateway.worker.runtime import AgencyRuntime
+from gateway.worker.writer import Outcome, ResultWriter
+
+log = structlog.get_logger("gateway.upkeep")
+
+#: inquiries failed at their deadline per query
+OVERDUE_CHUNK = 500
+NO_ANSWER = "no answer within the deadline"
+
+
+def overdue_error(agency: str, last_error: str | None) -> str:
+    """What an inquiry that outlived its deadline is failed with (the last error kept)."""
+    text = f"{agency}: {NO_ANSWER}"
+    return f"{text} (last: {last_error})" if last_error else text
+
+
+class Upkeep:
+    def __init__(
+        self,
+        pool: Pool,
+        owner: str,
+        settings: Settings,
+        metrics: Metrics,
+        writer: ResultWriter,
+        agencies: Mapping[str, AgencyRuntime],
+        clock: Callable[[], datetime],
+        wake: Callable[[str | None], None],
+        cancel_batch: Callable[[str], object],
+    ) -> None:
+        self._pool = pool
+        self._owner = owner
+        self._settings = settings
+        self._metrics = metrics
+        self._writer = writer
+        self._agencies = agencies
+        self._clock = clock
+        self._wake = wake
+        self._cancel_batch = cancel_batch
+
+    async def keep_leases(self) -> None:
+        interval = max(0.2, self._settings.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with db.connection(self._pool) as conn:
+                    await inquiries.renew_leases(conn, self._owner, self._settings.lease_seconds)
+            except DatabaseError as exc:
+                log.warning("lease_renewal_failed", error=type(exc).__name__)
+
+    async def tend_queue(self) -> None:
+        """Requeue dead replicas' leases, fail what is past its deadline, export figures."""
+        interval = max(0.2, min(self._settings.lease_seconds / 2, 10.0))
+        while True:
+            try:
+                await self._tend_once()
+            except DatabaseError as exc:
+                log.warning("queue_upkeep_failed", error=type(exc).__name__)
+            await asyncio.sleep(interval)
+
+    async def _tend_once(self) -> None:
+        now = self._clock()
+        async with db.connection(self._pool) as conn:
+            reclaimed = await inquiries.reclaim_expired(conn)
+            overdue = await inquiries.lease_overdue(
+                conn, self._owner, self._settings.lease_seconds, now, OVERDUE_CHUNK
+            )
+            depth = await inquiries.queue_depth(conn)
+            waiting = await inquiries.waiting(conn, self._settings.waiting_warning, now)
+        if reclaimed:
+            log.info("leases_reclaimed", count=len(reclaimed))
+            for agency in {row["agency"] for row in reclaimed}:
+                self._wake(agency)
+        for row in overdue:
+            agency = row["agency"]
+            error = overdue_error(agency, row["last_error"])
+            self._writer.add(Outcome(row["id"], agency, "failed", None, error, row["attempts"]))
+            self._metrics.inquiries_overdue.labels(agency).inc()
+        if overdue:
+            log.info("inquiries_overdue", count=len(overdue))
+        self._export(depth, waiting)
+
+    def _export(self, depth: list[db.Record], waiting: list[db.Record]) -> None:
+        for runtime in self._agencies.values():
+            runtime.export_metrics(self._metrics)
+        metrics = self._metrics
+        metrics.queue_depth.clear()
+        for row in depth:
+            metrics.queue_depth.labels(row["agency"], "queued").set(row["queued"])
+            metrics.queue_depth.labels(row["agency"], "leased").set(row["leased"])
+        figures = {row["agency"]: row for row in waiting}
+        for agency in self._agencies:
+            row = figures.get(agency)
+            metrics.inquiries_waiting.labels(agency).set(row["waiting"] if row else 0)
+            metrics.inquiries_late.labels(agency).set(row["late"] if row else 0)
+
+    async def listen(self) -> None:
+        """LISTEN for new work and cancellations; listen again when the connection is lost.
+        The claim loops also poll, so a missed notification only delays work."""
+        handlers: dict[str, channels.Handler] = {
+            channels.QUEUED: lambda _payload: self._wake(None),
+            channels.CANCELLED: self._cancel_batch,
+        }
+        while True:
+            try:
+                async with channels.listening(self._pool, handlers) as lost:
+                    self._wake(None)  # anything queued while we were not listening
+                    await lost.wait()
+                log.warning("listener_lost")
+            except DatabaseError as exc:
+                log.warning("listener_lost", error=type(exc).__name__)
+            await asyncio.sleep(1.0)
