@@ -101,6 +101,8 @@ class Response:
 
 
 Send = Callable[[], Awaitable[Response]]
+#: a waiting protocol's whole attempt may take this many per-request timeouts
+READY_WITHIN_TIMEOUTS = 3
 
 
 class Transport(Protocol):
@@ -136,6 +138,13 @@ class Connector(ABC):
     base_url: str
     timeout: float = 10.0
     transport: Transport = dataclasses.field(default_factory=SendOnce)
+
+    @property
+    def ready_within(self) -> float:
+        """How long a protocol that waits for the agency (submit, then poll) may take in all:
+        a few per-request timeouts, so that one poll that hung and was retried by itself does
+        not end the whole attempt."""
+        return self.timeout * READY_WITHIN_TIMEOUTS
 
     @abstractmethod
     async def query(self, subjects: Sequence[Subject], requester: Requester) -> list[Answer]:

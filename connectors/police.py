@@ -54,10 +54,12 @@ class PoliceConnector(Connector):
         if subject.kind != "person":
             return NotFound()
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.ready_within):
                 return await self._file_and_poll(subject, requester)
         except TimeoutError as exc:
-            raise AgencyTimeout(self.name, f"answer not ready within {self.timeout:g} s") from exc
+            raise AgencyTimeout(
+                self.name, f"answer not ready within {self.ready_within:g} s"
+            ) from exc
 
     async def _file_and_poll(self, subject: Subject, requester: Requester) -> Answer:
         body = {"id_number": subject.id_number, "kind": subject.kind}

@@ -3,9 +3,10 @@
 Protocol (asynchronous, as real-estate platforms work): ``POST /v1/inquiries`` with the subject
 answers ``202 {"ticket": ..., "poll_after_ms": n}``; ``GET /v1/inquiries/{ticket}`` answers
 ``{"state": "pending"}`` until the registry has searched, then ``{"state": "complete",
-"properties": [...]}``. The connector polls with a short, growing interval; the whole
-inquiry (submit and every poll) must finish within ``timeout`` seconds, else
-``AgencyTimeout``. Give this agency a timeout above its worst ready time (a few seconds).
+"properties": [...]}``. The connector polls with a short, growing interval; each request
+must answer within ``timeout`` seconds and the whole inquiry (submit and every poll) must
+finish within ``ready_within`` (three timeouts), else ``AgencyTimeout``. A poll for a ticket
+the registry no longer knows (404) submits the inquiry again.
 """
 
 from __future__ import annotations
@@ -86,10 +87,12 @@ class RealEstateConnector(Connector):
 
     async def _one(self, subject: Subject, requester: Requester) -> Answer:
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.ready_within):
                 return await self._submit_and_poll(subject, requester)
         except TimeoutError as exc:
-            raise AgencyTimeout(self.name, f"answer not ready within {self.timeout:g} s") from exc
+            raise AgencyTimeout(
+                self.name, f"answer not ready within {self.ready_within:g} s"
+            ) from exc
 
     async def _submit_and_poll(self, subject: Subject, requester: Requester) -> Answer:
         body = {"id_number": subject.id_number, "subject_kind": subject.kind}

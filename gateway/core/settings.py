@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         description="attempts of a whole agency protocol per claim; then the inquiry waits",
     )
     request_attempts: int = Field(
-        default=4, ge=1, description="attempts of one HTTP request before its step gives up"
+        default=6, ge=1, description="attempts of one HTTP request before its step gives up"
     )
     requeue_backoff_cap: float = Field(
         default=600.0,

@@ -25,7 +25,7 @@ from connectors.errors import AgencyError
 from gateway.core.metrics import Metrics
 from gateway.worker.backoff import FullJitterBackoff, RecentRequests
 from gateway.worker.limits import REQUESTS_SENT
-from gateway.worker.transport import AgencyTransport, Deferred
+from gateway.worker.transport import ANSWERED, AgencyTransport, Deferred
 
 log = structlog.get_logger("gateway.calls")
 
@@ -97,6 +97,7 @@ class AgencyCaller:
         outcome = "ok"
         sent = [0]
         token = REQUESTS_SENT.set(sent)
+        progress = ANSWERED.set([0])
         try:
             answers = await self.connector.query(subjects, requester)
             if len(answers) != len(subjects):
@@ -116,6 +117,7 @@ class AgencyCaller:
             raise
         finally:
             REQUESTS_SENT.reset(token)
+            ANSWERED.reset(progress)
             elapsed = time.perf_counter() - started
             if outcome != "cancelled":
                 self.metrics.agency_latency.labels(agency).observe(elapsed)

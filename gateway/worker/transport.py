@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import structlog
@@ -31,6 +32,12 @@ from gateway.worker.breaker import CircuitBreaker
 from gateway.worker.budget import RetryBudget
 
 log = structlog.get_logger("gateway.transport")
+
+#: requests answered so far in the current protocol attempt (set by the caller): progress a
+#: deferral would throw away, since the protocol is then asked again from the start
+ANSWERED: ContextVar[list[int] | None] = ContextVar("answered", default=None)
+#: how long a request with progress behind it waits for the retry budget before giving up
+PATIENCE_WITH_PROGRESS = 60.0
 
 
 class Deferred(Exception):
@@ -91,6 +98,9 @@ class AgencyTransport:
                 raise
             else:
                 self.breaker.record(ticket, True)
+                answered = ANSWERED.get()
+                if answered is not None:
+                    answered[0] += 1
                 return response
             finally:
                 self._count(outcome, time.perf_counter() - started)
@@ -99,9 +109,25 @@ class AgencyTransport:
             if delay > self.max_inline_wait:
                 # Don't sit on a lease that long: the inquiry goes back to the queue.
                 raise Deferred(delay, "backoff", error)
-            if not self.grant_retry():
-                raise Deferred(self.budget_wait(delay), "retry_budget", error)
-            await self.sleep(delay)
+            await self._wait_for_budget(delay, error)
+
+    async def _wait_for_budget(self, delay: float, error: AgencyError) -> None:
+        """Sleep ``delay``, and longer if the retry budget has no room yet: a short wait for
+        the budget keeps what the protocol has done so far (a ticket, the pages read), where
+        giving the inquiry back would ask all of it again. A long one gives it back."""
+        waited = 0.0
+        answered = ANSWERED.get()
+        patience = self.max_inline_wait
+        if answered is not None and answered[0] > 0:
+            # Giving up now would ask again what was already answered: wait longer.
+            patience = max(patience, PATIENCE_WITH_PROGRESS)
+        while not self.grant_retry():
+            wait = self.budget_wait(delay)
+            if waited + wait > patience:
+                raise Deferred(wait, "retry_budget", error)
+            await self.sleep(wait)
+            waited += wait
+        await self.sleep(max(0.0, delay - waited))
 
     def _give_up_unless_retryable(self, error: AgencyError, repeatable: bool, attempt: int) -> None:
         if not error.transient or not repeatable or isinstance(error, AgencyForgot):
