@@ -16,7 +16,7 @@ from gateway.accountability import batches as views
 from gateway.core.errors import ValidationFailed
 from gateway.http import cursors
 from gateway.http.inputs import batch_id, json_response, query_model, read_model
-from gateway.http.keys import DISPATCHER, METRICS, POOL, SETTINGS
+from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL, SETTINGS
 from gateway.http.middleware import caller
 from gateway.http.models.batches import Batch
 from gateway.http.models.command import (
@@ -145,7 +145,11 @@ async def statistics(request: web.Request) -> web.Response:
     window = (since, until)
     async with db.connection(request.app[POOL]) as conn:
         by_agency = {r["agency"]: r for r in await stats.agency_batches(conn, window)}
-        inquiries = {r["agency"]: r for r in await stats.agency_inquiries(conn, window)}
+        late_after = request.app[SETTINGS].waiting_warning
+        now = request.app[POLICY].clock()
+        inquiries = {
+            r["agency"]: r for r in await stats.agency_inquiries(conn, window, late_after, now)
+        }
         recent = {r["agency"]: r for r in await stats.throughput(conn)}
         teams = await stats.teams(conn, window)
         statuses = await stats.statuses(conn, window)
@@ -158,7 +162,16 @@ async def statistics(request: web.Request) -> web.Response:
                 "batches": by_agency[agency]["batches"],
                 "people": by_agency[agency]["people"],
             }
-        for name in ("inquiries", "found", "not_found", "failed", "waiting", "cancelled"):
+        for name in (
+            "inquiries",
+            "found",
+            "not_found",
+            "failed",
+            "waiting",
+            "late",
+            "overdue",
+            "cancelled",
+        ):
             figures[name] = inquiries[agency][name] if agency in inquiries else 0
         for name in ("last_minute", "last_hour"):
             figures[f"completed_{name}"] = recent[agency][name] if agency in recent else 0

@@ -15,9 +15,13 @@ async def agency_batches(conn: Connection, window: Window) -> list[Record]:
     return await _run.fetch(conn, "stats_agency_batches", *window)
 
 
-async def agency_inquiries(conn: Connection, window: Window) -> list[Record]:
-    """(agency, inquiries, found, not_found, failed, waiting, cancelled)."""
-    return await _run.fetch(conn, "stats_agency_inquiries", *window)
+async def agency_inquiries(
+    conn: Connection, window: Window, late_after: float, now: datetime
+) -> list[Record]:
+    """(agency, inquiries, found, not_found, failed, waiting, late, overdue, cancelled):
+    late = unanswered ``late_after`` seconds after submission; overdue = failed for want of
+    an answer within the agency's deadline."""
+    return await _run.fetch(conn, "stats_agency_inquiries", *window, late_after, now)
 
 
 async def throughput(conn: Connection) -> list[Record]:

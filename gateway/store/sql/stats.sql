@@ -14,11 +14,19 @@ WHERE b.status <> 'rejected'
 GROUP BY a.agency;
 
 -- name: stats_agency_inquiries
+-- $1/$2 the window, $3 seconds after which an unanswered inquiry is late, $4 now
 SELECT i.agency, count(*)::int AS inquiries,
        count(*) FILTER (WHERE r.status = 'found')::int AS found,
        count(*) FILTER (WHERE r.status = 'not_found')::int AS not_found,
        count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
        count(*) FILTER (WHERE i.state IN ('queued', 'leased'))::int AS waiting,
+       count(*) FILTER (
+           WHERE i.state IN ('queued', 'leased')
+             AND greatest(b.created_at, i.rerun_at) < $4::timestamptz - make_interval(secs => $3)
+       )::int AS late,
+       count(*) FILTER (
+           WHERE r.status = 'failed' AND r.error LIKE '%: no answer within the deadline%'
+       )::int AS overdue,
        count(*) FILTER (WHERE i.state = 'cancelled')::int AS cancelled
 FROM inquiries i
 JOIN batches b ON b.id = i.batch_id
