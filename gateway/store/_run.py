@@ -118,6 +118,15 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.ConnectionDoesNotExistError,
+    # A statement sent on a pooled connection whose session the server has just ended (a
+    # fast shutdown's FATAL read, the socket's end not yet): asyncpg's protocol is stuck
+    # mid-error and it raises "cannot switch to state N; another operation (2) is in
+    # progress", an InternalClientError, which is neither of the above. Left untranslated it
+    # passed every `except DatabaseError`: it killed an agency's permit sync loop (its calls
+    # then waited for permits for ever), failed agency calls as connector crashes and made
+    # the writer drop a group. The pool terminates such a connection when it is released
+    # (its reset fails), so trying again later gets a fresh one.
+    asyncpg.InternalClientError,
 )
 
 
@@ -176,12 +185,42 @@ async def stream(
 
 
 @asynccontextmanager
+async def _pooled(
+    pool: Pool, acquire_timeout: float | None = None
+) -> AsyncGenerator[Connection, None]:
+    """``pool.acquire()``, except that handing the connection back cannot fail a block that
+    ended well.
+
+    When the server ends the session just after the block's last statement was answered (a
+    fast shutdown cuts every connection), the pool's reset on release fails: the pool then
+    terminates that connection (the next acquire opens a new one) and re-raises. The block's
+    statements were answered by then, a transaction it ran committed. Reported as the
+    block's failure, a claim's leased inquiries were thrown away unworked, yet renewed for
+    ever by the lease keeper (it renews every lease of its owner), and their batch never
+    finished; a writer's committed group was committed again (recording nothing)."""
+    acquiring = pool.acquire(timeout=acquire_timeout)
+    conn = await acquiring.__aenter__()
+    try:
+        yield conn
+    except BaseException as exc:
+        try:
+            await acquiring.__aexit__(type(exc), exc, exc.__traceback__)
+        except _UNAVAILABLE:
+            pass  # the block's own failure is the one to report
+        raise
+    try:
+        await acquiring.__aexit__(None, None, None)
+    except _UNAVAILABLE:
+        pass  # the connection is gone; what the block did stands
+
+
+@asynccontextmanager
 async def connection(
     pool: Pool, acquire_timeout: float | None = None
 ) -> AsyncGenerator[Connection, None]:
     """A connection from the pool, for as long as the block runs."""
     with translated():
-        async with pool.acquire(timeout=acquire_timeout) as conn:
+        async with _pooled(pool, acquire_timeout) as conn:
             yield conn
 
 
@@ -200,7 +239,7 @@ async def transaction(
 async def transaction_on(pool: Pool) -> AsyncGenerator[Connection, None]:
     """A connection from the pool with a transaction open on it."""
     with translated():
-        async with pool.acquire() as conn, conn.transaction():
+        async with _pooled(pool) as conn, conn.transaction():
             yield conn
 
 

@@ -44,7 +44,10 @@ async def listening(
         try:
             yield lost
         finally:
-            if not conn.is_closed():
+            # A lost connection has already gone back to the pool (asyncpg releases it when
+            # it is cut) and its proxy refuses every call, is_closed() included: asking it
+            # turned each reconnection into an error. Its listeners died with it.
+            if not lost.is_set() and not conn.is_closed():
                 with _run.translated():
                     for channel, listener in callbacks.items():
                         await conn.remove_listener(channel, listener)

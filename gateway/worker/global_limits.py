@@ -21,6 +21,7 @@ from gateway.store import db
 from gateway.store import limits as store
 from gateway.store.db import Pool
 from gateway.worker.limits import AgencyGate, Fetch, Permits, RateSlots
+from gateway.worker.supervise import spawn
 
 log = structlog.get_logger("gateway.limits")
 
@@ -56,8 +57,12 @@ class GlobalLimits:
             self.gates[name] = AgencyGate(name, permits, slots, metrics, settings.limit_linger)
 
     async def start(self) -> None:
-        spawn = asyncio.get_running_loop().create_task
-        self._tasks = [spawn(self._sync_loop(name), name=f"limits-{name}") for name in self.gates]
+        # Supervised like the dispatcher's loops: a sync loop that died (it once did, on an
+        # error the store did not translate) would leave its agency's requests waiting for
+        # permits for ever, the lease lapsed and nothing left to renew it.
+        self._tasks = [
+            spawn(f"limits-{name}", lambda name=name: self._sync_loop(name)) for name in self.gates
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -77,7 +77,9 @@ class Permits:
 
     def contended(self) -> bool:
         """Someone is short of permits: sync often until shares settle."""
-        short_here = bool(self._waiters) and self.in_use >= self.cap
+        # Waiting because our share is used up, or because our lease lapsed unrenewed (the
+        # database was away): either way the next sync should come soon.
+        short_here = bool(self._waiters) and not self._usable()
         return short_here or self.target < self.held or self.starved_elsewhere > 0
 
     async def acquire(self) -> None:
@@ -124,6 +126,11 @@ class Permits:
         """Our lease could not be renewed: the database may give our share to others."""
         self.held = self.in_use
         self.cap = 0
+        # Our share is unknown until the next sync. Without this the next plan() kept
+        # min(held, target): the requests in flight at expiry even after they had ended, and
+        # claimed them back from a database that may have given them to another replica
+        # meanwhile (the agency's limit exceeded by that many). Kept now: what is in flight.
+        self.target = 0
 
     def _usable(self) -> bool:
         return self.in_use < self.cap and self._clock() < self.valid_until

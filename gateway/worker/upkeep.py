@@ -121,12 +121,20 @@ class Upkeep:
             channels.QUEUED: lambda _payload: self._wake(None),
             channels.CANCELLED: self._cancel_batch,
         }
+        # Listen again soon after a loss, then less and less often while the database stays
+        # away (the claim loops poll meanwhile), and soon again once it listened.
+        pause, lost_before = 0.1, False
         while True:
             try:
                 async with channels.listening(self._pool, handlers) as lost:
+                    if lost_before:
+                        log.info("listener_resumed")
+                    pause, lost_before = 0.1, False
                     self._wake(None)  # anything queued while we were not listening
                     await lost.wait()
                 log.warning("listener_lost")
             except DatabaseError as exc:
-                log.warning("listener_lost", error=type(exc).__name__)
-            await asyncio.sleep(1.0)
+                log.warning("listener_lost", error=type(exc).__name__, retry_in=pause)
+            lost_before = True
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
