@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.worker.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from gateway.worker.breaker import BreakerConfig, BreakerState, CircuitBreaker, Ticket
 from gateway.worker.budget import BudgetConfig, RetryBudget
 
 
@@ -95,6 +95,70 @@ def test_a_failed_probe_reopens_for_another_delay() -> None:
     assert b.state is BreakerState.OPEN and b.retry_in() == 5.0
     assert b.unavailable_for() == 5.0  # the outage is counted from the first opening
     assert b.opened == 2
+
+
+def admit_all(b: CircuitBreaker, n: int) -> list[Ticket]:
+    tickets = [b.admit() for _ in range(n)]
+    assert all(tickets)
+    return tickets  # type: ignore[return-value]
+
+
+def test_failures_run_in_the_order_calls_were_sent_not_answered() -> None:
+    clock = Clock()
+    b, _ = breaker(clock)
+    # 24 calls sent at once, every third failing: never two failures in a row as sent ...
+    sent = admit_all(b, 24)
+    failing = sent[::3]
+    # ... though the errors, answered at once, all come back before any success
+    for ticket in failing:
+        b.record(ticket, ok=False)
+    for ticket in sent:
+        if ticket not in failing:
+            b.record(ticket, ok=True)
+    assert b.state is BreakerState.CLOSED
+    # and the other way round: the successes first, the failures (hung) time out after them
+    sent = admit_all(b, 24)
+    for ticket in sent:
+        if ticket not in sent[1::3]:
+            b.record(ticket, ok=True)
+    for ticket in sent[1::3]:
+        b.record(ticket, ok=False)
+    assert b.state is BreakerState.CLOSED
+
+
+def test_a_late_failure_joins_the_failures_sent_either_side_of_it() -> None:
+    clock = Clock()
+    b, _ = breaker(clock)
+    first, second, third, fourth, fifth = admit_all(b, 5)
+    for ticket in (first, second, fourth, fifth):
+        b.record(ticket, ok=False)
+    assert b.state is BreakerState.CLOSED  # the third is still running: no run of five yet
+    b.record(third, ok=False)
+    assert b.state is BreakerState.OPEN
+
+
+def test_a_dead_agency_opens_whatever_order_the_failures_come_back_in() -> None:
+    clock = Clock()
+    b, _ = breaker(clock)
+    sent = admit_all(b, 24)
+    for count, ticket in enumerate(reversed(sent), start=1):
+        b.record(ticket, ok=False)
+        if count == 5:
+            break
+    assert b.state is BreakerState.OPEN
+
+
+def test_calls_without_a_verdict_are_passed_over_by_a_run() -> None:
+    clock = Clock()
+    b, _ = breaker(clock)
+    sent = admit_all(b, 7)
+    b.release(sent[2])  # the agency said "slow down"
+    b.release(sent[4])  # cancelled
+    for ticket in (sent[0], sent[1], sent[3], sent[5]):
+        b.record(ticket, ok=False)
+    assert b.state is BreakerState.CLOSED
+    b.record(sent[6], ok=False)  # five failures in a row as sent, two calls passed over
+    assert b.state is BreakerState.OPEN
 
 
 def test_a_verdict_from_before_a_transition_does_not_count() -> None:
