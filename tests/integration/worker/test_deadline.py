@@ -61,6 +61,7 @@ async def test_a_silent_agency_fails_exactly_when_the_deadline_passes_and_a_reru
         backoff_base=0.01,
         requeue_backoff_cap=0.05,
         max_attempts=1,
+        request_attempts=2,
         retry_budget_min_per_second=1000,
     )
     submitted = clock.at
@@ -70,10 +71,12 @@ async def test_a_silent_agency_fails_exactly_when_the_deadline_passes_and_a_reru
     headers = await gateway.headers()
 
     # The agency is asked again and again; nothing fails while the deadline is ahead.
-    async def asked_repeatedly() -> bool:
-        return mocks.stats("forestry")["requests"] >= SUBJECTS * 5
+    async def all_waiting() -> bool:
+        response = await gateway.client.get(f"/v1/batches/{batch_id}", headers=headers)
+        progress = (await response.json())["progress"]["forestry"]
+        return bool(progress["waiting"] == SUBJECTS)
 
-    await until(asked_repeatedly, timeout=30)
+    await until(all_waiting, timeout=30)
     clock.at = submitted + timedelta(seconds=DEADLINE - 1)
     seen = mocks.stats("forestry")["requests"]
     await until(lambda: _more(mocks, seen + SUBJECTS), timeout=30)  # still asking, a second early
