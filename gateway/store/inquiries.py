@@ -73,8 +73,11 @@ async def release_leases(conn: Connection, owner: str) -> None:
     await _run.execute(conn, "release_leases", owner)
 
 
-async def renew_leases(conn: Connection, owner: str, lease_seconds: float) -> None:
-    await _run.execute(conn, "renew_leases", owner, lease_seconds)
+async def renew_leases(
+    conn: Connection, owner: str, lease_seconds: float, inquiry_ids: Sequence[int]
+) -> None:
+    """Extend the leases of these inquiries, still held by ``owner``."""
+    await _run.execute(conn, "renew_leases", owner, lease_seconds, list(inquiry_ids))
 
 
 async def reclaim_expired(conn: Connection) -> list[Record]:

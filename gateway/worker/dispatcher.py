@@ -85,6 +85,7 @@ class Dispatcher:
             flush_seconds=settings.flush_seconds,
             on_finished=self._batches_finished,
             on_requeued=self._requeued,
+            on_settled=self._settled,
         )
         self._finish_waiters: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
         self._wake = {name: asyncio.Event() for name in connectors}
@@ -92,6 +93,8 @@ class Dispatcher:
         self._tasks_by_batch: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self._background: list[asyncio.Task[None]] = []
         self._upkeep: set[asyncio.Task[None]] = set()
+        #: inquiries claimed here whose outcome is not yet written: the leases to keep
+        self._leased: set[int] = set()
         self.limits = GlobalLimits(pool, self.owner, settings.agencies, settings, metrics)
         self.agencies: dict[str, AgencyRuntime] = build_runtimes(
             connectors, settings, metrics, self.limits.gates, self._breaker_moved
@@ -107,6 +110,7 @@ class Dispatcher:
             lambda: self.clock(),
             self.wake,
             self.cancel_batch,
+            lambda: list(self._leased),
         )
 
     @property
@@ -238,6 +242,9 @@ class Dispatcher:
             task.add_done_callback(self._upkeep.discard)
         self.wake(agency)
 
+    def _settled(self, inquiry_ids: list[int]) -> None:
+        self._leased.difference_update(inquiry_ids)
+
     def _requeued(self, due: dict[str, float]) -> None:
         """Requeued work is due again after its delay: look then, not at the next poll."""
         loop = asyncio.get_running_loop()
@@ -249,6 +256,7 @@ class Dispatcher:
             rows = await inquiries.claim(
                 conn, agency, limit, self.owner, self._settings.lease_seconds
             )
+        self._leased.update(row["id"] for row in rows)
         open_text = self._cipher.open_text
         return [
             Claimed(
@@ -280,19 +288,24 @@ class Dispatcher:
                 task = asyncio.get_running_loop().create_task(self._work(agency, group))
                 tasks = self._tasks_by_batch[batch_id]
                 tasks.add(task)
-                task.add_done_callback(self._work_done(agency, batch_id, len(group)))
+                ids = [item.inquiry_id for item in group]
+                task.add_done_callback(self._work_done(agency, batch_id, ids))
 
     def _work_done(
-        self, agency: str, batch_id: str, size: int
+        self, agency: str, batch_id: str, ids: list[int]
     ) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
-            self._held[agency] -= size
+            self._held[agency] -= len(ids)
             tasks = self._tasks_by_batch.get(batch_id)
             if tasks is not None:
                 tasks.discard(task)
                 if not tasks:
                     del self._tasks_by_batch[batch_id]
             self._wake[agency].set()
+            if task.cancelled() or task.exception() is not None:
+                # No outcome reaches the writer: stop renewing, so the lease runs out (or the
+                # batch was cancelled and the rows are no longer leased at all).
+                self._leased.difference_update(ids)
             if not task.cancelled() and task.exception() is not None:
                 log.error("work_failed", agency=agency, error=repr(task.exception()))
 

@@ -47,6 +47,7 @@ class Upkeep:
         clock: Callable[[], datetime],
         wake: Callable[[str | None], None],
         cancel_batch: Callable[[str], object],
+        working_on: Callable[[], list[int]],
     ) -> None:
         self._pool = pool
         self._owner = owner
@@ -57,6 +58,7 @@ class Upkeep:
         self._clock = clock
         self._wake = wake
         self._cancel_batch = cancel_batch
+        self._working_on = working_on
 
     async def keep_leases(self) -> None:
         interval = max(0.2, self._settings.lease_seconds / 3)
@@ -64,7 +66,9 @@ class Upkeep:
             await asyncio.sleep(interval)
             try:
                 async with db.connection(self._pool) as conn:
-                    await inquiries.renew_leases(conn, self._owner, self._settings.lease_seconds)
+                    await inquiries.renew_leases(
+                        conn, self._owner, self._settings.lease_seconds, self._working_on()
+                    )
             except DatabaseError as exc:
                 log.warning("lease_renewal_failed", error=type(exc).__name__)
 

@@ -65,6 +65,7 @@ class ResultWriter:
         flush_seconds: float,
         on_finished: Callable[[list[Any]], None] | None = None,
         on_requeued: Callable[[dict[str, float]], None] | None = None,
+        on_settled: Callable[[list[int]], None] | None = None,
     ) -> None:
         self._pool = pool
         self._owner = owner
@@ -74,6 +75,8 @@ class ResultWriter:
         self._flush_seconds = flush_seconds
         self._on_finished = on_finished
         self._on_requeued = on_requeued
+        #: told the inquiries whose outcome was written, or dropped: no lease to keep for them
+        self._on_settled = on_settled
         self._buffer: list[Outcome] = []
         self._sealed: dict[int, bytes | None] = {}
         self._requeues: list[Requeue] = []
@@ -147,6 +150,8 @@ class ResultWriter:
                 log.exception("result_flush_dropped", pending=len(group))
             for outcome in group:
                 self._sealed.pop(outcome.inquiry_id, None)
+            if self._on_settled is not None:
+                self._on_settled([o.inquiry_id for o in group] + [r.inquiry_id for r in requeues])
 
     async def close(self) -> None:
         self._closing = True

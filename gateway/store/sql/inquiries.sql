@@ -105,8 +105,10 @@ WHERE b.id = ANY ($1::uuid[]) AND b.status IN ('queued', 'running')
 RETURNING b.id;
 
 -- name: renew_leases
+-- Only the leases this worker is still working on ($3): a lease whose work was lost (a claim
+-- whose answer never arrived, a dropped group) must run out, so another worker takes it.
 UPDATE inquiries SET lease_expires_at = now() + make_interval(secs => $2)
-WHERE state = 'leased' AND lease_owner = $1;
+WHERE state = 'leased' AND lease_owner = $1 AND id = ANY ($3::bigint[]);
 
 -- name: reclaim_expired_leases
 UPDATE inquiries SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL

@@ -150,3 +150,27 @@ async def test_a_late_answer_while_the_new_holder_works_is_not_recorded(
         (i, "not_found", 2) for i in sorted(taken)
     ]
     assert audited == SUBJECTS
+
+
+async def test_only_the_leases_a_worker_is_working_on_are_renewed(
+    start_gateway: StartGateway, mocks: Any
+) -> None:
+    """A claim whose answer never reached its worker (a cut connection after the commit) is
+    not renewed by that living worker, so its lease runs out and another replica answers."""
+    settings = {"agencies": agencies(mocks.urls, forestry={"max_rps": 0})}
+    api = await start_gateway(dispatch=False, **settings)
+    created = await api.submit(body(sample_ids(SUBJECTS, seed=93, organisations=0), [AGENCY]))
+    claimed = await claim(api, "worker-a", lease_seconds=0.3)
+    working, lost = claimed[:1], claimed[1:]
+    async with api.pool.acquire() as conn:
+        await inquiries.renew_leases(conn, "worker-a", 3600, working)  # as its keeper does
+    await until(lambda: lease_expired(api, lost))
+    assert not await lease_expired(api, working)
+
+    b = await start_gateway(**settings)
+    async with api.pool.acquire() as conn:  # worker A lets go of the one it worked on
+        await inquiries.release_leases(conn, "worker-a")
+    await b.wait_finished(created["id"], timeout=30)
+    assert_equal_to_truth(await b.all_results(created["id"]), mocks)
+    results, audited = await stored(api, created["id"])
+    assert [r["inquiry_id"] for r in results] == sorted(claimed) and audited == SUBJECTS
