@@ -28,7 +28,7 @@ from connectors.base import Response, Send
 from connectors.errors import AgencyError, AgencyForgot, AgencyRateLimited
 from gateway.core.metrics import Metrics
 from gateway.worker.backoff import FullJitterBackoff, RecentRequests
-from gateway.worker.breaker import CircuitBreaker
+from gateway.worker.breaker import BreakerState, CircuitBreaker, Ticket
 from gateway.worker.budget import RetryBudget
 
 log = structlog.get_logger("gateway.transport")
@@ -38,6 +38,8 @@ log = structlog.get_logger("gateway.transport")
 ANSWERED: ContextVar[list[int] | None] = ContextVar("answered", default=None)
 #: how long a request with progress behind it waits for the retry budget before giving up
 PATIENCE_WITH_PROGRESS = 60.0
+#: how often a request looks again whether a half-open breaker admits it
+PROBE_WAIT = 0.05
 
 
 class Deferred(Exception):
@@ -69,9 +71,7 @@ class AgencyTransport:
     async def send(self, send_once: Send, *, repeatable: bool) -> Response:
         attempt = 0
         while True:
-            ticket = self.breaker.admit()
-            if ticket is None:
-                raise Deferred(max(self.breaker.retry_in(), 0.05), "breaker_open")
+            ticket = await self._admitted()
             if attempt == 0:
                 self.budget.first_attempt()
             attempt += 1
@@ -110,6 +110,21 @@ class AgencyTransport:
                 # Don't sit on a lease that long: the inquiry goes back to the queue.
                 raise Deferred(delay, "backoff", error)
             await self._wait_for_budget(delay, error)
+
+    async def _admitted(self) -> Ticket:
+        """A ticket from the breaker. Half-open, it admits one probe at a time: a request of
+        a protocol already under way waits a moment for the probe's verdict (the breaker
+        closes after a few) rather than handing back what the protocol has done so far."""
+        waited = 0.0
+        while True:
+            ticket = self.breaker.admit()
+            if ticket is not None:
+                return ticket
+            half_open = self.breaker.state is BreakerState.HALF_OPEN
+            if not half_open or waited >= self.max_inline_wait:
+                raise Deferred(max(self.breaker.retry_in(), 0.05), "breaker_open")
+            await self.sleep(PROBE_WAIT)
+            waited += PROBE_WAIT
 
     async def _wait_for_budget(self, delay: float, error: AgencyError) -> None:
         """Sleep ``delay``, and longer if the retry budget has no room yet: a short wait for

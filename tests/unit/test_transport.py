@@ -6,6 +6,7 @@ Waits are recorded through the injected ``sleep``, never timed."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -161,3 +162,36 @@ async def test_with_answers_behind_it_a_request_waits_longer_for_the_budget() ->
 
 def rate_limited(seconds: float) -> AgencyRateLimited:
     return AgencyRateLimited("subsidy", "rate limited (429)", retry_after=seconds)
+
+
+async def test_half_open_a_request_waits_for_the_probe_rather_than_giving_back() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerConfig(failures=1, probe_delay=0, probes=1), clock)
+    ticket = breaker.admit()
+    assert ticket is not None
+    breaker.record(ticket, ok=False)  # open; probe at once: half-open
+    probe_may_answer = asyncio.Event()
+
+    async def probe() -> Response:
+        await probe_may_answer.wait()
+        return OK
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        probe_may_answer.set()  # while the second request waits, the probe answers
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    first = transport(waits, breaker=breaker)
+    second = transport(waits, breaker=breaker)
+    second.sleep = sleep
+    probing = asyncio.create_task(first.send(probe, repeatable=True))
+    await asyncio.sleep(0)
+    assert breaker.probe_in_progress()
+    sent, send = script(OK)
+    assert await second.send(send, repeatable=True) is OK  # type: ignore[arg-type]
+    assert await probing is OK
+    assert sent == [1] and waits  # it waited for the verdict, then went
+    assert breaker.state is BreakerState.CLOSED
