@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/gateway demo
 
+# Tests wait on PostgreSQL and HTTP far more than they compute: four workers (each with its
+# own embedded PostgreSQL and stand-in agencies) keep both cores busy.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
