@@ -48,6 +48,10 @@ class Requester:
     team: str
     case_number: str
     batch_id: str
+    #: for an agency that answers in parts, the parts the officer asked for (household:
+    #: "identity", "photo"); empty: every part. Minimum data: a part not asked for is not
+    #: fetched, or not kept. Not sent: the agency's protocol has no word for it.
+    items: tuple[str, ...] = ()
 
     def headers(self) -> dict[str, str]:
         # Case numbers contain CJK characters; HTTP headers are latin-1, so percent-encode.

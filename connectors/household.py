@@ -4,6 +4,12 @@ Protocol: ``POST /v1/identity {"gmsfhm": id}`` answers synchronously with the id
 registry's pinyin-initial field names (xm 姓名, xb 性别, csrq 出生日期, mz 民族, hjdz 户籍地址,
 hzxm 户主姓名, yhzgx 与户主关系, zpbh 照片编号); the photo is fetched by a second request,
 ``GET /v1/photos/{zpbh}``, which returns PNG bytes.
+
+An officer may ask for either part (``Requester.items``, from the batch's ``household_items``):
+identity only is one request, no photo is fetched and the record's ``photo`` is null; photo
+only still asks for the identity (the photo number comes only with it, and the answer is
+checked to be about this person), but keeps none of it: the identity fields are null, and are
+not even read (a code the connector does not know cannot fail a photo).
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ RELATION_CODES: Mapping[str, str] = {
     "99": "其他",
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: the parts of the registry's answer an officer may ask for, in canonical order
+ITEMS: tuple[str, ...] = ("identity", "photo")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +65,27 @@ class IdPhoto:
 
 @dataclass(frozen=True, slots=True)
 class HouseholdRecord:
-    """Identity as registered with the household registry (户籍)."""
+    """Identity as registered with the household registry (户籍), and the ID photo: each
+    part null when the officer did not ask for it."""
 
-    name: str = field_doc("registered name (姓名)")
-    sex: str = field_doc("'male' or 'female' (性别); agrees with the 17th ID digit")
-    birth_date: str = field_doc("ISO birth date (出生日期); agrees with ID digits 7-14")
-    ethnicity: str = field_doc("ethnicity (民族), e.g. 汉族, 满族")
-    address: str = field_doc("registered permanent address (户籍地址)")
-    household_head: str = field_doc("name of the head of the household (户主姓名)")
-    relation_to_head: str = field_doc(
-        "relation to the household head (与户主关系), e.g. 户主, 配偶"
+    name: str | None = field_doc("registered name (姓名)", default=None)
+    sex: str | None = field_doc(
+        "'male' or 'female' (性别); agrees with the 17th ID digit", default=None
     )
-    photo: IdPhoto = field_doc("electronic ID photo (电子头像)")
+    birth_date: str | None = field_doc(
+        "ISO birth date (出生日期); agrees with ID digits 7-14", default=None
+    )
+    ethnicity: str | None = field_doc("ethnicity (民族), e.g. 汉族, 满族", default=None)
+    address: str | None = field_doc("registered permanent address (户籍地址)", default=None)
+    household_head: str | None = field_doc(
+        "name of the head of the household (户主姓名)", default=None
+    )
+    relation_to_head: str | None = field_doc(
+        "relation to the household head (与户主关系), e.g. 户主, 配偶", default=None
+    )
+    photo: IdPhoto | None = field_doc(
+        "electronic ID photo (电子头像); null when only the identity was asked for", default=None
+    )
 
 
 @dataclass
@@ -99,7 +116,10 @@ class HouseholdConnector(Connector):
             if text(person, "gmsfhm") != subject.id_number:
                 raise ShapeError("answer is for a different subject")
             photo_ref = text(person, "zpbh")
-        photo = await self._photo(photo_ref, requester)
+        items = requester.items or ITEMS
+        photo = await self._photo(photo_ref, requester) if "photo" in items else None
+        if "identity" not in items:
+            return Found(HouseholdRecord(photo=photo))
         with answer_shape(self.name):
             return Found(_record(person, photo))
 
@@ -122,7 +142,7 @@ class HouseholdConnector(Connector):
         )
 
 
-def _record(person: Mapping[str, Any], photo: IdPhoto) -> HouseholdRecord:
+def _record(person: Mapping[str, Any], photo: IdPhoto | None) -> HouseholdRecord:
     return HouseholdRecord(
         name=text(person, "xm"),
         sex=coded(text(person, "xb"), "xb", SEX_CODES),

@@ -62,7 +62,13 @@ def record(agency: str, id_number: str, kind: Kind = "person") -> Any:
 
 
 def truth(
-    agency: str, id_number: str, kind: Kind = "person", *, case_number: str | None = None
+    agency: str,
+    id_number: str,
+    kind: Kind = "person",
+    *,
+    case_number: str | None = None,
+    items: tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
-    """Exactly ``Found.to_json()`` of the connector's answer; None means ``NotFound``."""
-    return expected(agency, id_number, kind, case_number=case_number)
+    """Exactly ``Found.to_json()`` of the connector's answer; None means ``NotFound``.
+    ``items``: the household parts asked for (empty: all)."""
+    return expected(agency, id_number, kind, case_number=case_number, items=items)

@@ -56,12 +56,14 @@ class RunningMocks:
         kind: Kind | None = None,
         *,
         case_number: str | None = None,
+        items: tuple[str, ...] = (),
     ) -> dict[str, Any] | None:
-        """What the agency's connector returns as ``Found.to_json()``, or None (NotFound)."""
+        """What the agency's connector returns as ``Found.to_json()``, or None (NotFound);
+        ``items``: the household parts asked for (empty: all)."""
         resolved = kind or kind_of(id_number)
         if resolved is None:
             raise ValueError("not a valid resident ID or credit code")
-        return truth(agency, id_number, resolved, case_number=case_number)
+        return truth(agency, id_number, resolved, case_number=case_number, items=items)
 
     def reset(self, agency: str | None = None) -> None:
         """Back to the start-up faults, limits and latency; statistics cleared; RNGs reseeded."""

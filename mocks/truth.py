@@ -10,7 +10,9 @@ agreeing with itself. ``tests/integration/connectors/test_wire_fixtures.py`` che
 hand-written fixtures.
 
 ``expected(agency, id_number, kind, case_number=...)`` is the record as the gateway stores it
-(``Found.to_json()``), or None when the agency holds nothing for the subject.
+(``Found.to_json()``), or None when the agency holds nothing for the subject. For household,
+``items`` are the parts the officer asked for (README: ``household_items``): a part not asked
+for is null in the record.
 """
 
 from __future__ import annotations
@@ -61,6 +63,28 @@ def _iso(day: str) -> str:
     """``19650412`` or ``1965-04-12`` -> ``1965-04-12``."""
     digits = day.replace("-", "")
     return date(int(digits[:4]), int(digits[4:6]), int(digits[6:])).isoformat()
+
+
+#: the identity fields of the household record, null when only the photo was asked for
+HOUSEHOLD_IDENTITY_FIELDS = (
+    "name",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "address",
+    "household_head",
+    "relation_to_head",
+)
+
+
+def household_parts(record: Json, items: tuple[str, ...]) -> Json:
+    """The household record holding only the parts asked for (both when ``items`` is empty)."""
+    kept = dict(record)
+    if items and "identity" not in items:
+        kept.update(dict.fromkeys(HOUSEHOLD_IDENTITY_FIELDS))
+    if items and "photo" not in items:
+        kept["photo"] = None
+    return kept
 
 
 def household(identity: IdentityData, photo: bytes) -> Json:
@@ -158,12 +182,20 @@ def subsidy(listings: dict[str, list[PaymentEntry]], townships: dict[str, str]) 
 
 
 def expected(
-    agency: str, id_number: str, kind: people.Kind, *, case_number: str | None = None
+    agency: str,
+    id_number: str,
+    kind: people.Kind,
+    *,
+    case_number: str | None = None,
+    items: tuple[str, ...] = (),
 ) -> Json | None:
-    """The gateway's record for this subject at this agency, or None (``NotFound``)."""
+    """The gateway's record for this subject at this agency, or None (``NotFound``);
+    ``items``: household's parts asked for (empty: all)."""
     if agency == "household":
         identity = people.household(id_number, kind)
-        return None if identity is None else household(identity, people.photo_png(id_number))
+        if identity is None:
+            return None
+        return household_parts(household(identity, people.photo_png(id_number)), items)
     if agency == "realestate":
         properties = assets.realestate(id_number, kind)
         return realestate(properties) if properties else None

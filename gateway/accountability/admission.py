@@ -141,6 +141,7 @@ async def _store(
             len(request.subjects),
             idempotency_key,
             digest,
+            request.household_items,
         )
         if not inserted:
             # A concurrent submission with the same key won the race (we waited for it).
@@ -165,13 +166,13 @@ async def _store(
         deadlines = settings.answer_deadlines(request.agencies)
         await store.insert_inquiries(conn, batch_id, len(request.subjects), deadlines, now)
         audit, raised = await _after_admission(conn, policy, caller, batch_id, request, admission)
-        await store_audit.batch_event(
-            conn,
-            batch_id,
-            "batch.submitted",
-            "accepted",
-            {"subjects": len(request.subjects), "agencies": list(request.agencies)},
-        )
+        submitted: dict[str, Any] = {
+            "subjects": len(request.subjects),
+            "agencies": list(request.agencies),
+        }
+        if "household" in request.agencies:
+            submitted["household_items"] = list(request.household_items)
+        await store_audit.batch_event(conn, batch_id, "batch.submitted", "accepted", submitted)
         for action, outcome, detail in audit:
             await store_audit.batch_event(conn, batch_id, action, outcome, detail)
         if admission.status == "queued":

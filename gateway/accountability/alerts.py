@@ -23,7 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.accountability.auth import Caller
-from gateway.core.settings import Settings, parse_days, parse_hours
+from gateway.core.settings import Settings
+from gateway.core.working_time import parse_days, parse_hours
 from gateway.store import rules as store
 from gateway.store.db import Connection
 

@@ -46,6 +46,7 @@ def batch_json(row: Record) -> dict[str, Any]:
         "case_number": row["case_number"],
         "reason": row["reason"],
         "agencies": list(row["agencies"]),
+        "household_items": list(row["household_items"]),
         "status": row["status"],
         "officer": row["officer"],
         "team": row["team"],

@@ -2,7 +2,8 @@
 
 Starts the embedded PostgreSQL (unless GATEWAY_DATABASE_URL is set), the six mock agencies
 and the gateway; issues a demo officer token; submits a batch of synthetic judgment debtors
-to every agency; shows progress; prints a per-agency summary; then keeps serving.
+to every agency; shows progress; prints a per-agency summary, the command centre's wall page
+and a commander's sign-in for it; then keeps serving.
 """
 
 from __future__ import annotations
@@ -50,15 +51,23 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                     token = await create_token(
                         conn, officer="demo-officer", role="officer", team="demo-team"
                     )
+                    wall_token = await create_token(
+                        conn, officer="demo-commander", role="commander", team=None
+                    )
                     # Only filed cases may be queried (accountability/rules.py): file the demo's.
                     await register(conn, [CaseEntry(DEMO_CASE, "demo-team")], Actor(None, "demo"))
-                batch_id = await _submit(base, token, args.subjects)
+                # Printed before the batch runs, so that the wall can be watched while it does.
+                console.print(f"dashboard: {base}/dashboard  (sign in as demo-commander with:)")
+                console.print(wall_token, soft_wrap=True, highlight=False)
+                items = [i.strip() for i in args.household_items.split(",") if i.strip()]
+                batch_id = await _submit(base, token, args.subjects, items)
                 console.print(f"submitted batch {batch_id}: {args.subjects} debtors x 6 agencies")
                 await _show_progress(console, base, token, batch_id)
                 _summary(console, app, await _get(base, token, f"/v1/batches/{batch_id}"))
                 console.print(f"\nresults:  {base}/v1/batches/{batch_id}/results", soft_wrap=True)
                 console.print(f"API:      {base}/openapi.json", soft_wrap=True)
                 console.print(f"metrics:  {base}/metrics", soft_wrap=True)
+                console.print(f"dashboard: {base}/dashboard (demo-commander, token above)")
                 console.print(f"log:      {settings.data_dir / 'demo.log'}", soft_wrap=True)
                 console.print("token (officer demo-officer, team demo-team):")
                 console.print(token, soft_wrap=True, highlight=False)
@@ -67,14 +76,15 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                     await wait_for_stop()
 
 
-async def _submit(base: str, token: str, count: int) -> str:
-    body = {
+async def _submit(base: str, token: str, count: int, household_items: list[str]) -> str:
+    body: dict[str, Any] = {
         "case_number": DEMO_CASE,
         "reason": "演示：查询被执行人名下财产",
         # Each demo run asks again about the same synthetic debtors: say why, as the
         # re-query rule requires of an officer.
         "requery_reason": "演示：再次运行",
         "subjects": [{"name": n, "id_number": i} for n, i in sample_ids(count, seed=2022)],
+        "household_items": household_items,
     }
     async with (
         aiohttp.ClientSession() as session,

@@ -1,5 +1,5 @@
 """``gateway``: serve, migrate, issue tokens, run the demo, and the commands of the modules in
-``COMMAND_MODULES`` (keys, audit, teams, cases, token revoke/list)."""
+``COMMAND_MODULES`` (keys, audit, teams, cases, token revoke/list, report)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 
 from gateway.accountability.auth import ROLES, create_token
-from gateway.cli import admin, audit, keys
+from gateway.cli import admin, audit, keys, report
 from gateway.cli.runner import connection, database, serving, wait_for_stop
 from gateway.core import logs
 from gateway.core.errors import GatewayError
@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--subjects", type=int, default=200)
     demo_parser.add_argument("--latency", choices=["realistic", "zero"], default="realistic")
     demo_parser.add_argument("--exit", action="store_true", help="exit after the batch")
+    demo_parser.add_argument(
+        "--household-items",
+        default="identity,photo",
+        help="what the household registry is asked for: identity, photo or both (comma-separated)",
+    )
     demo_parser.set_defaults(run=demo)
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -88,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--expires-days", type=int, default=None)
     create.set_defaults(run=token_create)
     admin.add_token_commands(token_commands)  # token revoke, token list
-    for module in (keys, audit, admin):
+    for module in (keys, audit, admin, report):
         module.add_commands(commands)
     return parser
 

@@ -1,15 +1,55 @@
 """Prometheus metrics. One registry per application, so replicas in one test don't mix.
 
 Labels are agencies, routes and outcomes only: never a subject, name or case.
+
+Counters and this replica's gauges are exported by every replica: add them up across
+replicas. The gauges read from the database ("cluster-wide" in their help) are exported by
+the leader only (``gateway.store.leader``; the other replicas export none of their samples),
+so that they are not counted once per replica: read them with ``max by (...)``, which also
+drops the replica's ``instance`` label when the lead moves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+
+
+class OptionalGauge(Collector):
+    """A gauge without labels that has no sample until it is set, and none again once
+    cleared (a ``Gauge`` without labels always shows one, 0 before it is set: a replica that
+    does not lead would report a broken audit chain)."""
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._value: float | None = None
+        registry.register(self)
+
+    @property
+    def value(self) -> float | None:
+        return self._value
+
+    def set(self, value: float) -> None:
+        self._value = float(value)
+
+    def clear(self) -> None:
+        self._value = None
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [GaugeMetricFamily(self._name, self._documentation)]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self._name, self._documentation)
+        if self._value is not None:
+            family.add_metric([], self._value)
+        return [family]
 
 
 @dataclass
@@ -71,13 +111,15 @@ class Metrics:
         )
         self.inquiries_waiting = Gauge(
             "gateway_inquiries_waiting",
-            "Inquiries waiting to be asked again after a failed attempt, across all replicas.",
+            "Inquiries waiting to be asked again after a failed attempt; cluster-wide, "
+            "exported by the leader replica only.",
             ["agency"],
             registry=r,
         )
         self.inquiries_late = Gauge(
             "gateway_inquiries_late",
-            "Inquiries unanswered longer than GATEWAY_WAITING_WARNING, across all replicas.",
+            "Inquiries unanswered longer than GATEWAY_WAITING_WARNING; cluster-wide, exported "
+            "by the leader replica only.",
             ["agency"],
             registry=r,
         )
@@ -101,7 +143,8 @@ class Metrics:
         )
         self.queue_depth = Gauge(
             "gateway_queue_depth",
-            "Inquiries waiting, across all replicas.",
+            "Unanswered inquiries by state: queued (to be asked), leased (being asked), held "
+            "(their batch awaits approval); cluster-wide, exported by the leader replica only.",
             ["agency", "state"],
             registry=r,
         )
@@ -174,5 +217,50 @@ class Metrics:
             "gateway_agency_recent_latency_seconds",
             "Median agency time per request over recent requests (this replica).",
             ["agency"],
+            registry=r,
+        )
+        # Cluster-wide figures read from the database: the leader replica only (see above).
+        self.cluster_leader = Gauge(
+            "gateway_cluster_leader",
+            "1 when this replica is the leader, which exports the cluster-wide figures.",
+            registry=r,
+        )
+        self.batches = Gauge(
+            "gateway_batches",
+            "Batches by status, every batch ever submitted; cluster-wide, exported by the "
+            "leader replica only.",
+            ["status"],
+            registry=r,
+        )
+        self.detentions_assisted = Gauge(
+            "gateway_detentions_assisted",
+            "Detentions assisted: police results whose station took the request for detention "
+            "assistance (accepted or dispatched); cluster-wide, exported by the leader replica "
+            "only.",
+            ["agency"],
+            registry=r,
+        )
+        self.audit_chain_length = OptionalGauge(
+            "gateway_audit_chain_length",
+            "Records in the audit chain (the seq of its head); cluster-wide, exported by the "
+            "leader replica only.",
+            registry=r,
+        )
+        self.audit_chain_verified = OptionalGauge(
+            "gateway_audit_chain_verified",
+            "Result of the last verification of the whole audit chain: 1 intact, 0 broken; "
+            "cluster-wide, exported by the leader replica only.",
+            registry=r,
+        )
+        self.audit_verification_records = OptionalGauge(
+            "gateway_audit_verification_records",
+            "Records the last audit chain verification found intact (all of them when the "
+            "chain is); cluster-wide, exported by the leader replica only.",
+            registry=r,
+        )
+        self.audit_verification_time = OptionalGauge(
+            "gateway_audit_verification_timestamp_seconds",
+            "When the last audit chain verification finished (Unix time); cluster-wide, "
+            "exported by the leader replica only.",
             registry=r,
         )

@@ -12,10 +12,8 @@ variable.
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Mapping, Sequence
-from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -27,6 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
 from gateway.core.errors import ConfigurationError
+from gateway.core.working_time import parse_days, parse_hours
 
 PREFIX = "GATEWAY_"
 AGENCY_PREFIX = "GATEWAY_AGENCY_"
@@ -42,9 +41,6 @@ AGENCY_DEFAULTS: Mapping[str, tuple[float, int, float]] = {
     "subsidy": (10.0, 24, 200.0),
     "police": (10.0, 6, 32.0),
 }
-
-_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _worker_id() -> str:
@@ -195,6 +191,24 @@ class Settings(BaseSettings):
     rate_tolerance: float = Field(
         default=0.2, ge=0, description="seconds a reserved send time may be used late"
     )
+    # -- the leader replica: cluster-wide metrics and the audit chain's verification
+    leader_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often a replica tries to become the leader (the one exporting the "
+        "cluster-wide metrics), and the leader checks that it still is",
+    )
+    cluster_metrics_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how often the leader counts the cluster-wide metrics in the database",
+    )
+    audit_verify_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="how often the leader verifies the whole audit chain "
+        "(gateway_audit_chain_verified)",
+    )
     agencies: dict[str, AgencySettings] = Field(
         default_factory=_default_agencies, description="GATEWAY_AGENCY_<NAME>_<FIELD>"
     )
@@ -224,6 +238,14 @@ class Settings(BaseSettings):
         default=3, ge=0, description="alert when a subject is asked for by this many teams"
     )
     cross_team_alert_days: int = Field(default=30, ge=0, description="... within this many days")
+    # -- web pages
+    web_session_hours: float = Field(
+        default=8.0, gt=0, description="hours a web session lasts (never longer than its token)"
+    )
+    web_secure_cookies: bool = Field(
+        default=False,
+        description="mark session cookies Secure (set it when the pages are served over HTTPS)",
+    )
     # -- logs
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="least severe level logged"
@@ -373,32 +395,3 @@ def describe(exc: ValidationError) -> str:
         message = str(error["msg"]).removeprefix("Value error, ").replace("Input should", "must")
         problems.append(f"{name} {message[:1].lower()}{message[1:]}")
     return "bad GATEWAY_* setting: " + "; ".join(problems)
-
-
-def parse_hours(text: str) -> tuple[time, time]:
-    """``08:00-18:00`` -> (08:00, 18:00); ValueError when malformed or not forwards."""
-    match = _HOURS.match(text)
-    if match is None:
-        raise ValueError("must look like 08:00-18:00")
-    try:
-        start = time(int(match[1]), int(match[2]))
-        end = time(int(match[3]), int(match[4]))
-    except ValueError:
-        raise ValueError("holds an impossible time") from None
-    if start >= end:
-        raise ValueError("must start before it ends")
-    return start, end
-
-
-def parse_days(text: str) -> frozenset[int]:
-    """``mon-fri``, ``mon,wed,fri``, ``mon-thu,sat`` -> weekdays (Monday = 0)."""
-    days: set[int] = set()
-    for part in text.lower().split(","):
-        first, _, last = part.strip().partition("-")
-        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
-            raise ValueError("must look like mon-fri or mon,wed,fri")
-        lo, hi = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
-        if hi < lo:
-            raise ValueError("ranges must run forwards (mon-fri)")
-        days.update(range(lo, hi + 1))
-    return frozenset(days)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import Subject
+from connectors.household import ITEMS as HOUSEHOLD_ITEMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,8 @@ class BatchRequest:
     subjects: tuple[Subject, ...]
     #: why subjects are asked for again within the re-query window (gateway/rules.py)
     requery_reason: str | None = None
+    #: the household registry's parts asked for ("identity", "photo"), in canonical order
+    household_items: tuple[str, ...] = HOUSEHOLD_ITEMS
 
     def canonical(self) -> dict[str, Any]:
         """What the idempotency digest is taken over."""
@@ -28,4 +31,6 @@ class BatchRequest:
         }
         if self.requery_reason is not None:  # absent: digests of older batches still match
             canonical["requery_reason"] = self.requery_reason
+        if self.household_items != HOUSEHOLD_ITEMS:  # both, the default: as before
+            canonical["household_items"] = list(self.household_items)
         return canonical

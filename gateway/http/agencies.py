@@ -16,7 +16,7 @@ from gateway.http.keys import DISPATCHER, POLICY, POOL, SETTINGS
 from gateway.http.models.agencies import AgencyList
 from gateway.http.openapi import operation
 from gateway.http.roles import roles
-from gateway.store import db, inquiries
+from gateway.store import db, figures, inquiries
 from gateway.store import limits as store_limits
 
 
@@ -26,9 +26,14 @@ from gateway.store import limits as store_limits
     replies={200: (AgencyList, "every agency, in registry order")},
 )
 async def list_agencies(request: web.Request) -> web.Response:
-    app = request.app
+    items = await agency_health(request.app)
+    return json_response(AgencyList.model_validate({"agencies": items}))
+
+
+async def agency_health(app: web.Application) -> list[dict[str, Any]]:
+    """Every agency's health, in registry order (the API's and the dashboard's)."""
     async with db.connection(app[POOL]) as conn:
-        depth = {row["agency"]: row for row in await inquiries.queue_depth(conn)}
+        depth = {row["agency"]: row for row in await figures.queue_depth(conn)}
         flying = {row["agency"]: row for row in await store_limits.in_flight(conn)}
         settings = app[SETTINGS]
         now = app[POLICY].clock()
@@ -57,6 +62,7 @@ async def list_agencies(request: web.Request) -> web.Response:
                 "queue": {
                     "queued": queue["queued"] if queue else 0,
                     "leased": queue["leased"] if queue else 0,
+                    "held": queue["held"] if queue else 0,
                     "waiting": waiting[name]["waiting"] if name in waiting else 0,
                     "late": waiting[name]["late"] if name in waiting else 0,
                 },
@@ -64,4 +70,4 @@ async def list_agencies(request: web.Request) -> web.Response:
                 "retry_budget": mine["retry_budget"] if mine else None,
             }
         )
-    return json_response(AgencyList.model_validate({"agencies": items}))
+    return items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from connectors.registry import build_connectors
 from gateway.accountability.admission import AdmissionPolicy, utcnow
+from gateway.accountability.figures import ClusterFigures
 from gateway.core.errors import ConfigurationError
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
@@ -17,6 +19,8 @@ from gateway.http.keys import (
     CIPHER,
     CONNECTORS,
     DISPATCHER,
+    FIGURES,
+    LEADERSHIP,
     METRICS,
     POLICY,
     POOL,
@@ -25,9 +29,12 @@ from gateway.http.keys import (
 )
 from gateway.http.middleware import canonical_log, json_errors, require_role
 from gateway.http.routes import add_routes
+from gateway.http.web import dashboard, pages
 from gateway.store import db, migrations
 from gateway.store.crypto import cipher_for
+from gateway.store.leader import Leadership
 from gateway.worker.dispatcher import Dispatcher
+from gateway.worker.supervise import spawn
 
 
 def make_app(
@@ -63,6 +70,24 @@ def make_app(
         yield
         await pool.close()
 
+    async def cluster(app: web.Application) -> AsyncIterator[None]:
+        # The leader replica alone exports the figures counted in the database, and
+        # verifies the audit chain (gateway/store/leader.py, gateway/accountability/figures.py).
+        leadership = Leadership(dsn, settings.leader_seconds)
+        figures = ClusterFigures(
+            app[POOL], leadership, settings, app[METRICS], list(settings.agencies), clock
+        )
+        app[LEADERSHIP], app[FIGURES] = leadership, figures
+        tasks = [
+            spawn("leadership", leadership.run),
+            spawn("cluster_figures", figures.export_loop),
+            spawn("audit_verification", figures.verify_loop),
+        ]
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def agencies(app: web.Application) -> AsyncIterator[None]:
         # One session for every agency; per-agency limits are the dispatcher's job.
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
@@ -83,8 +108,12 @@ def make_app(
         await worker.stop()
 
     app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(cluster)
     app.cleanup_ctx.append(agencies)
     if dispatch:
         app.cleanup_ctx.append(dispatcher)
+    pages.setup(app)
+    app[dashboard.STREAMS] = set()
+    app.on_shutdown.append(dashboard.close_streams)
     add_routes(app)
     return app

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.registry import AGENCIES
-from gateway.accountability import alerts
+from gateway.accountability import alerts, report
 from gateway.accountability import batches as views
 from gateway.core.errors import ValidationFailed
 from gateway.http import cursors
@@ -133,7 +133,8 @@ async def reject_batch(request: web.Request) -> web.Response:
 
 @roles("commander")
 @operation(
-    "Statistics: batches and people per agency, outcomes, throughput, teams",
+    "Statistics: the court's report per agency and team (batches, people, found, assets, "
+    "detentions assisted, overdue) and its sentence, outcomes, throughput",
     query=StatsQuery,
     replies={200: (Statistics, "the figures"), 422: "bad since/until"},
 )
@@ -144,7 +145,7 @@ async def statistics(request: web.Request) -> web.Response:
     _until_after_since(since, until)
     window = (since, until)
     async with db.connection(request.app[POOL]) as conn:
-        by_agency = {r["agency"]: r for r in await stats.agency_batches(conn, window)}
+        figures = await report.gather(conn, since, until)
         late_after = request.app[SETTINGS].waiting_warning
         now = request.app[POLICY].clock()
         inquiries = {
@@ -154,28 +155,14 @@ async def statistics(request: web.Request) -> web.Response:
         teams = await stats.teams(conn, window)
         statuses = await stats.statuses(conn, window)
         kinds = await stats.alerts(conn, window)
-    agencies: dict[str, dict[str, int]] = {}
+    agencies: dict[str, dict[str, Any]] = {}
     for agency in AGENCIES:
-        figures = {"batches": 0, "people": 0}
-        if agency in by_agency:
-            figures = {
-                "batches": by_agency[agency]["batches"],
-                "people": by_agency[agency]["people"],
-            }
-        for name in (
-            "inquiries",
-            "found",
-            "not_found",
-            "failed",
-            "waiting",
-            "late",
-            "overdue",
-            "cancelled",
-        ):
-            figures[name] = inquiries[agency][name] if agency in inquiries else 0
+        counts = figures.total[agency].to_json()
+        for name in ("inquiries", "not_found", "failed", "waiting", "late", "cancelled"):
+            counts[name] = inquiries[agency][name] if agency in inquiries else 0
         for name in ("last_minute", "last_hour"):
-            figures[f"completed_{name}"] = recent[agency][name] if agency in recent else 0
-        agencies[agency] = figures
+            counts[f"completed_{name}"] = recent[agency][name] if agency in recent else 0
+        agencies[agency] = counts
     body: dict[str, Any] = {
         "since": since,
         "until": until,
@@ -191,5 +178,14 @@ async def statistics(request: web.Request) -> web.Response:
         ],
         "batches": {status: statuses.get(status, 0) for status in STATUSES},
         "alerts": {kind: kinds.get(kind, 0) for kind in alerts.KINDS},
+        "by_team": [
+            {
+                "team": team,
+                "agencies": {agency: c.to_json() for agency, c in counts.items()},
+                "sentence": report.sentence(counts),
+            }
+            for team, counts in figures.teams.items()
+        ],
+        "sentence": report.sentence(figures.total),
     }
     return json_response(Statistics.model_validate(body))

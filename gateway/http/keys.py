@@ -7,10 +7,12 @@ from aiohttp import web
 
 from connectors.base import Connector
 from gateway.accountability.admission import AdmissionPolicy
+from gateway.accountability.figures import ClusterFigures
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
 from gateway.store.crypto import DataCipher
 from gateway.store.db import Pool
+from gateway.store.leader import Leadership
 from gateway.worker.dispatcher import Dispatcher
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -21,3 +23,5 @@ POOL = web.AppKey("pool", Pool)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CONNECTORS = web.AppKey("connectors", dict[str, Connector])
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+LEADERSHIP = web.AppKey("leadership", Leadership)
+FIGURES = web.AppKey("figures", ClusterFigures)

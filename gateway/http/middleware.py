@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -47,7 +48,16 @@ async def canonical_log(request: web.Request, handler: Handler) -> web.StreamRes
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            status = exc.status  # a redirect or refusal raised: logged as what was sent
+            raise
+        except asyncio.CancelledError:
+            # The client went away, or the server is shutting down (an open event stream):
+            # not a server error. 499 as nginx logs it.
+            status = 499
+            raise
         status = response.status
         response.headers["X-Request-Id"] = request_id
         return response

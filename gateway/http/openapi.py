@@ -21,6 +21,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from gateway.core.jsonvalues import as_list, as_object
 from gateway.http.models.common import ErrorBody
 from gateway.http.roles import Handler, allowed_roles
+from gateway.http.web.pages import is_page
 
 REF = "#/components/schemas/{model}"
 
@@ -258,6 +259,8 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         resource = route.resource
         if route.method == "HEAD" or resource is None:
             continue
+        if is_page(route.handler):
+            continue  # a web page, not an operation of the API
         spec = operation_of(route.handler)
         path = paths.setdefault(resource.canonical, {})
         path[route.method.lower()] = _operation(route, spec, schemas)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway.http import admin, agencies, audit, batches, command, ops, uploads
 from gateway.http.roles import Handler
+from gateway.http.web import dashboard, signin, static
 
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/v1/batches", batches.submit_batch),
@@ -39,6 +40,16 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/readyz", ops.readyz),
     ("GET", "/metrics", ops.metrics),
     ("GET", "/openapi.json", ops.openapi),
+    # the web pages (session sign-in; not operations of the API)
+    ("GET", "/", signin.home),
+    ("GET", "/login", signin.sign_in_form),
+    ("POST", "/login", signin.sign_in),
+    ("POST", "/logout", signin.sign_out),
+    ("GET", "/dashboard", dashboard.dashboard),
+    ("GET", "/dashboard/events", dashboard.events),
+    ("POST", "/dashboard/batches/{batch_id}/approve", dashboard.approve),
+    ("POST", "/dashboard/batches/{batch_id}/reject", dashboard.reject),
+    ("GET", "/static/{path:.+}", static.static_file),
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +192,8 @@ def summarise(agency: str, status: str, data: Any) -> str:
         key, unit = counts[agency]
         return f"{len(data.get(key) or [])}{unit}"
     if agency == "household":
+        if data.get("sex") is None:  # only the photo was asked for
+            return "电子头像"
         return f"{data.get('sex', '')} {data.get('birth_date', '')} {data.get('address', '')}"
     if agency == "police":
         return f"回执 {data.get('ack_number', '')} {data.get('status', '')}".strip()
@@ -243,6 +245,17 @@ def _text_cell(sheet: Any, value: Any) -> Any:
     cell.data_type = "s"  # not "f": openpyxl takes a leading = for a formula
     cell.quotePrefix = True
     return cell
+
+
+def write_text_sheet(title: str, rows: Iterable[Sequence[str]]) -> bytes:
+    """A one-sheet .xlsx of text rows (a report): every cell text, never a formula."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    for row in rows:
+        sheet.append([_text_cell(sheet, value) for value in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
 
 
 def write_results(batch: dict[str, Any], items: Iterable[dict[str, Any]]) -> bytes:

@@ -41,6 +41,10 @@ _UPLOAD = {
             "case_number": {"type": "string"},
             "reason": {"type": "string"},
             "agencies": {"type": "string", "description": "comma-separated"},
+            "household_items": {
+                "type": "string",
+                "description": "comma-separated: identity, photo (default both)",
+            },
             "file": {"type": "string", "format": "binary"},
         },
     }
@@ -61,7 +65,8 @@ _UPLOAD = {
     },
 )
 async def upload_batch(request: web.Request) -> web.StreamResponse:
-    """multipart/form-data: case_number, reason, agencies (comma-separated, optional), file."""
+    """multipart/form-data: case_number, reason, agencies and household_items
+    (comma-separated, optional), file."""
     if request.content_type != "multipart/form-data":
         raise BadRequest("expected multipart/form-data with fields case_number, reason, file")
     settings = request.app[SETTINGS]
@@ -90,9 +95,10 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
         "reason": form.get("reason"),
         "subjects": rows.subjects,
     }
-    agencies = form.get("agencies")
-    if isinstance(agencies, str) and agencies.strip():
-        body["agencies"] = [a.strip() for a in agencies.split(",") if a.strip()]
+    for field in ("agencies", "household_items"):
+        value = form.get(field)
+        if isinstance(value, str) and value.strip():
+            body[field] = [v.strip() for v in value.split(",") if v.strip()]
     try:
         return await accept_batch(request, body)
     except ValidationFailed as exc:

@@ -36,6 +36,7 @@ async def insert_batch(
     subject_count: int,
     idempotency_key: str | None,
     request_digest: bytes,
+    household_items: Sequence[str],
 ) -> bool:
     """False when a concurrent submission with the same idempotency key won the race."""
     inserted = await _run.fetchval(
@@ -51,6 +52,7 @@ async def insert_batch(
         subject_count,
         idempotency_key,
         request_digest,
+        list(household_items),
     )
     return inserted is not None
 

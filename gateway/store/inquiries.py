@@ -15,8 +15,8 @@ async def claim(
     conn: Connection, agency: str, limit: int, owner: str, lease_seconds: float
 ) -> list[Record]:
     """Up to ``limit`` due inquiries of ``agency``, fair across open batches, leased to
-    ``owner``: (id, batch_id, row, attempts, name, id_number, kind, case_number, officer,
-    team), with the dispatch audited."""
+    ``owner``: (id, batch_id, row, attempts, answer_deadline, name, id_number, kind,
+    case_number, household_items, officer, team), with the dispatch audited."""
     return await _run.fetch(conn, "claim_inquiries", agency, limit, owner, lease_seconds)
 
 
@@ -27,10 +27,12 @@ async def record_results(
     sealed_data: Sequence[bytes | None],
     errors: Sequence[str | None],
     attempts: Sequence[int],
+    assets: Sequence[int | None],
     owner: str,
 ) -> list[Record]:
-    """Results of inquiries still leased by ``owner``, with their audit records; returns what
-    was stored: (inquiry_id, batch_id, agency, status)."""
+    """Results of inquiries still leased by ``owner``, with their audit records (``assets``:
+    found in each record, or None); returns what was stored: (inquiry_id, batch_id, agency,
+    status)."""
     return await _run.fetch(
         conn,
         "record_results",
@@ -40,6 +42,7 @@ async def record_results(
         list(errors),
         list(attempts),
         owner,
+        list(assets),
     )
 
 
@@ -83,11 +86,6 @@ async def renew_leases(
 async def reclaim_expired(conn: Connection) -> list[Record]:
     """Requeue leases whose holder died: (agency) of each."""
     return await _run.fetch(conn, "reclaim_expired_leases")
-
-
-async def queue_depth(conn: Connection) -> list[Record]:
-    """(agency, queued, leased) for agencies with work waiting."""
-    return await _run.fetch(conn, "queue_depth")
 
 
 async def lease_overdue(

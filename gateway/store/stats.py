@@ -10,17 +10,19 @@ from gateway.store._run import Connection, Record
 Window = tuple[datetime | None, datetime | None]
 
 
-async def agency_batches(conn: Connection, window: Window) -> list[Record]:
-    """(agency, batches, people) for batches created in the window."""
-    return await _run.fetch(conn, "stats_agency_batches", *window)
+async def report(conn: Connection, window: Window) -> list[Record]:
+    """The court's report for batches created in the window: (team, agency, batches, people,
+    identity_people, photo_people, found, assets, overdue), per team and agency, and per
+    agency over every team (``team`` None). People are distinct subjects; found, assets and
+    overdue count answers."""
+    return await _run.fetch(conn, "stats_report", *window)
 
 
 async def agency_inquiries(
     conn: Connection, window: Window, late_after: float, now: datetime
 ) -> list[Record]:
-    """(agency, inquiries, found, not_found, failed, waiting, late, overdue, cancelled):
-    late = unanswered ``late_after`` seconds after submission; overdue = failed for want of
-    an answer within the agency's deadline."""
+    """(agency, inquiries, not_found, failed, waiting, late, cancelled): late = unanswered
+    ``late_after`` seconds after submission (found and overdue: ``report``)."""
     return await _run.fetch(conn, "stats_agency_inquiries", *window, late_after, now)
 
 

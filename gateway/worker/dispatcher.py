@@ -111,6 +111,7 @@ class Dispatcher:
             self.wake,
             self.cancel_batch,
             lambda: list(self._leased),
+            lambda batch_id: self._batches_finished([batch_id]),
         )
 
     @property
@@ -174,7 +175,8 @@ class Dispatcher:
         return len(self._tasks_by_batch.get(batch_id, ()))
 
     async def wait_finished(self, batch_id: str) -> None:
-        """Until the batch is done or cancelled (an event, not a poll)."""
+        """Until the batch is done or cancelled (an event, not a poll: this replica's writer,
+        or another replica's notification, says so)."""
         waiter = asyncio.get_running_loop().create_future()
         self._finish_waiters[batch_id].append(waiter)
         async with db.connection(self._pool) as conn:
@@ -268,7 +270,12 @@ class Dispatcher:
                     row["kind"],
                 ),
                 requester=Requester(
-                    row["officer"], row["team"], row["case_number"], str(row["batch_id"])
+                    row["officer"],
+                    row["team"],
+                    row["case_number"],
+                    str(row["batch_id"]),
+                    # Only the household registry answers in parts: what the officer chose.
+                    tuple(row["household_items"]) if agency == "household" else (),
                 ),
                 prior_attempts=row["attempts"],
                 answer_deadline=row["answer_deadline"],

@@ -1,6 +1,8 @@
 """What a dispatcher keeps doing besides asking agencies: renewing its leases, requeueing
 the leases of replicas that died, failing what outlived its agency's answer deadline,
-exporting the queue's figures, and listening for new work and cancellations.
+exporting this replica's agency figures (breakers, recent errors and latency; the queue's
+figures are cluster-wide, exported by the leader: ``gateway.accountability.figures``), and
+listening for new work and cancellations.
 
 Each is a loop that outlives the database going away: a failed round is logged and tried
 again (and ``supervise`` restarts a loop that crashes anyway).
@@ -48,6 +50,7 @@ class Upkeep:
         wake: Callable[[str | None], None],
         cancel_batch: Callable[[str], object],
         working_on: Callable[[], list[int]],
+        batch_finished: Callable[[str], object],
     ) -> None:
         self._pool = pool
         self._owner = owner
@@ -59,6 +62,7 @@ class Upkeep:
         self._wake = wake
         self._cancel_batch = cancel_batch
         self._working_on = working_on
+        self._batch_finished = batch_finished
 
     async def keep_leases(self) -> None:
         interval = max(0.2, self._settings.lease_seconds / 3)
@@ -73,7 +77,8 @@ class Upkeep:
                 log.warning("lease_renewal_failed", error=type(exc).__name__)
 
     async def tend_queue(self) -> None:
-        """Requeue dead replicas' leases, fail what is past its deadline, export figures."""
+        """Requeue dead replicas' leases, fail what is past its deadline, export this
+        replica's agency figures."""
         interval = max(0.2, min(self._settings.lease_seconds / 2, 10.0))
         while True:
             try:
@@ -89,8 +94,6 @@ class Upkeep:
             overdue = await inquiries.lease_overdue(
                 conn, self._owner, self._settings.lease_seconds, now, OVERDUE_CHUNK
             )
-            depth = await inquiries.queue_depth(conn)
-            waiting = await inquiries.waiting(conn, self._settings.waiting_warning, now)
         if reclaimed:
             log.info("leases_reclaimed", count=len(reclaimed))
             for agency in {row["agency"] for row in reclaimed}:
@@ -102,28 +105,17 @@ class Upkeep:
             self._metrics.inquiries_overdue.labels(agency).inc()
         if overdue:
             log.info("inquiries_overdue", count=len(overdue))
-        self._export(depth, waiting)
-
-    def _export(self, depth: list[db.Record], waiting: list[db.Record]) -> None:
         for runtime in self._agencies.values():
             runtime.export_metrics(self._metrics)
-        metrics = self._metrics
-        metrics.queue_depth.clear()
-        for row in depth:
-            metrics.queue_depth.labels(row["agency"], "queued").set(row["queued"])
-            metrics.queue_depth.labels(row["agency"], "leased").set(row["leased"])
-        figures = {row["agency"]: row for row in waiting}
-        for agency in self._agencies:
-            row = figures.get(agency)
-            metrics.inquiries_waiting.labels(agency).set(row["waiting"] if row else 0)
-            metrics.inquiries_late.labels(agency).set(row["late"] if row else 0)
 
     async def listen(self) -> None:
-        """LISTEN for new work and cancellations; listen again when the connection is lost.
+        """LISTEN for new work, cancellations and batches finished by any replica; listen
+        again when the connection is lost.
         The claim loops also poll, so a missed notification only delays work."""
         handlers: dict[str, channels.Handler] = {
             channels.QUEUED: lambda _payload: self._wake(None),
             channels.CANCELLED: self._cancel_batch,
+            channels.FINISHED: self._batch_finished,
         }
         # Listen again soon after a loss, then less and less often while the database stays
         # away (the claim loops poll meanwhile), and soon again once it listened.

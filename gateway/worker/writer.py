@@ -1,7 +1,9 @@
 """Group commit of results: many agency answers recorded in one transaction.
 
 Each answer is committed together with its audit record and the inquiry's state change, and
-only if this worker still holds the inquiry's lease, so a result is never recorded twice. If
+only if this worker still holds the inquiry's lease, so a result is never recorded twice. A
+found record is sealed, and the assets in it counted (``gateway.core.assets``: the statistics
+read the count, never the record), when the answer is added. If
 the database is unreachable the answers wait in memory and the flush is retried; if the
 process dies first, the leases expire and the inquiries are asked again.
 """
@@ -17,9 +19,10 @@ from typing import Any
 
 import structlog
 
+from gateway.core.assets import assets_found
 from gateway.core.errors import DatabaseUnavailable, TransactionConflict
 from gateway.core.metrics import Metrics
-from gateway.store import db, inquiries
+from gateway.store import batches, channels, db, inquiries
 from gateway.store.crypto import DataCipher, result_context
 from gateway.store.db import Pool
 
@@ -78,7 +81,8 @@ class ResultWriter:
         #: told the inquiries whose outcome was written, or dropped: no lease to keep for them
         self._on_settled = on_settled
         self._buffer: list[Outcome] = []
-        self._sealed: dict[int, bytes | None] = {}
+        #: per inquiry: its record sealed, and the assets found in it
+        self._stored: dict[int, tuple[bytes | None, int | None]] = {}
         self._requeues: list[Requeue] = []
         self._ready = asyncio.Event()
         self._full = asyncio.Event()
@@ -100,7 +104,8 @@ class ResultWriter:
                 outcome.attempts,
             )
             sealed = None
-        self._sealed[outcome.inquiry_id] = sealed
+        assets = assets_found(outcome.agency, outcome.data) if outcome.status == "found" else None
+        self._stored[outcome.inquiry_id] = (sealed, assets)
         self._buffer.append(outcome)
         self._ready.set()
         if len(self._buffer) >= self._flush_size:
@@ -149,7 +154,7 @@ class ResultWriter:
                 # and its inquiries are asked again, so nothing is lost or doubled.
                 log.exception("result_flush_dropped", pending=len(group))
             for outcome in group:
-                self._sealed.pop(outcome.inquiry_id, None)
+                self._stored.pop(outcome.inquiry_id, None)
             if self._on_settled is not None:
                 self._on_settled([o.inquiry_id for o in group] + [r.inquiry_id for r in requeues])
 
@@ -178,13 +183,16 @@ class ResultWriter:
                     conn,
                     [o.inquiry_id for o in group],
                     [o.status for o in group],
-                    [self._sealed[o.inquiry_id] for o in group],
+                    [self._stored[o.inquiry_id][0] for o in group],
                     [o.error for o in group],
                     [o.attempts for o in group],
+                    [self._stored[o.inquiry_id][1] for o in group],
                     self._owner,
                 )
             batch_ids = list({row["batch_id"] for row in stored})
             finished = await inquiries.finish_batches(conn, batch_ids) if batch_ids else []
+            for row in finished:  # told to the other replicas at commit
+                await batches.notify(conn, channels.FINISHED, str(row["id"]))
         self._metrics.result_flush_seconds.observe(time.perf_counter() - started)
         for row in stored:
             self._metrics.inquiries_completed.labels(row["agency"], row["status"]).inc()

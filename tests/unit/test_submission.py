@@ -96,3 +96,23 @@ def test_an_organisation_is_told_from_a_person() -> None:
         body({"name": "四平某公司", "id_number": "91220300MA0Y5X5A81"}), max_subjects=1
     )
     assert request.subjects[0].kind == "organisation"
+
+
+def test_household_items_are_canonical_and_in_the_digest_only_when_not_both() -> None:
+    from gateway.accountability.admission import request_digest
+
+    person = {"name": "张三", "id_number": resident_id(1)}
+    default = parse_submission(body(person), max_subjects=10)
+    both = parse_submission(body(person, household_items=["photo", "identity"]), max_subjects=10)
+    photo = parse_submission(body(person, household_items=["photo", "photo"]), max_subjects=10)
+    assert default.household_items == both.household_items == ("identity", "photo")
+    assert photo.household_items == ("photo",)
+    # A batch without the field (or with both, the same request) keeps the digest it had
+    # before the field existed: the canonical form has no household_items then.
+    assert "household_items" not in default.canonical()
+    assert request_digest(default) == request_digest(both) != request_digest(photo)
+    assert photo.canonical()["household_items"] == ["photo"]
+    assert problems(body(person, household_items=["address"])) == [
+        (None, "household_items", "must be one of identity, photo")
+    ]
+    assert problems(body(person, household_items=[]))[0][:2] == (None, "household_items")

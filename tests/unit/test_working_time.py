@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.accountability.alerts import WorkingTime
-from gateway.core.settings import Settings, parse_days, parse_hours
+from gateway.core.settings import Settings
+from gateway.core.working_time import parse_days, parse_hours
 
 
 def working(hours: str = "08:00-18:00", days: str = "mon-fri") -> WorkingTime:

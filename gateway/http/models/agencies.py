@@ -24,8 +24,9 @@ class InFlight(BaseModel):
 
 
 class Queue(BaseModel):
-    queued: int = Field(ge=0)
-    leased: int = Field(ge=0)
+    queued: int = Field(ge=0, description="to be asked (batches approved or not needing it)")
+    leased: int = Field(ge=0, description="being asked")
+    held: int = Field(ge=0, description="in batches awaiting a commander's approval")
     waiting: int = Field(ge=0, description="to be asked again after a failed attempt")
     late: int = Field(ge=0, description="unanswered longer than GATEWAY_WAITING_WARNING")
 

@@ -9,11 +9,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from connectors.base import Subject
+from connectors.household import ITEMS
 from gateway.core.validation import BatchRequest
 from gateway.http.models.common import ApiModel
 from gateway.http.models.fields import (
     AgencyName,
     CaseNumberField,
+    HouseholdItem,
     IdNumber,
     Name,
     Reason,
@@ -43,12 +45,20 @@ class BatchSubmission(ApiModel):
     agencies: list[AgencyName] | None = Field(
         default=None, min_length=1, description="default: all agencies"
     )
+    household_items: list[HouseholdItem] | None = Field(
+        default=None,
+        min_length=1,
+        description="what the household registry is asked for: identity (身份信息), photo "
+        "(电子头像); default both. Photo only still looks the identity up (the photo number "
+        "comes with it) but keeps none of it",
+    )
     subjects: list[SubjectIn] = Field(min_length=1)
 
     def to_request(self) -> BatchRequest:
         from connectors.registry import AGENCIES
 
         chosen = set(self.agencies) if self.agencies is not None else set(AGENCIES)
+        items = set(self.household_items) if self.household_items is not None else set(ITEMS)
         return BatchRequest(
             case_number=self.case_number,
             reason=self.reason,
@@ -58,6 +68,7 @@ class BatchSubmission(ApiModel):
                 Subject(s.name, s.id_number.canonical, s.id_number.kind) for s in self.subjects
             ),
             requery_reason=self.requery_reason,
+            household_items=tuple(item for item in ITEMS if item in items),
         )
 
 
@@ -75,6 +86,7 @@ class BatchSummary(BaseModel):
     case_number: str
     reason: str
     agencies: list[str]
+    household_items: list[str] = Field(description="what the household registry is asked for")
     status: BatchStatus
     officer: str
     team: str

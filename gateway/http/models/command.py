@@ -52,16 +52,38 @@ class StatsQuery(BaseModel):
     until: LocalTime | None = Field(default=None, description="exclusive")
 
 
-class AgencyFigures(BaseModel):
+class HouseholdItemFigures(BaseModel):
+    identity: int = Field(ge=0, description="people asked for their identity (身份信息)")
+    photo: int = Field(ge=0, description="people asked for their ID photo (电子头像)")
+
+
+class ReportFigures(BaseModel):
+    """One agency's figures in the court's report (a figure it does not have is null)."""
+
     batches: int = Field(ge=0)
     people: int = Field(ge=0, description="distinct subjects")
+    found: int = Field(ge=0, description="answers found (one per batch and subject)")
+    assets: int | None = Field(
+        ge=0,
+        description="assets in the answers found: realestate properties, vehicles, forestry "
+        "certificates, subsidy accounts (distinct accounts paid into); null for household "
+        "and police",
+    )
+    detentions_assisted: int | None = Field(
+        ge=0, description="police answers found (the station took the request); null elsewhere"
+    )
+    household_items: HouseholdItemFigures | None = Field(
+        description="household: distinct people asked for each item; null elsewhere"
+    )
+    overdue: int = Field(ge=0, description="failed: no answer within the agency's deadline")
+
+
+class AgencyFigures(ReportFigures):
     inquiries: int = Field(ge=0)
-    found: int = Field(ge=0)
     not_found: int = Field(ge=0)
     failed: int = Field(ge=0)
     waiting: int = Field(ge=0, description="not answered yet")
     late: int = Field(ge=0, description="not answered GATEWAY_WAITING_WARNING after submission")
-    overdue: int = Field(ge=0, description="failed: no answer within the agency's deadline")
     cancelled: int = Field(ge=0)
     completed_last_minute: int = Field(ge=0)
     completed_last_hour: int = Field(ge=0)
@@ -89,10 +111,23 @@ class AlertCounts(BaseModel):
     cross_team_subject: int = Field(ge=0)
 
 
+class TeamReport(BaseModel):
+    team: str
+    agencies: dict[str, ReportFigures]
+    sentence: str = Field(description="the team's figures in the court's words")
+
+
 class Statistics(BaseModel):
     since: datetime | None
     until: datetime | None
-    agencies: dict[str, AgencyFigures]
+    agencies: dict[str, AgencyFigures] = Field(description="every team together")
     teams: list[TeamFigures]
     batches: BatchCounts
     alerts: AlertCounts
+    by_team: list[TeamReport] = Field(
+        description="the report's figures per team with batches in the window, by name"
+    )
+    sentence: str = Field(
+        description="the report in the court's words (Chinese), e.g. 户政信息查询198批次，"
+        "查询458人电子头像信息和426人身份信息；不动产信息查询185批次，查询2059人不动产情况；……"
+    )

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from connectors.household import ITEMS as HOUSEHOLD_ITEMS
 from connectors.registry import AGENCIES
 from gateway.core.identifiers import (
     CASE_TYPES,
@@ -210,6 +211,20 @@ AgencyName = Annotated[
     str,
     BeforeValidator(_agency),
     WithJsonSchema({"type": "string", "enum": list(AGENCIES)}),
+]
+
+
+def _household_item(value: Any) -> str:
+    if not isinstance(value, str) or value not in HOUSEHOLD_ITEMS:
+        raise problem(f"must be one of {', '.join(HOUSEHOLD_ITEMS)}")
+    return value
+
+
+#: a part of the household registry's answer: "identity" (身份信息) or "photo" (电子头像)
+HouseholdItem = Annotated[
+    str,
+    BeforeValidator(_household_item),
+    WithJsonSchema({"type": "string", "enum": list(HOUSEHOLD_ITEMS)}),
 ]
 
 

@@ -50,7 +50,7 @@ audited AS (
     JOIN teams t ON t.id = b.team_id
 )
 SELECT c.id, c.batch_id, c.row, c.attempts, c.answer_deadline, s.name, s.id_number, s.kind,
-       b.case_number, o.name AS officer, t.name AS team
+       b.case_number, b.household_items, o.name AS officer, t.name AS team
 FROM claimed c
 JOIN subjects s ON s.batch_id = c.batch_id AND s.row = c.row
 JOIN batches b ON b.id = c.batch_id
@@ -61,10 +61,11 @@ ORDER BY c.id;
 -- name: record_results
 -- Only rows still leased by this worker are recorded: a worker whose lease expired and was
 -- taken over records nothing, so each inquiry gets exactly one result and one audit record.
--- $1 ids, $2 statuses, $3 data, $4 errors, $5 attempts, $6 lease owner
+-- $1 ids, $2 statuses, $3 data, $4 errors, $5 attempts, $6 lease owner, $7 assets found
 WITH input AS (
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::int[])
-        AS t (inquiry_id, status, data, error, attempts)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::int[],
+                         $7::int[])
+        AS t (inquiry_id, status, data, error, attempts, assets)
 ),
 owned AS (
     UPDATE inquiries i
@@ -75,9 +76,10 @@ owned AS (
     RETURNING i.id, i.batch_id, i.row, i.agency
 ),
 stored AS (
-    INSERT INTO results (inquiry_id, batch_id, row, agency, status, data, error, attempts)
+    INSERT INTO results (inquiry_id, batch_id, row, agency, status, data, error, attempts,
+                         assets)
     SELECT o.id, o.batch_id, o.row, o.agency, input.status, input.data, input.error,
-           input.attempts
+           input.attempts, input.assets
     FROM owned o JOIN input ON input.inquiry_id = o.id
     RETURNING inquiry_id, batch_id, row, agency, status, error
 ),
@@ -119,12 +121,6 @@ RETURNING agency;
 -- Hand back what this worker still leases (it is stopping): queued again at once.
 UPDATE inquiries SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
 WHERE state = 'leased' AND lease_owner = $1;
-
--- name: queue_depth
-SELECT agency, count(*) FILTER (WHERE state = 'queued') AS queued,
-       count(*) FILTER (WHERE state = 'leased') AS leased
-FROM inquiries WHERE state IN ('queued', 'leased')
-GROUP BY agency;
 
 -- name: requeue_deferred
 -- Give back claimed work that was not answered (a transient failure, the agency's breaker is

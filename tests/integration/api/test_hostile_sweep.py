@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from gateway.http.roles import allowed_roles
+from gateway.http.web.pages import is_page
 from tests.conftest import CASE, Gateway, batch_body
 from tests.integration.api.hostile import (
     DEEP,
@@ -139,11 +140,15 @@ class Sweep:
         # a target officer whose tokens the sweep may revoke freely
         await gateway.token("officer", "team-b", officer="sweep-target")
         self.routes = []
+        #: web pages answer a refusal as a page (HTML), not as the API's JSON error
+        self.pages: set[str] = set()
         for route in gateway.client.app.router.routes():
             if route.method == "HEAD" or route.resource is None:
                 continue
             roles = allowed_roles(route.handler) or ("public",)
             self.routes.append((route.method, route.resource.canonical, roles))
+            if is_page(route.handler):
+                self.pages.add(route.resource.canonical)
         assert len(self.routes) >= 25  # every module's routes are there
 
     def path(self, template: str, **values: str) -> str:
@@ -173,7 +178,13 @@ class Sweep:
         if status >= 500 and not (path == "/readyz" and status == 503):
             self.failures.append((method, path[:80], role, label, status, raw[:300]))
             return status, None
-        if status >= 400:
+        page = any(path.split("?")[0] == self.path(p) for p in self.pages) or path.startswith(
+            "/static/"
+        )
+        if status >= 400 and page:
+            if not raw:
+                self.failures.append((method, path[:80], role, label, status, raw[:300]))
+        elif status >= 400:
             try:
                 error = json.loads(raw)["error"]
                 assert error["code"] and error["message"]

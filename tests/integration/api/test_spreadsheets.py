@@ -27,8 +27,9 @@ def form(data: bytes, **fields: str) -> aiohttp.FormData:
     payload = aiohttp.FormData()
     payload.add_field("case_number", fields.get("case_number", CASE))
     payload.add_field("reason", fields.get("reason", "批量查询"))
-    if "agencies" in fields:
-        payload.add_field("agencies", fields["agencies"])
+    for name in ("agencies", "household_items"):
+        if name in fields:
+            payload.add_field(name, fields[name])
     payload.add_field("file", data, filename="debtors.xlsx")
     return payload
 
@@ -66,6 +67,37 @@ async def test_an_uploaded_workbook_becomes_a_batch_and_exports_its_results(
     assert {r[2] for r in body} == {i for _, i in persons}
     assert all(r[5] for r in body)  # every row has a readable summary
     assert all("data_base64" not in (r[9] or "") for r in body)
+
+
+async def test_an_upload_may_ask_the_household_registry_for_the_photo_only(
+    gateway: Gateway, mocks: Any
+) -> None:
+    people = [(n, i) for n, i in sample_ids(6, seed=32) if not i[0].isalpha()]
+    rows: list[list[Any]] = [[k + 1, n, i] for k, (n, i) in enumerate(people)]
+    response = await upload(
+        gateway, workbook(rows), agencies="household", household_items=" photo "
+    )
+    assert response.status == 202, await response.text()
+    created = await response.json()
+    assert created["household_items"] == ["photo"]
+    await gateway.wait_finished(created["id"])
+    results = await gateway.all_results(created["id"])
+    assert [r["data"] for r in results] == [
+        mocks.truth("household", i, items=("photo",)) for _, i in people
+    ]
+    export = await gateway.client.get(
+        f"/v1/batches/{created['id']}/results.xlsx", headers=await gateway.headers()
+    )
+    summaries = {
+        r[5]
+        for r in list(
+            load_workbook(io.BytesIO(await export.read())).active.iter_rows(values_only=True)
+        )[2:]
+    }
+    assert summaries <= {"电子头像", "无记录"} and "电子头像" in summaries
+    refused = await upload(gateway, workbook(rows), household_items="address")
+    assert refused.status == 422
+    assert (await refused.json())["error"]["problems"][0]["field"] == "household_items"
 
 
 async def test_bad_rows_are_named_by_their_spreadsheet_row_and_nothing_is_stored(

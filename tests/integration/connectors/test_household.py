@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+
+import pytest
 
 from connectors.base import Found, NotFound
 from mocks.population import sample_ids
@@ -44,3 +47,27 @@ async def test_two_requests_per_person_and_none_for_organisations(
     assert isinstance(answers[0], Found) and isinstance(answers[1], NotFound)
     # identity, then photo; organisations are not asked about at all
     assert agency_mocks.stats("household")["requests"] == 2
+
+
+@pytest.mark.parametrize(
+    ("items", "requests_per_person"),
+    [(("identity",), 1), (("photo",), 2), (("identity", "photo"), 2), ((), 2)],
+)
+async def test_only_the_parts_asked_for(
+    connect: Connect,
+    agency_mocks: RunningMocks,
+    items: tuple[str, ...],
+    requests_per_person: int,
+) -> None:
+    """Identity only: no photo request, the photo null. Photo only: the identity is still asked
+    for (the photo number comes with it), and none of it is kept."""
+    people = [p for p in SAMPLE[:12] if agency_mocks.truth("household", p[1]) is not None]
+    requester = dataclasses.replace(REQUESTER, items=items)
+    answers = await connect("household").query(subjects(people), requester)
+    records = [a.to_json() for a in answers]
+    assert records == [agency_mocks.truth("household", i, items=items) for _, i in people]
+    assert agency_mocks.stats("household")["requests"] == requests_per_person * len(people)
+    for record in records:
+        assert record is not None
+        assert (record["photo"] is not None) == ("photo" in items or not items)
+        assert (record["name"] is not None) == ("identity" in items or not items)

@@ -45,7 +45,7 @@ async def test_connector_against_the_fixture(case: Case, http: aiohttp.ClientSes
     async with scripted_agency(case) as (url, playback):
         connector = connector_classes()[case.agency](session=http, base_url=url, timeout=5.0)
         try:
-            answers = await connector.query(case.subjects, REQUESTER)
+            answers = await connector.query(case.subjects, case.requester)
             outcome: list[object] | AgencyError = [answer.to_json() for answer in answers]
         except AgencyError as exc:
             outcome = exc
@@ -94,7 +94,7 @@ async def test_stand_in_answers_the_fixture(case: Case, http: aiohttp.ClientSess
 @pytest.mark.parametrize("case", STAND_IN, ids=ids(STAND_IN))
 def test_truth_agrees_with_the_fixture(case: Case) -> None:
     found = [
-        truth(case.agency, s.id_number, s.kind, case_number=REQUESTER.case_number)
+        truth(case.agency, s.id_number, s.kind, case_number=REQUESTER.case_number, items=case.items)
         for s in case.subjects
     ]
     assert strict_json(found) == strict_json(case.expected)

@@ -7,6 +7,7 @@ requests; what did not match is kept in ``Playback.unexpected``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import xml.etree.ElementTree as ET
@@ -80,10 +81,17 @@ class Case:
     expected: list[Any] | None
     #: {"error": class name, "message": str(exception)} for a bad answer
     error: dict[str, str] | None
+    #: the household parts asked for (``household_items``); empty: all of them
+    items: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.agency}/{self.name}"
+
+    @property
+    def requester(self) -> Requester:
+        """The fixture requester, asking for the case's parts."""
+        return dataclasses.replace(REQUESTER, items=self.items)
 
 
 def strict_json(value: Any) -> str:
@@ -109,7 +117,8 @@ def _body(spec: dict[str, Any], directory: Path) -> Body:
 
 def load_case(directory: Path) -> Case:
     doc = json.loads((directory / "exchanges.json").read_text(encoding="utf-8"))
-    assert set(doc) == {"about", "stand_in", "subjects", "exchanges"}, directory
+    required = {"about", "stand_in", "subjects", "exchanges"}
+    assert required <= set(doc) <= required | {"household_items"}, directory
     exchanges = [
         Exchange(
             method=item["request"]["method"],
@@ -137,6 +146,7 @@ def load_case(directory: Path) -> Case:
         exchanges=exchanges,
         expected=expected,
         error=error,
+        items=tuple(doc.get("household_items", ())),
     )
 
 

@@ -185,7 +185,13 @@ async def test_agency_health_for_officers_and_commanders_only(
         assert by_name["household"]["recent"]["error_rate"] == 0
         assert by_name["household"]["recent"]["median_latency_ms"] is not None
         assert by_name["forestry"]["recent"]["requests"] == 0
-        assert by_name["household"]["queue"] == {"queued": 0, "leased": 0, "waiting": 0, "late": 0}
+        assert by_name["household"]["queue"] == {
+            "queued": 0,
+            "leased": 0,
+            "held": 0,
+            "waiting": 0,
+            "late": 0,
+        }
     for role, team in (("auditor", None), ("admin", None)):
         response = await gateway.client.get(
             "/v1/agencies", headers=await gateway.headers(role=role, team=team)

@@ -6,8 +6,9 @@ the client gives up, a dropped connection, an answer cut short. Whatever the mix
 finishes with every result equal to the agency's truth and no inquiry failed: each request is
 retried by itself, a protocol that cannot be is restarted, and what is still unanswered goes
 back to the queue until the agency's answer deadline (a day, far beyond these tests). At 10 %
-of requests faulted the circuit breakers never open: a flaky agency is not a dead one. (At
-30 % they may open now and then: five failures in a row, as sent, come once in ~600 requests.)
+of requests faulted the circuit breakers stay closed: a flaky agency is not a dead one (five
+faults in a row, as sent, come once in ~100,000 requests at 10 %; at 30 % once in ~400, so
+there they may open now and then).
 
 Unlike test_faults.py (faults drawn inside two mocks), all six agencies are faulty here,
 including the township offices (a subsidy inquiry is a dozen or more requests) and the two
@@ -39,6 +40,11 @@ PEOPLE_PER_KIND = 30
 #: zero-latency mocks answer in milliseconds: half a second without an answer means "hung"
 #: (the ticket-and-poll agencies get three of those for the whole protocol)
 PROXIED = {"timeout": 0.5, "max_rps": 0}
+#: At 10 % the breakers are watched, and an answer slower than the timeout counts as a failure
+#: like a hang: under a loaded machine (four test workers, each with its PostgreSQL, on two
+#: cores) healthy answers took over half a second often enough to open three breakers once in
+#: a run. A second and a half tells a hang from a busy machine.
+PROXIED_WATCHED = {"timeout": 1.5, "max_rps": 0}
 
 CASES = [
     pytest.param(0.10, FAULT_KINDS, PEOPLE, id="mixed-10%"),
@@ -47,9 +53,11 @@ CASES = [
 ]
 
 
-async def start(start_gateway: StartGateway, proxies: FaultProxies) -> Gateway:
+async def start(
+    start_gateway: StartGateway, proxies: FaultProxies, settings: dict[str, float]
+) -> Gateway:
     return await start_gateway(
-        agencies=agencies(proxies.urls, **dict.fromkeys(AGENCIES, PROXIED)),
+        agencies=agencies(proxies.urls, **dict.fromkeys(AGENCIES, settings)),
         backoff_base=0.01,
         backoff_cap=0.05,
         # what is given back to the queue is asked again soon (the default cap is ten minutes)
@@ -81,7 +89,7 @@ async def test_every_answer_arrives_through_a_faulty_proxy(
 ) -> None:
     subjects = sample_ids(people, seed=2024)
     async with fault_proxies(mocks.urls, rate=rate, kinds=kinds, seed=7) as proxies:
-        gateway = await start(start_gateway, proxies)
+        gateway = await start(start_gateway, proxies, PROXIED_WATCHED if rate <= 0.1 else PROXIED)
         created = await gateway.submit(body(subjects))
         await gateway.wait_finished(created["id"], timeout=90)
         stats = proxies.stats
@@ -111,5 +119,7 @@ async def test_every_answer_arrives_through_a_faulty_proxy(
     assert sum(injected.values()) >= rate * requests / 2
 
     if rate <= 0.1:
-        # A flaky agency is not a dead one: no breaker opened at any moment of the run.
-        assert opened == dict.fromkeys(AGENCIES, 0)
+        # A flaky agency is not a dead one. Five faults in a row (as sent) somewhere in the
+        # run's ~1,500 requests has a chance of ~1 in 70, and may open one breaker once; a
+        # breaker that reads a 10 % fault rate as a dying agency opens again and again.
+        assert sum(opened.values()) <= 1, opened

@@ -1,0 +1,42 @@
+"""Assets found in an agency's record: the one number the statistics need from it, counted
+when the result is recorded (``results.assets``), because the record is stored sealed and the
+command centre's figures must never open personal data.
+
+- ``realestate``: properties (不动产, 处), every property in the record;
+- ``vehicle``: vehicles registered (车辆, 辆), whatever their status;
+- ``forestry``: forest-right certificates (林权证, 本);
+- ``subsidy``: accounts paid into (惠农一卡通账户, 个): the distinct ``account`` numbers among
+  the payments, since an account, not a payment, is what a court freezes. A farmer paid
+  several subsidies over several years into one card has one account.
+
+Household (identity, photo) and police (whereabouts, detention assistance) hold no assets:
+None. A police result found is a detention assisted, counted from its status alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.core.jsonvalues import as_list, as_object
+
+#: agency -> the list in its record whose entries are the assets
+ASSET_LISTS: Mapping[str, str] = {
+    "realestate": "properties",
+    "vehicle": "vehicles",
+    "forestry": "certificates",
+    "subsidy": "payments",
+}
+
+
+def assets_found(agency: str, data: Any) -> int | None:
+    """The assets in a found record (``Found.to_json()``), or None for an agency without any
+    or a record that is not there."""
+    record = as_object(data)
+    if record is None or agency not in ASSET_LISTS:
+        return None
+    entries = as_list(record.get(ASSET_LISTS[agency])) or []
+    if agency == "subsidy":
+        accounts = {(as_object(p) or {}).get("account") for p in entries}
+        return len(accounts - {None})
+    return len(entries)

@@ -1,0 +1,185 @@
+"""The command centre's wall page (``/dashboard``, commander): inquiries completed per minute
+per agency over the last hour, each agency's queue, waiting, late and overdue inquiries, error
+rate, median latency and breaker, the batches under way with their progress, the batches held
+for approval (approve or reject from the page) and the latest risk alerts.
+
+The page is rendered whole on the server; then ``/dashboard/events`` (server-sent events)
+sends a fresh snapshot every few seconds, and the browser's EventSource reconnects by itself
+after the gateway restarts. No personal data: case numbers, teams, officers and counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from connectors.registry import AGENCIES
+from gateway.accountability import batches as views
+from gateway.accountability import sessions
+from gateway.core.jsonvalues import as_object
+from gateway.http.agencies import agency_health
+from gateway.http.inputs import batch_id
+from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL
+from gateway.http.web.pages import page, render, secure, see_other
+from gateway.store import dashboard as store
+from gateway.store import db
+from gateway.store import rules as store_rules
+
+#: the event streams open now (each a request's task)
+STREAMS = web.AppKey("dashboard_streams", set[asyncio.Task[Any]])
+#: seconds between snapshots on the wall
+REFRESH_SECONDS = 2.0
+HOUR = timedelta(hours=1)
+OPEN_BATCHES = 30
+ALERTS = 10
+
+
+async def snapshot(app: web.Application) -> dict[str, Any]:
+    """Everything the wall shows, as JSON-ready values."""
+    now = app[POLICY].clock()
+    health = await agency_health(app)
+    async with db.connection(app[POOL]) as conn:
+        minutes = await store.completed_per_minute(conn, now - HOUR)
+        open_rows = await store.open_batches(conn, OPEN_BATCHES)
+        progress = await store.batches_progress(conn, [row["id"] for row in open_rows])
+        overdue = await store.overdue_per_agency(conn, now - timedelta(days=1))
+        alert_rows = await store_rules.list_alerts(
+            conn,
+            kind=None,
+            team=None,
+            officer=None,
+            batch_id=None,
+            since=None,
+            until=None,
+            after=None,
+            limit=ALERTS,
+        )
+    start = int((now - HOUR).timestamp()) // 60 * 60
+    axis = [start + 60 * i for i in range(61)]
+    series = {agency: [0] * len(axis) for agency in AGENCIES}
+    for row in minutes:
+        index = (row["minute"] - start) // 60
+        if 0 <= index < len(axis) and row["agency"] in series:
+            series[row["agency"]][index] = row["completed"]
+    by_batch: dict[uuid.UUID, dict[str, dict[str, int]]] = {}
+    for row in progress:
+        by_batch.setdefault(row["batch_id"], {})[row["agency"]] = {
+            "total": row["total"],
+            "done": row["done"],
+            "failed": row["failed"],
+            "waiting": row["waiting"],
+        }
+    return {
+        "at": now.isoformat(),
+        "agencies": [
+            {
+                "name": item["name"],
+                "breaker": (as_object(item["breaker"]) or {}).get("state", "closed"),
+                "completed": sum(series.get(item["name"], ())),
+                "queued": item["queue"]["queued"],
+                "leased": item["queue"]["leased"],
+                "waiting": item["queue"]["waiting"],
+                "late": item["queue"]["late"],
+                "overdue": overdue.get(item["name"], 0),
+                "error_rate": (as_object(item["recent"]) or {}).get("error_rate"),
+                "median_latency_ms": (as_object(item["recent"]) or {}).get("median_latency_ms"),
+            }
+            for item in health
+        ],
+        "throughput": {"minutes": axis, "series": series},
+        "batches": [_batch(row, by_batch.get(row["id"], {})) for row in open_rows],
+        "alerts": [
+            {
+                "at": row["at"].isoformat(),
+                "kind": row["kind"],
+                "officer": row["officer"],
+                "team": row["team"],
+            }
+            for row in alert_rows
+        ],
+    }
+
+
+def _batch(row: Any, progress: dict[str, dict[str, int]]) -> dict[str, Any]:
+    total = sum(p["total"] for p in progress.values())
+    done = sum(p["done"] for p in progress.values())
+    return {
+        "id": str(row["id"]),
+        "case_number": row["case_number"],
+        "status": row["status"],
+        "team": row["team"],
+        "officer": row["officer"],
+        "subjects": row["subject_count"],
+        "created_at": row["created_at"].isoformat(),
+        "done": done,
+        "total": total,
+        "percent": round(100 * done / total) if total else 0,
+        "agencies": progress,
+    }
+
+
+@page("commander")
+async def dashboard(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    data = await snapshot(request.app)
+    return render(
+        request,
+        "dashboard.html",
+        {"data": data, "agencies": AGENCIES},
+    )
+
+
+@page("commander", stream=True)
+async def events(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    """A snapshot now and every ``REFRESH_SECONDS``, until the browser goes away."""
+    task = asyncio.current_task()
+    assert task is not None
+    streams = request.app[STREAMS]
+    streams.add(task)
+    try:
+        async with sse_response(request) as stream:
+            secure(request, stream)
+            while stream.is_connected():
+                data = await snapshot(request.app)
+                await stream.send(json.dumps(data, ensure_ascii=False), event="snapshot")
+                await asyncio.sleep(REFRESH_SECONDS)  # the wall's refresh rate
+        return stream
+    finally:
+        streams.discard(task)
+
+
+async def close_streams(app: web.Application) -> None:
+    """At shutdown: end the open event streams (browsers reconnect to another replica, or to
+    this one once it is back) instead of holding the shutdown for them."""
+    for task in list(app[STREAMS]):
+        task.cancel()
+
+
+async def _decide(
+    request: web.Request, session: sessions.Session, decision: views.Decision
+) -> web.StreamResponse:
+    target = batch_id(request)
+    await views.decide(request.app[POOL], session.caller, target, decision, None)
+    request.app[METRICS].approvals.labels(decision).inc()
+    if DISPATCHER in request.app:
+        dispatcher = request.app[DISPATCHER]
+        if decision == "approved":
+            dispatcher.wake()
+        else:
+            dispatcher.cancel_batch(str(target))
+    return see_other("/dashboard")
+
+
+@page("commander")
+async def approve(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    return await _decide(request, session, "approved")
+
+
+@page("commander")
+async def reject(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    return await _decide(request, session, "rejected")

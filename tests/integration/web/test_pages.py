@@ -1,0 +1,171 @@
+"""The web pages over HTTP (the browser tests drive the same pages in Chromium): signing in
+with a name and token gives an HttpOnly, SameSite=Strict session cookie; every form needs the
+session's CSRF token; the roles are the API's; signing out, or revoking the token, ends the
+session; the dashboard's numbers come from the database and its event stream sends them."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+
+from mocks.population import sample_ids
+from tests.conftest import Gateway, batch_body
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def sign_in(client: TestClient[Any, Any], officer: str, token: str) -> ClientResponse:
+    form = await client.get("/login")
+    assert form.status == 200
+    login_csrf = CSRF.search(await form.text())
+    assert login_csrf is not None
+    return await client.post(
+        "/login",
+        data={"officer": officer, "token": token, "csrf_token": login_csrf.group(1)},
+        allow_redirects=False,
+    )
+
+
+async def commander(gateway: Gateway) -> TestClient[Any, Any]:
+    token = await gateway.token("commander", None)
+    response = await sign_in(gateway.client, "commander-None", token)
+    assert response.status == 303 and response.headers["Location"] == "/dashboard"
+    return gateway.client
+
+
+async def test_signing_in_gives_a_strict_http_only_session_cookie(gateway: Gateway) -> None:
+    token = await gateway.token("commander", None)
+    response = await sign_in(gateway.client, "commander-None", token)
+    assert response.status == 303
+    cookie = response.cookies["gw_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["max-age"] == "28800"
+    page = await gateway.client.get("/dashboard")
+    assert page.status == 200
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    text = await page.text()
+    assert "执行指挥中心" in text  # Chinese by default
+    english = await gateway.client.get("/dashboard?lang=en")
+    assert "Enforcement command centre" in await english.text()
+    async with gateway.pool.acquire() as conn:
+        audited = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'web.signed_in' "
+            "AND officer = 'commander-None'"
+        )
+        stored = await conn.fetchval("SELECT id_hash FROM web_sessions")
+    assert audited == 1
+    assert bytes(stored) != cookie.value.encode()  # only a hash of the cookie is kept
+
+
+async def test_a_wrong_token_or_a_token_of_someone_else_is_refused(gateway: Gateway) -> None:
+    officer_token = await gateway.token("officer", "team-a")
+    for name, token in (("commander-None", "gw_wrong"), ("commander-None", officer_token)):
+        response = await sign_in(gateway.client, name, token)
+        assert response.status == 401
+        assert "gw_session" not in response.cookies
+    # without the sign-in form's own CSRF token: refused too
+    response = await gateway.client.post(
+        "/login", data={"officer": "officer-team-a", "token": officer_token}
+    )
+    assert response.status == 401
+
+
+async def test_no_session_goes_to_sign_in_and_a_wrong_role_is_refused(gateway: Gateway) -> None:
+    response = await gateway.client.get("/dashboard", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"].startswith("/login?next=")
+    events = await gateway.client.get("/dashboard/events")
+    assert events.status == 401
+    token = await gateway.token("officer", "team-a")
+    assert (await sign_in(gateway.client, "officer-team-a", token)).status == 303
+    refused = await gateway.client.get("/dashboard")
+    assert refused.status == 403
+    assert "无权" in await refused.text()
+
+
+async def test_forms_need_the_session_csrf_token(gateway: Gateway) -> None:
+    client = await commander(gateway)
+    held = await gateway.submit(batch_body(n=2), team="team-a")
+    response = await client.post(f"/dashboard/batches/{held['id']}/reject", data={})
+    assert response.status == 403
+    response = await client.post(
+        f"/dashboard/batches/{held['id']}/reject", data={"csrf_token": "forged"}
+    )
+    assert response.status == 403
+    response = await client.post("/logout", data={}, allow_redirects=False)
+    assert response.status == 403  # signing out is a form too
+
+
+async def test_signing_out_or_revoking_the_token_ends_the_session(gateway: Gateway) -> None:
+    client = await commander(gateway)
+    csrf = CSRF.search(await (await client.get("/dashboard")).text())
+    assert csrf is not None
+    out = await client.post("/logout", data={"csrf_token": csrf.group(1)}, allow_redirects=False)
+    assert out.status == 303 and out.headers["Location"] == "/login"
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 303
+    # A fresh session, then the commander's token is revoked: the page is closed to it.
+    client = await commander(gateway)
+    assert (await client.get("/dashboard")).status == 200
+    async with gateway.pool.acquire() as conn:
+        await conn.execute("UPDATE tokens SET revoked_at = now()")
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 303
+
+
+async def test_the_dashboard_shows_what_the_database_holds(
+    gateway_factory: Any, mocks: Any
+) -> None:
+    gateway = await gateway_factory(approval_threshold=3)
+    running = await gateway.submit(batch_body(sample_ids(2, seed=61), agencies=["vehicle"]))
+    held = await gateway.submit(
+        batch_body(sample_ids(4, seed=62), agencies=["household"]), team="team-b"
+    )
+    assert held["status"] == "pending_approval"
+    await gateway.wait_finished(running["id"])
+    client = await commander(gateway)
+    page = await client.get("/dashboard")
+    text = await page.text()
+    initial = re.search(r'<script type="application/json" id="initial">(.*?)</script>', text, re.S)
+    assert initial is not None
+    data = json.loads(initial.group(1))
+    assert [b["id"] for b in data["batches"]] == [held["id"]]  # the finished one is not open
+    assert data["batches"][0]["status"] == "pending_approval"
+    assert sum(data["throughput"]["series"]["vehicle"]) == 2  # two vehicle answers this hour
+    assert f'action="/dashboard/batches/{held["id"]}/approve"' in text
+    async with client.get("/dashboard/events") as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        event = b""
+        while b"\r\n\r\n" not in event:  # aiohttp-sse ends lines with CR LF
+            event += await stream.content.readany()
+    lines = event.decode().split("\r\n")
+    assert "event: snapshot" in lines
+    sent = json.loads(next(line for line in lines if line.startswith("data: "))[6:])
+    assert sent["batches"] == data["batches"]
+    # Approving from the page queues the batch and audits it under the commander.
+    csrf = CSRF.search(text)
+    assert csrf is not None
+    decided = await client.post(
+        f"/dashboard/batches/{held['id']}/approve",
+        data={"csrf_token": csrf.group(1)},
+        allow_redirects=False,
+    )
+    assert decided.status == 303
+    await gateway.wait_finished(held["id"])
+    async with gateway.pool.acquire() as conn:
+        by = await conn.fetchval(
+            "SELECT detail->>'by' FROM audit_log WHERE action = 'batch.approved'"
+        )
+    assert by == "commander-None"
+
+
+async def test_static_files_come_from_the_gateway_and_nothing_else(gateway: Gateway) -> None:
+    for path, kind in (
+        ("/static/app.css", "text/css"),
+        ("/static/dashboard.js", "text/javascript"),
+        ("/static/vendor/uplot-1.6.32/uPlot.iife.min.js", "text/javascript"),
+    ):
+        response = await gateway.client.get(path)
+        assert response.status == 200 and response.headers["Content-Type"].startswith(kind)
+    for path in ("/static/../pages.py", "/static/%2e%2e/pages.py", "/static/missing.js"):
+        assert (await gateway.client.get(path)).status == 404
