@@ -30,7 +30,15 @@ class Session:
     csrf_token: str
 
     def csrf_ok(self, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given, self.csrf_token)
+        return given is not None and same_secret(given, self.csrf_token)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compared in constant time, as bytes: ``hmac.compare_digest`` refuses a ``str`` that
+    is not ASCII with a TypeError, and a form may send anything."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def _id_hash(session_id: str) -> bytes:

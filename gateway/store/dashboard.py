@@ -16,9 +16,9 @@ async def completed_per_minute(conn: Connection, since: datetime) -> list[Record
     return await _run.fetch(conn, "completed_per_minute", since)
 
 
-async def open_batches(conn: Connection, limit: int) -> list[Record]:
-    """Held, queued and running batches, newest first."""
-    return await _run.fetch(conn, "open_batches", limit)
+async def open_batches(conn: Connection, statuses: Sequence[str], limit: int) -> list[Record]:
+    """Batches in these statuses (of held, queued, running), newest first."""
+    return await _run.fetch(conn, "open_batches", limit, list(statuses))
 
 
 async def batches_progress(conn: Connection, batch_ids: Sequence[uuid.UUID]) -> list[Record]:

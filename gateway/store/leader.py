@@ -114,12 +114,18 @@ class Leadership:
         conn.add_termination_listener(lambda _conn: lost.set())
         try:
             while not lost.is_set():
-                if self._leading:
-                    if not await still_leading(conn):
-                        log.warning("leader_lock_lost")
-                        self._set(False)
-                elif await try_lead(conn):
-                    self._set(True)
+                # A half-open connection can hang a check for ever while the lock has passed
+                # to another replica: a check that takes longer than the interval is a loss.
+                try:
+                    async with asyncio.timeout(self._interval):
+                        if self._leading:
+                            if not await still_leading(conn):
+                                log.warning("leader_lock_lost")
+                                self._set(False)
+                        elif await try_lead(conn):
+                            self._set(True)
+                except TimeoutError:
+                    raise DatabaseUnavailable("the leader's check did not answer") from None
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._interval):
                         await lost.wait()

@@ -16,20 +16,24 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from aiohttp import web
 from aiohttp_sse import sse_response
 
 from connectors.registry import AGENCIES
 from gateway.accountability import batches as views
 from gateway.accountability import sessions
+from gateway.core.errors import DatabaseError
 from gateway.core.jsonvalues import as_object
 from gateway.http.agencies import agency_health
 from gateway.http.inputs import batch_id
 from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL
-from gateway.http.web.pages import page, render, secure, see_other
+from gateway.http.web.pages import SECURITY_HEADERS, SESSION_COOKIE, page, render, see_other
 from gateway.store import dashboard as store
 from gateway.store import db
 from gateway.store import rules as store_rules
+
+log = structlog.get_logger("gateway.http.web")
 
 #: the event streams open now (each a request's task)
 STREAMS = web.AppKey("dashboard_streams", set[asyncio.Task[Any]])
@@ -37,6 +41,7 @@ STREAMS = web.AppKey("dashboard_streams", set[asyncio.Task[Any]])
 REFRESH_SECONDS = 2.0
 HOUR = timedelta(hours=1)
 OPEN_BATCHES = 30
+HELD_BATCHES = 50
 ALERTS = 10
 
 
@@ -46,7 +51,11 @@ async def snapshot(app: web.Application) -> dict[str, Any]:
     health = await agency_health(app)
     async with db.connection(app[POOL]) as conn:
         minutes = await store.completed_per_minute(conn, now - HOUR)
-        open_rows = await store.open_batches(conn, OPEN_BATCHES)
+        # Held batches apart: however many run, every one awaiting approval is on the wall.
+        open_rows = [
+            *await store.open_batches(conn, ["pending_approval"], HELD_BATCHES),
+            *await store.open_batches(conn, ["queued", "running"], OPEN_BATCHES),
+        ]
         progress = await store.batches_progress(conn, [row["id"] for row in open_rows])
         overdue = await store.overdue_per_agency(conn, now - timedelta(days=1))
         alert_rows = await store_rules.list_alerts(
@@ -80,7 +89,8 @@ async def snapshot(app: web.Application) -> dict[str, Any]:
         "agencies": [
             {
                 "name": item["name"],
-                "breaker": (as_object(item["breaker"]) or {}).get("state", "closed"),
+                # this replica's view; "unknown" where it runs no dispatcher
+                "breaker": (as_object(item["breaker"]) or {}).get("state", "unknown"),
                 "completed": sum(series.get(item["name"], ())),
                 "queued": item["queue"]["queued"],
                 "leased": item["queue"]["leased"],
@@ -136,18 +146,27 @@ async def dashboard(request: web.Request, session: sessions.Session) -> web.Stre
 
 @page("commander", stream=True)
 async def events(request: web.Request, session: sessions.Session) -> web.StreamResponse:
-    """A snapshot now and every ``REFRESH_SECONDS``, until the browser goes away."""
+    """A snapshot now and every ``REFRESH_SECONDS``, while the browser listens and its
+    session lasts (signing out, expiry or a revoked token end the stream: the page then
+    finds itself sent to sign in). A database gone away ends it too; the page reconnects."""
     task = asyncio.current_task()
     assert task is not None
     streams = request.app[STREAMS]
     streams.add(task)
+    pool = request.app[POOL]
     try:
-        async with sse_response(request) as stream:
-            secure(request, stream)
-            while stream.is_connected():
-                data = await snapshot(request.app)
-                await stream.send(json.dumps(data, ensure_ascii=False), event="snapshot")
-                await asyncio.sleep(REFRESH_SECONDS)  # the wall's refresh rate
+        async with sse_response(request, headers=SECURITY_HEADERS) as stream:
+            try:
+                while stream.is_connected():
+                    data = await snapshot(request.app)
+                    await stream.send(json.dumps(data, ensure_ascii=False), event="snapshot")
+                    await asyncio.sleep(REFRESH_SECONDS)  # the wall's refresh rate
+                    if await sessions.find(pool, request.cookies.get(SESSION_COOKIE, "")) is None:
+                        break
+            except DatabaseError as exc:
+                # The stream has begun: no error response can follow it. It ends, and the
+                # browser asks again.
+                log.warning("dashboard_stream_ended", error=type(exc).__name__)
         return stream
     finally:
         streams.discard(task)

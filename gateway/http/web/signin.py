@@ -6,9 +6,8 @@ a SameSite=Strict cookie that the form must repeat.
 
 from __future__ import annotations
 
-import hmac
+import re
 import secrets
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -38,11 +37,16 @@ HOME: dict[Role, str] = {
 }
 
 
+#: a path of this site and its query, in plain characters: no scheme, no host, no "//" or
+#: "/\\" (browsers read both as another host), no control characters (a header must not
+#: break), nothing percent-decoded into any of those
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~=&?%-]*")
+
+
 def _next(request: web.Request, fallback: str) -> str:
-    """Only a path of this site: never an absolute URL an attacker chose."""
+    """Only a path of this site: never an address an attacker chose."""
     target = request.query.get("next", "")
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+    if _LOCAL_PATH.fullmatch(target) and "%" not in target.partition("?")[0]:
         return target
     return fallback
 
@@ -69,7 +73,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await form_fields(request)
     name, token, given = form.get("officer"), form.get("token"), form.get(CSRF_FIELD)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not (isinstance(given, str) and expected and hmac.compare_digest(given, expected)):
+    if not (isinstance(given, str) and expected and sessions.same_secret(given, expected)):
         return _form(request, failed=True)
     if not (isinstance(name, str) and isinstance(token, str)) or len(name) > 100:
         return _form(request, failed=True)

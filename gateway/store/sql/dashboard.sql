@@ -11,11 +11,12 @@ GROUP BY agency, minute
 ORDER BY minute;
 
 -- name: open_batches
--- Batches not finished (held, queued, running), newest first.
+-- Batches not finished, in the statuses asked for ($2: of pending_approval, queued,
+-- running), newest first.
 SELECT b.id, b.case_number, b.status, b.subject_count, b.created_at, b.agencies,
        o.name AS officer, t.name AS team
 FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
-WHERE b.status IN ('pending_approval', 'queued', 'running')
+WHERE b.status = ANY($2::text[])
 ORDER BY b.created_at DESC
 LIMIT $1;
 

@@ -215,3 +215,18 @@ async def test_the_wall_comes_back_by_itself_after_the_gateway_restarts(
     # The stream cut at shutdown and the reconnect attempts while the gateway was down are
     # network errors (net::ERR_...), not errors of the page.
     assert [e for e in wall.errors if "net::ERR_" not in e] == []
+
+
+async def test_the_wall_goes_to_sign_in_once_its_session_has_ended(
+    gateway: Gateway, tab: Any
+) -> None:
+    wall = await signed_in_commander(gateway, tab)
+    await wall.page.wait_for_function(
+        "document.querySelector('#connection').textContent === '实时'", timeout=WAIT_MS
+    )
+    async with gateway.pool.acquire() as conn:
+        await conn.execute("UPDATE tokens SET revoked_at = now()")
+    # The stream ends, the browser's reconnect is refused (401: EventSource gives up), and
+    # the page finds it is no longer signed in.
+    await wall.page.wait_for_url(f"{wall.base}/login?next=%2Fdashboard", timeout=WAIT_MS)
+    assert await wall.page.is_visible("#sign-in")

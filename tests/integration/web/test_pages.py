@@ -5,6 +5,7 @@ session; the dashboard's numbers come from the database and its event stream sen
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -169,3 +170,52 @@ async def test_static_files_come_from_the_gateway_and_nothing_else(gateway: Gate
         assert response.status == 200 and response.headers["Content-Type"].startswith(kind)
     for path in ("/static/../pages.py", "/static/%2e%2e/pages.py", "/static/missing.js"):
         assert (await gateway.client.get(path)).status == 404
+
+
+async def test_sign_in_sends_only_to_a_path_of_this_site(gateway: Gateway) -> None:
+    token = await gateway.token("commander", None)
+    for target in ("//evil.example", "/\\evil.example", "https://evil.example/", "/a\r\nX: y"):
+        client = gateway.client
+        client.session.cookie_jar.clear()
+        form = await client.get("/login", params={"next": target})
+        found = CSRF.search(await form.text())
+        assert found is not None
+        response = await client.post(
+            "/login",
+            params={"next": target},
+            data={"officer": "commander-None", "token": token, "csrf_token": found.group(1)},
+            allow_redirects=False,
+        )
+        assert response.status == 303
+        assert response.headers["Location"] == "/dashboard", target  # the role's home instead
+
+
+async def test_a_csrf_token_that_is_not_ascii_is_refused_not_a_server_error(
+    gateway: Gateway,
+) -> None:
+    response = await gateway.client.post(
+        "/login",
+        data={"officer": "commander-None", "token": "gw_x", "csrf_token": "é"},
+        cookies={"gw_login_csrf": "ü"},
+    )
+    assert response.status == 401
+    client = await commander(gateway)
+    held = await gateway.submit(batch_body(n=2), team="team-a")
+    refused = await client.post(f"/dashboard/batches/{held['id']}/reject", data={"csrf_token": "é"})
+    assert refused.status == 403
+
+
+async def test_the_event_stream_ends_with_the_session(gateway: Gateway) -> None:
+    client = await commander(gateway)
+    async with client.get("/dashboard/events") as stream:
+        assert "default-src 'self'" in stream.headers["Content-Security-Policy"]
+        assert stream.headers["X-Content-Type-Options"] == "nosniff"
+        first = b""
+        while b"\r\n\r\n" not in first:
+            first += await stream.content.readany()
+        async with gateway.pool.acquire() as conn:
+            await conn.execute("UPDATE tokens SET revoked_at = now()")
+        # The server ends the stream at its next turn: reading runs to the end.
+        rest = await asyncio.wait_for(stream.content.read(), 30)
+    assert rest.count(b"event: snapshot") <= 1  # at most the one already on its way
+    assert (await client.get("/dashboard/events")).status == 401

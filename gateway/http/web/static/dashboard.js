@@ -90,11 +90,15 @@
     document.getElementById("updated").textContent = data.at.slice(11, 19);
   }
 
-  window.addEventListener("load", () => {
-    show(JSON.parse(document.getElementById("initial").textContent));
+  // EventSource reconnects by itself after a dropped connection, but gives up for good on an
+  // error answer (401 once the session has ended, 503 while the database is away, a proxy's
+  // 502 during a restart). Then: ask the page itself whether we are still signed in; go to
+  // sign in if not, else listen again, waiting longer each time (2 s up to 30 s).
+  function listen(delay) {
     const connection = document.getElementById("connection");
     const source = new EventSource("/dashboard/events");
     source.addEventListener("snapshot", (event) => {
+      delay = 2000;
       connection.textContent = words.live;
       connection.classList.remove("lost");
       show(JSON.parse(event.data));
@@ -102,6 +106,24 @@
     source.addEventListener("error", () => {
       connection.textContent = words.reconnecting;
       connection.classList.add("lost");
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(() => stillSignedIn(delay), delay);
+      }
     });
+  }
+
+  function stillSignedIn(delay) {
+    fetch("/dashboard", { redirect: "manual", cache: "no-store" }).then((response) => {
+      if (response.type === "opaqueredirect") {
+        window.location.assign("/login?next=%2Fdashboard");
+      } else {
+        listen(Math.min(delay * 2, 30000));
+      }
+    }, () => listen(Math.min(delay * 2, 30000)));
+  }
+
+  window.addEventListener("load", () => {
+    show(JSON.parse(document.getElementById("initial").textContent));
+    listen(2000);
   });
 })();
