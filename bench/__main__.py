@@ -18,7 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 #: scenario name -> module in bench/ exposing ``async def run(console) -> list[row]``
-SCENARIOS = {"throughput": "bench.throughput", "makespan": "bench.makespan"}
+SCENARIOS = {
+    "intake": "bench.intake",
+    "throughput": "bench.throughput",
+    "makespan": "bench.makespan",
+}
 
 
 async def main(names: list[str]) -> int:

@@ -71,6 +71,8 @@ class Stack:
     agency_urls: dict[str, str]
     token: str
     data_dir: Path
+    #: the gateway's process id (its memory and CPU, from the operating system)
+    gateway_pid: int
 
 
 @contextlib.asynccontextmanager
@@ -127,7 +129,7 @@ async def stack(
             processes.append(await _spawn([sys.executable, "-m", "gateway", "serve"], env))
             gateway_url = f"http://127.0.0.1:{gateway_port}"
             await wait_http(gateway_url + "/readyz")
-            yield Stack(database_url, gateway_url, urls, token, data_dir)
+            yield Stack(database_url, gateway_url, urls, token, data_dir, processes[-1].pid)
         finally:
             for process in reversed(processes):
                 if process.returncode is None:

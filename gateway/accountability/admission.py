@@ -142,6 +142,7 @@ async def _store(
             idempotency_key,
             digest,
             request.household_items,
+            request.merged_rows,
         )
         if not inserted:
             # A concurrent submission with the same key won the race (we waited for it).

@@ -18,6 +18,7 @@ from gateway.core.errors import Conflict, NotFound, TransactionConflict
 from gateway.store import audit as store_audit
 from gateway.store import batches as store
 from gateway.store import channels, db, inquiries
+from gateway.store import exports as store_exports
 from gateway.store.crypto import DataCipher, result_context, subject_context
 from gateway.store.db import Pool, Record
 
@@ -51,6 +52,7 @@ def batch_json(row: Record) -> dict[str, Any]:
         "officer": row["officer"],
         "team": row["team"],
         "subject_count": row["subject_count"],
+        "merged_rows": row["merged_rows"],
         "created_at": row["created_at"].isoformat(),
         "started_at": _time(row["started_at"]),
         "finished_at": _time(row["finished_at"]),
@@ -94,26 +96,46 @@ async def results_page(
     async with db.connection(pool) as conn:
         _visible(await store.get(conn, batch_id), caller)
         rows = await store.results(conn, batch_id, after, limit + 1)
-    items = [
-        {
-            "subject": {
-                "row": r["row"],
-                "name": cipher.open_text(r["name"], subject_context(batch_id, r["row"], "name")),
-                "id_number": cipher.open_text(
-                    r["id_number"], subject_context(batch_id, r["row"], "id")
-                ),
-            },
-            "agency": r["agency"],
-            "status": r["status"],
-            "data": cipher.open_json(r["data"], result_context(r["inquiry_id"])),
-            "error": r["error"],
-            "attempts": r["attempts"],
-            "completed_at": _time(r["completed_at"]),
-            "next_attempt_at": _time(r["next_attempt_at"]),
-        }
-        for r in rows[:limit]
-    ]
+    items = [_result_json(cipher, batch_id, r) for r in rows[:limit]]
     return items, (rows[limit - 1]["inquiry_id"] if len(rows) > limit else None)
+
+
+async def export_page(
+    pool: Pool,
+    cipher: DataCipher,
+    caller: Caller,
+    batch_id: uuid.UUID,
+    after: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Every inquiry in subject order after inquiry ``after``, answered or not (a result
+    workbook has a row for each person), and the next key if there is more: items as
+    ``results_page``'s, whose status may also be ``pending`` (not answered yet) or
+    ``cancelled`` (never to be asked)."""
+    async with db.connection(pool) as conn:
+        _visible(await store.get(conn, batch_id), caller)
+        rows = await store_exports.page(conn, batch_id, after, limit + 1)
+    items = [_result_json(cipher, batch_id, r) for r in rows[:limit]]
+    return items, (rows[limit - 1]["inquiry_id"] if len(rows) > limit else None)
+
+
+def _result_json(cipher: DataCipher, batch_id: uuid.UUID, r: Record) -> dict[str, Any]:
+    return {
+        "subject": {
+            "row": r["row"],
+            "name": cipher.open_text(r["name"], subject_context(batch_id, r["row"], "name")),
+            "id_number": cipher.open_text(
+                r["id_number"], subject_context(batch_id, r["row"], "id")
+            ),
+        },
+        "agency": r["agency"],
+        "status": r["status"],
+        "data": cipher.open_json(r["data"], result_context(r["inquiry_id"])),
+        "error": r["error"],
+        "attempts": r["attempts"],
+        "completed_at": _time(r["completed_at"]),
+        "next_attempt_at": _time(r["next_attempt_at"]),
+    }
 
 
 async def cancel(pool: Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str, Any]:

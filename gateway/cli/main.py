@@ -1,5 +1,6 @@
 """``gateway``: serve, migrate, issue tokens, run the demo, and the commands of the modules in
-``COMMAND_MODULES`` (keys, audit, teams, cases, token revoke/list, report)."""
+``COMMAND_MODULES`` (keys, audit, teams, cases, token revoke/list, report; and an officer's
+submit, status, batches, cancel, rerun, results through the HTTP API)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import structlog
 
 from gateway.accountability.auth import ROLES, create_token
-from gateway.cli import admin, audit, keys, report
+from gateway.cli import admin, audit, keys, officer, report
 from gateway.cli.runner import connection, database, serving, wait_for_stop
 from gateway.core import logs
 from gateway.core.errors import GatewayError
@@ -93,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--expires-days", type=int, default=None)
     create.set_defaults(run=token_create)
     admin.add_token_commands(token_commands)  # token revoke, token list
-    for module in (keys, audit, admin, report):
+    for module in (keys, audit, admin, report, officer):
         module.add_commands(commands)
     return parser
 

@@ -26,7 +26,7 @@ from gateway.accountability import admin, report
 from gateway.cli.runner import connection
 from gateway.core.errors import ValidationFailed
 from gateway.core.settings import Settings
-from gateway.http.spreadsheets import write_text_sheet
+from gateway.http.exports import write_text_sheet
 
 
 def add_commands(commands: Any) -> None:

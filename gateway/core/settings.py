@@ -20,15 +20,16 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.registry import AGENCIES, DEFAULT_MOCK_PORTS
 from gateway.core.errors import ConfigurationError
+from gateway.core.settings_source import AGENCY_PREFIX as AGENCY_PREFIX
+from gateway.core.settings_source import PREFIX as PREFIX
+from gateway.core.settings_source import GatewayEnvironment, describe
+from gateway.core.settings_source import agency_variable as agency_variable
+from gateway.core.settings_source import variable as variable
 from gateway.core.working_time import parse_days, parse_hours
-
-PREFIX = "GATEWAY_"
-AGENCY_PREFIX = "GATEWAY_AGENCY_"
 
 #: realistic defaults per agency: (per-attempt timeout s, max in flight, max requests/s).
 #: Limits count HTTP requests, as agencies do (gateway/worker/limits.py), held across all
@@ -41,6 +42,19 @@ AGENCY_DEFAULTS: Mapping[str, tuple[float, int, float]] = {
     "subsidy": (10.0, 24, 200.0),
     "police": (10.0, 6, 32.0),
 }
+
+
+def http_url(value: str) -> str:
+    """``value`` if it is an http:// or https:// URL with a host, else ValueError."""
+    try:
+        url = urlsplit(value)
+        # .port raises ValueError on a port that is not a number from 0 to 65535
+        ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 0) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
 
 
 def _worker_id() -> str:
@@ -75,15 +89,7 @@ class AgencySettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        try:
-            url = urlsplit(value)
-            # .port raises ValueError on a port that is not a number from 0 to 65535
-            ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 0) >= 0
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
+        return http_url(value)
 
     @classmethod
     def default(cls, name: str) -> AgencySettings:
@@ -253,6 +259,13 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: JSON unless on a terminal"
     )
+    # -- the officers' command line (gateway submit, status, ...): the gateway it asks
+    url: str = Field(
+        default="http://127.0.0.1:8080", description="the gateway the command line asks (--url)"
+    )
+    token: str = Field(
+        default="", repr=False, description="the officer's API token for the command line (--token)"
+    )
     # -- personal data keys (base64 of 32 bytes); generated into GATEWAY_DATA_DIR when unset
     data_key: str | None = Field(
         default=None, repr=False, description="active data key (`gateway keys generate`)"
@@ -287,6 +300,11 @@ class Settings(BaseSettings):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return http_url(value)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -313,7 +331,8 @@ class Settings(BaseSettings):
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings in ``env`` (default: the process environment); a value that cannot
         work raises ``ConfigurationError`` naming its variable."""
-        values = GatewayEnvironment(cls, os.environ if env is None else env)()
+        environ = os.environ if env is None else env
+        values = GatewayEnvironment(cls, environ, _default_agencies())()
         try:
             return cls(**values)
         except ValidationError as exc:
@@ -340,58 +359,3 @@ class Settings(BaseSettings):
     def agency_max_calls(self, agency: str) -> int:
         settings = self.agencies[agency]
         return settings.max_calls or 2 * settings.max_in_flight
-
-
-def variable(field: str) -> str:
-    return PREFIX + field.upper()
-
-
-def agency_variable(agency: str, field: str) -> str:
-    return f"{AGENCY_PREFIX}{agency.upper()}_{field.upper()}"
-
-
-class GatewayEnvironment(PydanticBaseSettingsSource):
-    """``GATEWAY_<FIELD>`` and ``GATEWAY_AGENCY_<NAME>_<FIELD>`` from a mapping of variables."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        super().__init__(settings_cls)
-        self.environ = environ
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        value = self.environ.get(variable(field_name))
-        return value, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name, field in self.settings_cls.model_fields.items():
-            if name == "agencies":
-                continue
-            value, _, _ = self.get_field_value(field, name)
-            if value is not None:
-                values[name] = value
-        agencies: dict[str, dict[str, Any]] = {}
-        for agency in AGENCIES:
-            entry: dict[str, Any] = AgencySettings.default(agency).model_dump()
-            entry["name"] = agency
-            for name in AgencySettings.model_fields:
-                value = self.environ.get(agency_variable(agency, name))
-                if value is not None and name != "name":
-                    entry[name] = value
-            agencies[agency] = entry
-        values["agencies"] = agencies
-        return values
-
-
-def describe(exc: ValidationError) -> str:
-    """A validation error as ``bad GATEWAY_* setting: GATEWAY_X must ...``, naming variables
-    and never repeating a value (a key or a URL with a password may be one)."""
-    problems: list[str] = []
-    for error in exc.errors(include_input=False, include_url=False):
-        loc = [str(part) for part in error["loc"]]
-        if len(loc) >= 3 and loc[0] == "agencies":
-            name = agency_variable(loc[1], loc[2])
-        else:
-            name = variable(loc[0]) if loc else "GATEWAY_*"
-        message = str(error["msg"]).removeprefix("Value error, ").replace("Input should", "must")
-        problems.append(f"{name} {message[:1].lower()}{message[1:]}")
-    return "bad GATEWAY_* setting: " + "; ".join(problems)

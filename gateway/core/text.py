@@ -9,6 +9,7 @@ PostgreSQL (NUL).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 #: the problem reported for such text (it never repeats the value)
@@ -24,3 +25,15 @@ def has_disallowed_characters(value: str) -> bool:
     except UnicodeEncodeError:
         return True
     return any(unicodedata.category(ch) in _DISALLOWED for ch in value)
+
+
+#: white space between two Chinese characters (CJK unified and compatibility ideographs)
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff])\s+(?=[\u3400-\u9fff\uf900-\ufaff])")
+
+
+def normalise_name(value: str) -> str:
+    """A name as lists write it, made canonical where the meaning is clear: full-width
+    letters and digits as ASCII (NFKC), runs of white space as one space, none around and
+    none between Chinese characters ("张 三" and "张　三" are 张三; "Li Wei" stays)."""
+    text = " ".join(unicodedata.normalize("NFKC", value).split())
+    return _CJK_GAP.sub("", text)

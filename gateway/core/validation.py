@@ -20,6 +20,8 @@ class BatchRequest:
     requery_reason: str | None = None
     #: the household registry's parts asked for ("identity", "photo"), in canonical order
     household_items: tuple[str, ...] = HOUSEHOLD_ITEMS
+    #: rows that repeated an earlier row (same identifier, same name), dropped: asked once
+    merged_rows: int = 0
 
     def canonical(self) -> dict[str, Any]:
         """What the idempotency digest is taken over."""

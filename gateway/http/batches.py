@@ -6,12 +6,14 @@ from aiohttp import web
 
 from gateway.accountability import batches as views
 from gateway.http import cursors
+from gateway.http.exports import XLSX, export_results
 from gateway.http.inputs import batch_id, json_response, query_model, read_json
 from gateway.http.intake import accept_batch
 from gateway.http.keys import CIPHER, DISPATCHER, POLICY, POOL, SETTINGS
 from gateway.http.middleware import caller
 from gateway.http.models.batches import Batch, BatchPage, BatchSubmission, Rerun, ResultPage
 from gateway.http.models.common import PageQuery
+from gateway.http.models.exports import ResultsQuery
 from gateway.http.openapi import IDEMPOTENCY_KEY, operation
 from gateway.http.roles import roles
 
@@ -63,19 +65,24 @@ async def get_batch(request: web.Request) -> web.Response:
 
 @roles("officer")
 @operation(
-    "A batch's results, in subject order, a page at a time",
+    "A batch's results, in subject order, a page at a time (or with format, as a file)",
     description="While the batch runs, a walk shows what is recorded so far; walk again once "
-    "it is done.",
-    query=PageQuery,
+    "it is done. With format, every result at once as a file (Content-Disposition names it "
+    "after the case): xlsx (media type " + XLSX + "), csv (text/csv, UTF-8 with BOM), "
+    "jsonl (application/x-ndjson, one result per line as this page's items) or photos "
+    "(application/zip).",
+    query=ResultsQuery,
     replies={
-        200: (ResultPage, "a page"),
+        200: (ResultPage, "a page (without format)"),
         400: "bad cursor",
         404: "no such batch",
-        422: "bad limit",
+        422: "bad limit, or a format other than xlsx, csv, jsonl or photos",
     },
 )
-async def batch_results(request: web.Request) -> web.Response:
-    query = query_model(request, PageQuery)
+async def batch_results(request: web.Request) -> web.StreamResponse:
+    query = query_model(request, ResultsQuery)
+    if query.format is not None:
+        return await export_results(request, query.format)
     after = cursors.parse(query.cursor, cursors.id_of) or 0
     items, last = await views.results_page(
         request.app[POOL],

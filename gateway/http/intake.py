@@ -3,6 +3,7 @@ admit it, answer 202 with the stored batch."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from gateway.accountability import batches as views
 from gateway.core.errors import PayloadTooLarge, ValidationFailed
 from gateway.core.identifiers import InvalidIdentifier, classify_identifier
 from gateway.core.jsonvalues import as_list, as_object
+from gateway.core.text import normalise_name
 from gateway.core.validation import BatchRequest
 from gateway.http.inputs import json_response, problems_of, refused
 from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL, SETTINGS
@@ -41,7 +43,9 @@ def idempotency_key(request: web.Request) -> str | None:
 
 def parse_submission(body: Any, *, max_subjects: int) -> BatchRequest:
     """A submission checked whole: 413 over ``max_subjects``, else 422 listing every problem
-    (a bad row refuses the batch; a repeated identifier is a problem too)."""
+    (a bad row refuses the batch). A row repeating an earlier one (the same identifier and
+    name) is merged into it: asked once, and counted in ``merged_rows``; the same identifier
+    under another name is a problem, since one of the two is wrong."""
     subjects = as_list((as_object(body) or {}).get("subjects"))
     if subjects is not None and len(subjects) > max_subjects:
         raise PayloadTooLarge(
@@ -52,39 +56,56 @@ def parse_submission(body: Any, *, max_subjects: int) -> BatchRequest:
     try:
         submission = BatchSubmission.model_validate(body)
     except ValidationError as exc:
-        raise refused(problems_of(exc) + _repeats_in(body)) from None
-    repeats = _repeats([s.id_number.canonical for s in submission.subjects])
-    if repeats:
-        raise refused(repeats)
-    return submission.to_request()
+        raise refused(problems_of(exc) + _conflicts_in(body)) from None
+    keep, conflicts = _merge([(s.id_number.canonical, s.name) for s in submission.subjects])
+    if conflicts:
+        raise refused(conflicts)
+    request = submission.to_request()
+    if len(keep) == len(request.subjects):
+        return request
+    return replace(
+        request,
+        subjects=tuple(request.subjects[row] for row in keep),
+        merged_rows=len(request.subjects) - len(keep),
+    )
 
 
-def _repeats(identifiers: list[str | None]) -> list[dict[str, Any]]:
-    """A problem for each row whose identifier an earlier row has."""
-    first_row: dict[str, int] = {}
+def _merge(rows: list[tuple[str | None, str | None]]) -> tuple[list[int], list[dict[str, Any]]]:
+    """The rows to keep (the first of each identifier), and a problem for each row naming an
+    earlier row's identifier with another name. Rows without a valid identifier are kept:
+    their own problems are reported elsewhere."""
+    first: dict[str, tuple[int, str | None]] = {}
+    keep: list[int] = []
     problems: list[dict[str, Any]] = []
-    for row, identifier in enumerate(identifiers):
+    for row, (identifier, name) in enumerate(rows):
         if identifier is None:
+            keep.append(row)
             continue
-        if identifier in first_row:
-            problem = f"repeats row {first_row[identifier]}"
-            problems.append({"row": row, "field": "id_number", "problem": problem})
-        else:
-            first_row[identifier] = row
-    return problems
+        seen = first.get(identifier)
+        if seen is None:
+            first[identifier] = (row, name)
+            keep.append(row)
+        elif name is not None and seen[1] is not None and name != seen[1]:
+            problem = f"has the identifier of row {seen[0]} under another name"
+            problems.append({"row": row, "field": "name", "problem": problem})
+    return keep, problems
 
 
-def _repeats_in(body: Any) -> list[dict[str, Any]]:
-    """Repeats among the rows whose identifier is valid, in a body that failed validation."""
+def _conflicts_in(body: Any) -> list[dict[str, Any]]:
+    """Conflicting names among the rows whose identifier is valid, in a body that failed
+    validation (so the officer sees every problem at once)."""
     rows = as_list((as_object(body) or {}).get("subjects")) or []
-    identifiers: list[str | None] = []
+    pairs: list[tuple[str | None, str | None]] = []
     for item in rows:
-        value = (as_object(item) or {}).get("id_number")
+        fields = as_object(item) or {}
+        value, name = fields.get("id_number"), fields.get("name")
         try:
-            identifiers.append(classify_identifier(value)[1] if isinstance(value, str) else None)
+            identifier = classify_identifier(value)[1] if isinstance(value, str) else None
         except InvalidIdentifier:
-            identifiers.append(None)
-    return _repeats(identifiers)
+            identifier = None
+        named = normalise_name(name) if isinstance(name, str) else ""
+        pairs.append((identifier, named or None))  # no name: its own problem, not a conflict
+    return _merge(pairs)[1]
 
 
 async def accept_batch(request: web.Request, body: Any) -> web.Response:

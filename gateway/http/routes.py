@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.http import admin, agencies, audit, batches, command, ops, uploads
+from gateway.http import admin, agencies, audit, batches, command, exports, ops, uploads
 from gateway.http.roles import Handler
-from gateway.http.web import dashboard, signin, static
+from gateway.http.web import dashboard, officer, signin, static
 
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/v1/batches", batches.submit_batch),
@@ -14,7 +14,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/v1/batches/upload", uploads.upload_batch),
     ("GET", "/v1/batches/{batch_id}", batches.get_batch),
     ("GET", "/v1/batches/{batch_id}/results", batches.batch_results),
-    ("GET", "/v1/batches/{batch_id}/results.xlsx", uploads.results_spreadsheet),
+    ("GET", "/v1/batches/{batch_id}/results.xlsx", exports.results_spreadsheet),
     ("POST", "/v1/batches/{batch_id}/cancel", batches.cancel_batch),
     ("POST", "/v1/batches/{batch_id}/rerun", batches.rerun_overdue),
     ("POST", "/v1/batches/{batch_id}/approve", command.approve_batch),
@@ -49,6 +49,13 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/dashboard/events", dashboard.events),
     ("POST", "/dashboard/batches/{batch_id}/approve", dashboard.approve),
     ("POST", "/dashboard/batches/{batch_id}/reject", dashboard.reject),
+    ("GET", "/batches", officer.batches_page),
+    ("POST", "/batches/upload", officer.upload),
+    ("GET", "/batches/{batch_id}", officer.batch_page),
+    ("GET", "/batches/{batch_id}/progress", officer.progress),
+    ("POST", "/batches/{batch_id}/cancel", officer.cancel),
+    ("POST", "/batches/{batch_id}/rerun", officer.rerun),
+    ("GET", "/batches/{batch_id}/results.xlsx", officer.download),
     ("GET", "/static/{path:.+}", static.static_file),
 )
 

@@ -1,4 +1,9 @@
-"""Spreadsheet upload of a batch, and results as a spreadsheet (officers work in Excel)."""
+"""A batch uploaded as a list: a CSV file or an .xlsx workbook (officers work in Excel).
+
+Refused, the answer is JSON naming every bad row as the sheet shows it; a client that asks for
+a workbook (``Accept`` the .xlsx type) gets the same report as one, to hand back to whoever
+keeps the list.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +13,16 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.accountability import batches as views
 from gateway.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
-from gateway.http.inputs import batch_id
+from gateway.http.exports import XLSX, write_text_sheet
 from gateway.http.intake import accept_batch
-from gateway.http.keys import CIPHER, POOL, SETTINGS
-from gateway.http.middleware import caller
+from gateway.http.keys import SETTINGS
+from gateway.http.lists import SheetRows, read_csv, with_sheet_rows
 from gateway.http.models.batches import Batch
-from gateway.http.openapi import IDEMPOTENCY_KEY, Reply, operation
+from gateway.http.openapi import IDEMPOTENCY_KEY, operation
 from gateway.http.roles import roles
-from gateway.http.spreadsheets import (
-    XLSX,
-    SheetRows,
-    read_subjects,
-    with_sheet_rows,
-    without_photo_data,
-    write_results,
-)
+from gateway.http.spreadsheets import read_subjects
 
-#: results are read for export in pages of this size (the batch may hold 600,000)
-EXPORT_PAGE = 500
 #: an uploaded workbook may unpack to this many times GATEWAY_MAX_BODY_BYTES; more is taken
 #: for a zip bomb (413) and not parsed
 UNPACKED_FACTOR = 20
@@ -53,7 +48,8 @@ _UPLOAD = {
 
 @roles("officer")
 @operation(
-    "Submit a batch as a spreadsheet (first sheet; headings 姓名, 身份证号)",
+    "Submit a batch as a list: CSV (UTF-8 or GB18030) or .xlsx (first sheet); headings "
+    "姓名/身份证号 or 单位名称/统一社会信用代码, in Chinese or English, any order",
     raw_body=_UPLOAD,
     headers=[IDEMPOTENCY_KEY],
     replies={
@@ -61,7 +57,8 @@ _UPLOAD = {
         400: "not multipart, or a part that cannot be read",
         403: "the role may not submit, or a rule intercepted the batch",
         413: "the upload, the unpacked workbook or the list is too large",
-        422: "an unreadable workbook, or invalid rows (problems carry sheet_row)",
+        422: "an unreadable list, or invalid rows (problems carry sheet_row); an .xlsx "
+        "report of them instead when the Accept header asks for that type",
     },
 )
 async def upload_batch(request: web.Request) -> web.StreamResponse:
@@ -81,55 +78,70 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
     upload = form.get("file")
     if not isinstance(upload, web.FileField):
         raise ValidationFailed(
-            [{"row": None, "field": "file", "problem": "an .xlsx file is required"}]
+            [{"row": None, "field": "file", "problem": "a .csv or .xlsx file is required"}]
         )
-    # Parsing a workbook takes CPU time: off the event loop, so other requests are served.
-    rows = await asyncio.to_thread(
-        _read_upload,
-        upload,
-        max_subjects=settings.max_subjects,
-        max_unpacked=UNPACKED_FACTOR * settings.max_body_bytes,
-    )
-    body: dict[str, Any] = {
-        "case_number": form.get("case_number"),
-        "reason": form.get("reason"),
-        "subjects": rows.subjects,
-    }
-    for field in ("agencies", "household_items"):
-        value = form.get(field)
-        if isinstance(value, str) and value.strip():
-            body[field] = [v.strip() for v in value.split(",") if v.strip()]
     try:
-        return await accept_batch(request, body)
+        # Parsing takes CPU time: off the event loop, so other requests are served. The
+        # upload lies in a temporary file (aiohttp's): read from there, never whole.
+        rows = await asyncio.to_thread(
+            _read_upload,
+            upload,
+            max_subjects=settings.max_subjects,
+            max_unpacked=UNPACKED_FACTOR * settings.max_body_bytes,
+        )
+        body: dict[str, Any] = {
+            "case_number": form.get("case_number"),
+            "reason": form.get("reason"),
+            "subjects": rows.subjects,
+        }
+        for field in ("requery_reason",):
+            value = form.get(field)
+            if isinstance(value, str) and value.strip():
+                body[field] = value
+        for field in ("agencies", "household_items"):
+            value = form.get(field)
+            if isinstance(value, str) and value.strip():
+                body[field] = [v.strip() for v in value.split(",") if v.strip()]
+        try:
+            return await accept_batch(request, body)
+        except ValidationFailed as exc:
+            raise with_sheet_rows(exc, rows) from None
     except ValidationFailed as exc:
-        raise with_sheet_rows(exc, rows) from None
+        if XLSX in request.headers.get("Accept", ""):
+            return await _report_workbook(exc)
+        raise
 
 
-@roles("officer")
-@operation(
-    "A batch's results as an .xlsx workbook",
-    replies={
-        200: Reply("the workbook", media_type=XLSX, schema={"type": "string", "format": "binary"}),
-        404: "no such batch",
-    },
-)
-async def results_spreadsheet(request: web.Request) -> web.StreamResponse:
-    target = batch_id(request)
-    pool, cipher, who = request.app[POOL], request.app[CIPHER], caller(request)
-    batch = await views.get_batch(pool, who, target)
-    items: list[dict[str, Any]] = []
-    after: int | None = 0
-    while after is not None:
-        page, after = await views.results_page(pool, cipher, who, target, after, EXPORT_PAGE)
-        items += [without_photo_data(item) for item in page]  # not kept: 100 kB each
-    # Building the workbook takes CPU time: off the event loop, so other requests are served.
-    payload = await asyncio.to_thread(write_results, batch, items)
-    return web.Response(
-        body=payload,
-        content_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="results-{target}.xlsx"'},
-    )
+#: a ZIP archive's first bytes: an .xlsx workbook is one
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _read_upload(upload: web.FileField, *, max_subjects: int, max_unpacked: int) -> SheetRows:
-    return read_subjects(upload.file.read(), max_subjects=max_subjects, max_unpacked=max_unpacked)
+    file = upload.file
+    file.seek(0)
+    if file.read(4) == _ZIP_MAGIC:
+        return read_subjects(file, max_subjects=max_subjects, max_unpacked=max_unpacked)
+    file.seek(0)
+    return read_csv(file, max_subjects=max_subjects)
+
+
+#: the refusal report's columns, as the officer reads them
+_REPORT_HEADINGS = ("表格行号", "字段", "问题")
+
+
+async def _report_workbook(error: ValidationFailed) -> web.Response:
+    rows = [_REPORT_HEADINGS] + [
+        (
+            str(p.get("sheet_row") or ""),
+            str(p.get("field") or ""),
+            str(p.get("problem") or ""),
+        )
+        for p in error.problems
+    ]
+    payload = await asyncio.to_thread(write_text_sheet, "问题", rows)
+    return web.Response(
+        status=422,
+        body=payload,
+        content_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="problems.xlsx"'},
+    )

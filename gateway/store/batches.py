@@ -37,6 +37,7 @@ async def insert_batch(
     idempotency_key: str | None,
     request_digest: bytes,
     household_items: Sequence[str],
+    merged_rows: int = 0,
 ) -> bool:
     """False when a concurrent submission with the same idempotency key won the race."""
     inserted = await _run.fetchval(
@@ -53,6 +54,7 @@ async def insert_batch(
         idempotency_key,
         request_digest,
         list(household_items),
+        merged_rows,
     )
     return inserted is not None
 

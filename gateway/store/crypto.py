@@ -64,19 +64,27 @@ class DataCipher:
     digest_key: bytes
     older: tuple[bytes, ...] = ()
     _by_id: Mapping[int, AESGCM] = field(init=False, repr=False, compare=False)
+    #: computed once: a batch of 100,000 subjects seals 200,000 values
+    _active_id: int = field(init=False, repr=False, compare=False)
+    _active_header: bytes = field(init=False, repr=False, compare=False)
+    _digest: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         keys = (self.active, *self.older)
         object.__setattr__(self, "_by_id", {key_id(k): AESGCM(k) for k in keys})
+        object.__setattr__(self, "_active_id", key_id(self.active))
+        object.__setattr__(self, "_active_header", _HEADER.pack(_VERSION, self._active_id))
+        # copied for each digest instead of keyed anew (hmac.new is most of the cost)
+        object.__setattr__(self, "_digest", hmac.new(self.digest_key, digestmod=hashlib.sha256))
 
     @property
     def active_id(self) -> int:
-        return key_id(self.active)
+        return self._active_id
 
     def seal(self, plaintext: bytes, context: bytes = b"") -> bytes:
         nonce = os.urandom(_NONCE)
-        sealed = self._by_id[self.active_id].encrypt(nonce, plaintext, context)
-        return _HEADER.pack(_VERSION, self.active_id) + nonce + sealed
+        sealed = self._by_id[self._active_id].encrypt(nonce, plaintext, context)
+        return self._active_header + nonce + sealed
 
     def open(self, sealed: bytes, context: bytes = b"") -> bytes:
         try:
@@ -111,7 +119,9 @@ class DataCipher:
 
     def subject_digest(self, id_number: str) -> bytes:
         """Keyed hash of a canonical identifier: equal for equal IDs, useless without the key."""
-        return hmac.new(self.digest_key, id_number.encode("utf-8"), hashlib.sha256).digest()
+        digest = self._digest.copy()
+        digest.update(id_number.encode("utf-8"))
+        return bytes(digest.digest())
 
 
 def load_cipher(

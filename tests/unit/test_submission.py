@@ -49,7 +49,7 @@ def test_every_problem_is_listed_with_its_row_and_field() -> None:
             {"name": "甲", "id_number": resident_id(1)},
             {"name": "乙", "id_number": "123"},
             "not an object",
-            {"name": "", "id_number": resident_id(1)},
+            {"name": "丙", "id_number": resident_id(1)},
             {"name": "丁", "id_number": resident_id(4), "phone": "1"},
             agencies=["bank"],
             priority=1,
@@ -58,8 +58,7 @@ def test_every_problem_is_listed_with_its_row_and_field() -> None:
     assert set(found) == {
         (1, "id_number", "must be 18 characters"),
         (2, "(row)", "must be an object"),
-        (3, "name", "is required"),
-        (3, "id_number", "repeats row 0"),
+        (3, "name", "has the identifier of row 0 under another name"),
         (4, "phone", "is not a known field"),
         (None, "agencies", next(p for r, f, p in found if f == "agencies")),
         (None, "priority", "is not a known field"),
@@ -116,3 +115,21 @@ def test_household_items_are_canonical_and_in_the_digest_only_when_not_both() ->
         (None, "household_items", "must be one of identity, photo")
     ]
     assert problems(body(person, household_items=[]))[0][:2] == (None, "household_items")
+
+
+def test_a_row_repeating_an_earlier_one_is_merged_into_it() -> None:
+    request = parse_submission(
+        body(
+            {"name": "张三", "id_number": resident_id(1)},
+            {"name": "李四", "id_number": resident_id(2)},
+            # the same person again, written as lists write: spaces, full width, lower-case x
+            {"name": " 张　三 ", "id_number": " " + resident_id(1).lower() + " "},
+            {"name": "李 四", "id_number": resident_id(2)},
+        ),
+        max_subjects=10,
+    )
+    assert [(s.name, s.id_number) for s in request.subjects] == [
+        ("张三", resident_id(1)),
+        ("李四", resident_id(2)),
+    ]
+    assert request.merged_rows == 2

@@ -91,6 +91,11 @@ class BatchSummary(BaseModel):
     officer: str
     team: str
     subject_count: int
+    merged_rows: int = Field(
+        ge=0,
+        description="rows of the list that repeated an earlier row (the same identifier and "
+        "name): asked once, not counted in subject_count",
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

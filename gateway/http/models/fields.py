@@ -34,7 +34,7 @@ from gateway.core.identifiers import (
     parse_case_number,
 )
 from gateway.core.jsonvalues import as_object
-from gateway.core.text import NOT_ALLOWED, has_disallowed_characters
+from gateway.core.text import NOT_ALLOWED, has_disallowed_characters, normalise_name
 
 #: the error type of every problem the gateway words itself (its message is the problem)
 PROBLEM = "gateway"
@@ -65,9 +65,16 @@ def required_text(value: Any) -> Any:
     return value
 
 
-def _checked_text(max_length: int) -> AfterValidator:
+def _checked_text(max_length: int, *, name: bool = False) -> AfterValidator:
     def check(value: str) -> str:
-        value = value.strip()
+        if name:
+            # Refused before normalising: NFKC and the white-space rules would quietly drop
+            # a control character (a NEL is white space to Python) that must be named.
+            if has_disallowed_characters(value.strip()):
+                raise problem(NOT_ALLOWED)
+            value = normalise_name(value)
+        else:
+            value = value.strip()
         if len(value) > max_length:
             raise problem(f"must be at most {max_length} characters")
         if has_disallowed_characters(value):  # control/format characters, lone surrogates
@@ -94,7 +101,7 @@ def _text_schema(max_length: int, description: str) -> WithJsonSchema:
 Name = Annotated[
     str,
     BeforeValidator(required_text),
-    _checked_text(MAX_NAME_LENGTH),
+    _checked_text(MAX_NAME_LENGTH, name=True),
     _text_schema(MAX_NAME_LENGTH, "a person's or organisation's name"),
 ]
 Reason = Annotated[

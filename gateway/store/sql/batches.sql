@@ -22,8 +22,9 @@ RETURNING id;
 
 -- name: insert_batch
 INSERT INTO batches (id, status, officer_id, team_id, case_number, reason, agencies,
-                     subject_count, idempotency_key, request_digest, household_items)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     subject_count, idempotency_key, request_digest, household_items,
+                     merged_rows)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (officer_id, idempotency_key) DO NOTHING
 RETURNING id;
 
@@ -47,7 +48,7 @@ SELECT status FROM batches WHERE id = $1::uuid;
 
 -- name: get_batch
 SELECT b.id, b.case_number, b.reason, b.agencies, b.household_items, b.status,
-       b.subject_count, b.created_at, b.started_at, b.finished_at, o.name AS officer,
+       b.subject_count, b.merged_rows, b.created_at, b.started_at, b.finished_at, o.name AS officer,
        t.name AS team, b.team_id
 FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
 WHERE b.id = $1;
@@ -69,7 +70,7 @@ GROUP BY i.agency;
 -- name: list_batches
 -- Keyset pagination, newest first; $2/$3 are the cursor (created_at, id) or NULL.
 SELECT b.id, b.case_number, b.reason, b.agencies, b.household_items, b.status,
-       b.subject_count, b.created_at, b.started_at, b.finished_at, o.name AS officer,
+       b.subject_count, b.merged_rows, b.created_at, b.started_at, b.finished_at, o.name AS officer,
        t.name AS team, b.team_id
 FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
 WHERE ($1::bigint IS NULL OR b.team_id = $1)

@@ -5,7 +5,6 @@ formula injection in the export, and parsing kept off the event loop.
 from __future__ import annotations
 
 import io
-import json
 import struct
 import threading
 import tracemalloc
@@ -18,7 +17,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from gateway.core.errors import PayloadTooLarge, ValidationFailed
-from gateway.http import spreadsheets, uploads
+from gateway.http import exports, spreadsheets
 from mocks.population import sample_ids
 from tests.conftest import CASE, Gateway, batch_body
 from tests.integration.api.hostile import (
@@ -262,7 +261,8 @@ async def test_workbooks_are_read_and_written_off_the_event_loop(
     parsed: list[Any] = []
     written: list[Any] = []
     _record_thread(monkeypatch, spreadsheets, "load_workbook", parsed)
-    _record_thread(monkeypatch, uploads, "write_results", written)
+    _record_thread(monkeypatch, exports.ResultsWorkbook, "add", written)
+    _record_thread(monkeypatch, exports.ResultsWorkbook, "save", written)
     response = await gateway.client.post(
         "/v1/batches/upload", data=upload_form(GOOD_BOOK), headers=await gateway.headers()
     )
@@ -274,12 +274,11 @@ async def test_workbooks_are_read_and_written_off_the_event_loop(
     )
     assert export.status == 200
     assert [thread for thread, _ in parsed] != [] and loop_thread not in {t for t, _ in parsed}
-    assert len(written) == 1 and written[0][0] != loop_thread
-    # the photos' base64 was dropped as each page was read, not only when writing
-    _batch, items = written[0][1]
-    household = [i for i in items if i["agency"] == "household" and i["status"] == "found"]
-    assert household and all("photo" in i["data"] for i in household)
-    assert "data_base64" not in json.dumps(items)
+    # every page added, and the file saved, in a worker thread
+    assert len(written) >= 2 and loop_thread not in {t for t, _ in written}
+    pages = [args[1] for _, args in written if len(args) == 2 and isinstance(args[1], list)]
+    household = [i for p in pages for i in p if i["agency"] == "household"]
+    assert household and all(i["data"]["photo"]["data_base64"] for i in household)
 
 
 FORMULAS = [
@@ -302,12 +301,16 @@ async def test_the_export_holds_no_formula_whatever_the_names(gateway: Gateway) 
     assert export.status == 200
     data = await export.read()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert b"<f>" not in archive.read(SHEET)
-    sheet = load_workbook(io.BytesIO(data)).active
-    cells = [cell for row in sheet.iter_rows() for cell in row]
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert len(sheets) == 4  # 汇总, 户政, 车管所, 批次信息
+        assert all(b"<f>" not in archive.read(name) for name in sheets)
+    book = load_workbook(io.BytesIO(data))
+    cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
     assert [c.coordinate for c in cells if c.data_type == "f"] == []
-    names = {c.value for c in cells if c.column == 2}
-    assert set(FORMULAS) <= names  # kept as the text the officer typed
+    for sheet in book.worksheets[:-1]:  # every sheet but 批次信息 names the people
+        names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+        assert set(names) <= set(FORMULAS)  # kept as the text the officer typed
+    assert [r[1] for r in book["汇总"].iter_rows(min_row=2, values_only=True)] == FORMULAS
 
 
 def test_control_characters_from_an_agency_do_not_break_the_export() -> None:
@@ -320,10 +323,12 @@ def test_control_characters_from_an_agency_do_not_break_the_export() -> None:
         "attempts": 1,
         "completed_at": "2024-01-01T00:00:00+00:00",
     }
-    batch = {"case_number": CASE, "id": SOME_UUID, "status": "done"}
-    data = spreadsheets.write_results(batch, [item])
-    sheet = load_workbook(io.BytesIO(data)).active
-    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    batch = {"case_number": CASE, "id": SOME_UUID, "status": "done", "agencies": ["household"]}
+    data = exports.write_results(batch, [item])
+    book = load_workbook(io.BytesIO(data))
+    assert all(c.data_type != "f" for s in book for row in s.iter_rows() for c in row)
+    (row,) = book["户政"].iter_rows(min_row=2, values_only=True)
+    assert row[4] == "男" and row[7] == "=cmd|'/c calc'!A1"  # the control character dropped
 
 
 # ---------------------------------------------------------------- unit level

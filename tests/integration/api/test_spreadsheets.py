@@ -59,14 +59,13 @@ async def test_an_uploaded_workbook_becomes_a_batch_and_exports_its_results(
     )
     assert export.status == 200
     assert export.content_type.endswith("spreadsheetml.sheet")
-    sheet = load_workbook(io.BytesIO(await export.read())).active
-    values = list(sheet.iter_rows(values_only=True))
-    assert values[1][:5] == ("row", "name", "id_number", "agency", "status")
-    body = values[2:]
-    assert len(body) == len(persons) * 2
-    assert {r[2] for r in body} == {i for _, i in persons}
-    assert all(r[5] for r in body)  # every row has a readable summary
-    assert all("data_base64" not in (r[9] or "") for r in body)
+    book = load_workbook(io.BytesIO(await export.read()))
+    assert book.sheetnames == ["汇总", "户政", "车管所", "批次信息"]  # the agencies asked
+    values = list(book["汇总"].iter_rows(values_only=True))
+    assert values[0][:3] == ("序号", "姓名/名称", "证件号码")
+    body = values[1:]
+    assert [r[2] for r in body] == [i for _, i in persons]  # one row per person, in order
+    assert all(r[3] and r[4] for r in body)  # every agency says something readable
 
 
 async def test_an_upload_may_ask_the_household_registry_for_the_photo_only(
@@ -88,13 +87,11 @@ async def test_an_upload_may_ask_the_household_registry_for_the_photo_only(
     export = await gateway.client.get(
         f"/v1/batches/{created['id']}/results.xlsx", headers=await gateway.headers()
     )
-    summaries = {
-        r[5]
-        for r in list(
-            load_workbook(io.BytesIO(await export.read())).active.iter_rows(values_only=True)
-        )[2:]
-    }
-    assert summaries <= {"电子头像", "无记录"} and "电子头像" in summaries
+    summary = list(
+        load_workbook(io.BytesIO(await export.read()))["汇总"].iter_rows(values_only=True)
+    )
+    words = {r[3] for r in summary[1:]}  # the household column
+    assert words <= {"有照片", "未见"} and "有照片" in words
     refused = await upload(gateway, workbook(rows), household_items="address")
     assert refused.status == 422
     assert (await refused.json())["error"]["problems"][0]["field"] == "household_items"

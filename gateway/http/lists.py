@@ -1,0 +1,196 @@
+"""Debtor lists as officers keep them: a header row, then one debtor per row, read from a CSV
+file or the first worksheet of a workbook (spreadsheets.py) into what the JSON API takes.
+
+Headings in Chinese or English, in any column order; other columns are ignored. A person's
+row has a name (姓名, 被执行人, name) and a resident ID (身份证号, 公民身份号码, 证件号码,
+id_number); an organisation's has 单位名称 and 统一社会信用代码; one list may hold both.
+Blank rows are skipped. Every problem names the row as the sheet shows it (``sheet_row``).
+
+CSV comes as Chinese Excel saves it: UTF-8 with or without a byte-order mark, or GB18030
+(a superset of GBK and GB2312), separated by commas (or tabs or semicolons, as the header
+row shows). The file is read as a stream, never held whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from gateway.core.errors import PayloadTooLarge, ValidationFailed
+
+#: accepted headings (compared case-insensitively, spaces removed)
+NAME_HEADINGS = frozenset({"姓名", "被执行人", "被执行人姓名", "被执行人名称", "名称", "name"})
+ID_HEADINGS = frozenset(
+    {"身份证号", "身份证号码", "公民身份号码", "证件号码", "证件号", "id_number", "id"}
+)
+ORG_NAME_HEADINGS = frozenset({"单位名称", "企业名称", "organisation", "organization"})
+ORG_CODE_HEADINGS = frozenset({"统一社会信用代码", "信用代码", "credit_code"})
+NO_HEADINGS = "row 1 must name the columns, e.g. 姓名 and 身份证号 (or name, id_number)"
+#: Excel keeps 15 significant digits: an 18-character ID typed as a number is already corrupt
+NUMERIC_ID = "is stored as a number, so Excel kept only 15 digits; format the column as text"
+NOT_CSV = "is not a CSV file in UTF-8 or GB18030"
+
+
+@dataclass(frozen=True, slots=True)
+class SheetRows:
+    """Subjects as the JSON API takes them, and the spreadsheet row of each."""
+
+    subjects: list[dict[str, Any]]
+    sheet_rows: list[int]
+
+
+def problem(field: str, text: str, sheet_row: int | None = None) -> ValidationFailed:
+    return ValidationFailed(
+        [{"row": None, "field": field, "problem": text, "sheet_row": sheet_row}],
+        "the list cannot be read; nothing was stored",
+    )
+
+
+def _heading(value: Any) -> str:
+    return "".join(str(value or "").split()).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Where the name and identifier are, for persons and for organisations (-1: absent)."""
+
+    name: int
+    id_number: int
+    org_name: int
+    org_code: int
+
+    @property
+    def width(self) -> int:
+        return max(self.name, self.id_number, self.org_name, self.org_code) + 1
+
+    @classmethod
+    def find(cls, header: Sequence[Any], field: str) -> Columns:
+        headings = [_heading(v) for v in header]
+
+        def first(names: frozenset[str]) -> int:
+            return next((i for i, h in enumerate(headings) if h in names), -1)
+
+        found = cls(
+            first(NAME_HEADINGS),
+            first(ID_HEADINGS),
+            first(ORG_NAME_HEADINGS),
+            first(ORG_CODE_HEADINGS),
+        )
+        person = found.name >= 0 and found.id_number >= 0
+        organisation = found.org_name >= 0 and found.org_code >= 0
+        if not (person or organisation):
+            raise problem(field, NO_HEADINGS, 1)
+        return found
+
+    def pick(self, cells: Sequence[Any]) -> tuple[Any, Any]:
+        """(name, identifier) of a row: the person's columns, or else the organisation's."""
+
+        def cell(index: int) -> Any:
+            value = cells[index] if 0 <= index < len(cells) else None
+            return value.strip() if isinstance(value, str) else value
+
+        name, number = cell(self.name), cell(self.id_number)
+        if name in (None, "") and number in (None, ""):
+            name, number = cell(self.org_name), cell(self.org_code)
+        return name, number
+
+
+def collect(
+    rows: Iterable[tuple[int, Sequence[Any]]], columns: Columns, max_subjects: int | None
+) -> SheetRows:
+    """The subjects of numbered rows (the header excluded). 413 past ``max_subjects``; an
+    identifier stored as a number is refused here (the API would see digits already lost)."""
+    subjects: list[dict[str, Any]] = []
+    sheet_rows: list[int] = []
+    numeric: list[dict[str, Any]] = []
+    for number, cells in rows:
+        name, id_number = columns.pick(cells)
+        if name in (None, "") and id_number in (None, ""):
+            continue
+        if max_subjects is not None and len(subjects) >= max_subjects:
+            raise PayloadTooLarge(
+                f"a batch may hold at most {max_subjects} subjects",
+                field="subjects",
+                limit=max_subjects,
+            )
+        if isinstance(id_number, int | float):
+            numeric.append(
+                {"row": len(subjects), "field": "id_number", "problem": NUMERIC_ID}
+                | {"sheet_row": number}
+            )
+        subjects.append({"name": name, "id_number": id_number})
+        sheet_rows.append(number)
+    if numeric:
+        raise ValidationFailed(numeric, f"{len(numeric)} problem(s) found; nothing was stored")
+    return SheetRows(subjects, sheet_rows)
+
+
+def with_sheet_rows(error: ValidationFailed, rows: SheetRows) -> ValidationFailed:
+    """The same problems, each also naming the spreadsheet row the officer sees."""
+    for item in error.problems:
+        index = item.get("row")
+        item["sheet_row"] = rows.sheet_rows[index] if index is not None else None
+    return error
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def read_csv(file: IO[bytes], field: str = "file", *, max_subjects: int | None) -> SheetRows:
+    """The subjects of a CSV file, read as a stream. UTF-8 (with or without BOM) is tried
+    first, as it cannot be mistaken: GB18030 decodes any bytes at all. CPU-bound: run it in
+    a thread."""
+    start = file.read(3)
+    file.seek(0)
+    encodings = ["utf-8-sig"] if start == codecs.BOM_UTF8 else ["utf-8", "gb18030"]
+    for encoding in encodings:
+        try:
+            return _read_csv_as(file, encoding, field, max_subjects)
+        except UnicodeDecodeError:
+            file.seek(0)
+    raise problem(field, NOT_CSV)
+
+
+def _read_csv_as(file: IO[bytes], encoding: str, field: str, max_subjects: int | None) -> SheetRows:
+    text = io.TextIOWrapper(file, encoding=encoding, newline="")
+    try:
+        first = text.readline()
+        dialect = _dialect(first)
+        header = next(csv.reader([first], dialect), None)
+        if not header:
+            raise problem(field, "the file is empty")
+        columns = Columns.find(header, field)
+        try:
+            return collect(_numbered(csv.reader(text, dialect), columns), columns, max_subjects)
+        except csv.Error as exc:
+            raise problem(field, NOT_CSV) from exc
+    finally:
+        text.detach()  # the caller's file stays open, for another encoding
+
+
+def _numbered(reader: Iterator[list[str]], columns: Columns) -> Iterator[tuple[int, list[str]]]:
+    # csv.reader's line_num counts physical lines (a quoted field may span several); the
+    # sheet's row number counts records, as Excel shows them.
+    for number, row in enumerate(reader, start=2):
+        yield number, row[: columns.width]
+
+
+class _Dialect(csv.excel):
+    pass
+
+
+def _dialect(header_line: str) -> type[csv.Dialect]:
+    """Commas, unless the header row is plainly separated by tabs or semicolons."""
+    counts = {sep: header_line.count(sep) for sep in (",", "\t", ";")}
+    separator = max(counts, key=lambda sep: counts[sep])
+    if counts[separator] == 0:
+        separator = ","
+
+    class Chosen(_Dialect):
+        delimiter = separator
+
+    return Chosen
