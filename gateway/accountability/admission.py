@@ -150,6 +150,7 @@ async def _store(
             existing = await store.find_idempotent(conn, caller.officer_id, idempotency_key)
             assert existing is not None
             return _replayed(existing, digest)
+        rows = request.row_numbers()  # the list's own rows: a merged repeat leaves a gap
         await store.insert_subjects(
             conn,
             (
@@ -159,13 +160,13 @@ async def _store(
                     s.kind,
                     cipher.seal_text(s.name, subject_context(batch_id, row, "name")),
                     cipher.seal_text(s.id_number, subject_context(batch_id, row, "id")),
-                    cipher.subject_digest(s.id_number),
+                    admission.digests[k],
                 )
-                for row, s in enumerate(request.subjects)
+                for k, (row, s) in enumerate(zip(rows, request.subjects, strict=True))
             ),
         )
         deadlines = settings.answer_deadlines(request.agencies)
-        await store.insert_inquiries(conn, batch_id, len(request.subjects), deadlines, now)
+        await store.insert_inquiries(conn, batch_id, rows, deadlines, now)
         audit, raised = await _after_admission(conn, policy, caller, batch_id, request, admission)
         submitted: dict[str, Any] = {
             "subjects": len(request.subjects),

@@ -22,7 +22,7 @@ answers 422.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -72,6 +72,8 @@ class Admission:
     day: date
     requeried_rows: tuple[int, ...]
     case_subjects: int
+    #: each subject's keyed digest, in row order (stored with the subjects: computed once)
+    digests: list[bytes] = field(default_factory=list[bytes])
 
 
 async def check(
@@ -94,7 +96,10 @@ async def check(
     requeried: tuple[int, ...] = ()
     if settings.requery_days > 0:
         since = now - timedelta(days=settings.requery_days)
-        requeried = tuple(await store.requeried_rows(conn, digests, caller.team_id, since))
+        # positions among the subjects, named as the list's own rows
+        rows = request.row_numbers()
+        positions = await store.requeried_rows(conn, digests, caller.team_id, since)
+        requeried = tuple(rows[k] for k in positions)
         if requeried and request.requery_reason is None:
             raise Intercepted(
                 REQUERY_WITHOUT_REASON,
@@ -108,7 +113,7 @@ async def check(
         case_subjects = await store.case_subject_count(conn, request.case_number, digests)
         if case_subjects > settings.approval_threshold:
             status = "pending_approval"
-    return Admission(status, now, day, requeried, case_subjects)
+    return Admission(status, now, day, requeried, case_subjects, digests)
 
 
 async def _filed_case(conn: Connection, caller: Caller, case_number: str) -> None:

@@ -102,7 +102,11 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
 
     ``today`` (default: the current date) bounds the birth date, for tests.
     """
-    number = _normalise(value)
+    return _resident_id(_normalise(value), today)
+
+
+def _resident_id(number: str, today: date | None) -> str:
+    """``validate_resident_id`` of a value already normalised."""
     if len(number) != 18:
         raise InvalidIdentifier("must be 18 characters")
     if not _RESIDENT_SHAPE.fullmatch(number):
@@ -123,7 +127,10 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
 
 def validate_credit_code(value: str) -> str:
     """Return the canonical unified social credit code or raise InvalidIdentifier."""
-    code = _normalise(value)
+    return _credit_code(_normalise(value))
+
+
+def _credit_code(code: str) -> str:
     try:
         return str(uscc.validate(code))
     except InvalidLength:
@@ -149,19 +156,19 @@ def classify_identifier(value: str, *, today: date | None = None) -> tuple[Ident
         raise InvalidIdentifier("must be 18 characters")
     if _RESIDENT_SHAPE.fullmatch(text):
         try:
-            return "person", validate_resident_id(text, today=today)
+            return "person", _resident_id(text, today)
         except InvalidIdentifier as person_error:
             if _plausible_person(text, today):
                 raise
             try:
-                return "organisation", validate_credit_code(text)
+                return "organisation", _credit_code(text)
             except InvalidIdentifier:
                 if not _is_province_prefix(text):
                     raise
                 raise person_error from None
     if not _ALNUM_18.fullmatch(text):
         raise InvalidIdentifier("must contain only digits and capital letters")
-    return "organisation", validate_credit_code(text)
+    return "organisation", _credit_code(text)
 
 
 def _plausible_person(number: str, today: date | None) -> bool:

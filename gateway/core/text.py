@@ -27,8 +27,10 @@ def has_disallowed_characters(value: str) -> bool:
     return any(unicodedata.category(ch) in _DISALLOWED for ch in value)
 
 
-#: white space between two Chinese characters (CJK unified and compatibility ideographs)
-_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff])\s+(?=[\u3400-\u9fff\uf900-\ufaff])")
+#: white space between two Chinese characters (CJK unified ideographs, extensions A to H
+#: included, as rare characters of names are written, and compatibility ideographs)
+_HAN = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK_GAP = re.compile(f"(?<=[{_HAN}])\\s+(?=[{_HAN}])")
 
 
 def normalise_name(value: str) -> str:

@@ -22,6 +22,12 @@ class BatchRequest:
     household_items: tuple[str, ...] = HOUSEHOLD_ITEMS
     #: rows that repeated an earlier row (same identifier, same name), dropped: asked once
     merged_rows: int = 0
+    #: each subject's 0-based row in the list as submitted (kept after merging, so results
+    #: and refusals name the officer's own rows); None: 0, 1, 2, ... (nothing was merged)
+    rows: tuple[int, ...] | None = None
+
+    def row_numbers(self) -> tuple[int, ...]:
+        return self.rows if self.rows is not None else tuple(range(len(self.subjects)))
 
     def canonical(self) -> dict[str, Any]:
         """What the idempotency digest is taken over."""

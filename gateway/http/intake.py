@@ -67,7 +67,15 @@ def parse_submission(body: Any, *, max_subjects: int) -> BatchRequest:
         request,
         subjects=tuple(request.subjects[row] for row in keep),
         merged_rows=len(request.subjects) - len(keep),
+        rows=tuple(keep),
     )
+
+
+def name_clash(row: int, earlier: int, shown: int | None = None) -> dict[str, Any]:
+    """The problem of a row giving an earlier row's identifier under another name; ``shown``
+    is how the earlier row is named to the officer (a sheet row), else its index."""
+    text = f"has the identifier of row {earlier if shown is None else shown} under another name"
+    return {"row": row, "field": "name", "problem": text, "earlier_row": earlier}
 
 
 def _merge(rows: list[tuple[str | None, str | None]]) -> tuple[list[int], list[dict[str, Any]]]:
@@ -86,8 +94,7 @@ def _merge(rows: list[tuple[str | None, str | None]]) -> tuple[list[int], list[d
             first[identifier] = (row, name)
             keep.append(row)
         elif name is not None and seen[1] is not None and name != seen[1]:
-            problem = f"has the identifier of row {seen[0]} under another name"
-            problems.append({"row": row, "field": "name", "problem": problem})
+            problems.append(name_clash(row, seen[0]))
     return keep, problems
 
 

@@ -17,15 +17,16 @@ import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from gateway.core.errors import PayloadTooLarge, ValidationFailed
+from gateway.http.intake import name_clash
 
 #: accepted headings (compared case-insensitively, spaces removed)
 NAME_HEADINGS = frozenset({"姓名", "被执行人", "被执行人姓名", "被执行人名称", "名称", "name"})
 ID_HEADINGS = frozenset(
-    {"身份证号", "身份证号码", "公民身份号码", "证件号码", "证件号", "id_number", "id"}
+    {"身份证号", "身份证号码", "公民身份号码", "证件号码", "证件号", "id_number", "id_no"}
 )
 ORG_NAME_HEADINGS = frozenset({"单位名称", "企业名称", "organisation", "organization"})
 ORG_CODE_HEADINGS = frozenset({"统一社会信用代码", "信用代码", "credit_code"})
@@ -41,6 +42,12 @@ class SheetRows:
 
     subjects: list[dict[str, Any]]
     sheet_rows: list[int]
+    #: rows whose identifier Excel stored as a number (already corrupt): refused, with the
+    #: list's other problems (uploads.py)
+    numeric: list[int] = field(default_factory=list[int])
+
+    def numeric_problems(self) -> list[dict[str, Any]]:
+        return [{"row": k, "field": "id_number", "problem": NUMERIC_ID} for k in self.numeric]
 
 
 def problem(field: str, text: str, sheet_row: int | None = None) -> ValidationFailed:
@@ -103,10 +110,10 @@ def collect(
     rows: Iterable[tuple[int, Sequence[Any]]], columns: Columns, max_subjects: int | None
 ) -> SheetRows:
     """The subjects of numbered rows (the header excluded). 413 past ``max_subjects``; an
-    identifier stored as a number is refused here (the API would see digits already lost)."""
+    identifier stored as a number is noted (the API would see digits already lost)."""
     subjects: list[dict[str, Any]] = []
     sheet_rows: list[int] = []
-    numeric: list[dict[str, Any]] = []
+    numeric: list[int] = []
     for number, cells in rows:
         name, id_number = columns.pick(cells)
         if name in (None, "") and id_number in (None, ""):
@@ -118,22 +125,21 @@ def collect(
                 limit=max_subjects,
             )
         if isinstance(id_number, int | float):
-            numeric.append(
-                {"row": len(subjects), "field": "id_number", "problem": NUMERIC_ID}
-                | {"sheet_row": number}
-            )
+            numeric.append(len(subjects))
         subjects.append({"name": name, "id_number": id_number})
         sheet_rows.append(number)
-    if numeric:
-        raise ValidationFailed(numeric, f"{len(numeric)} problem(s) found; nothing was stored")
-    return SheetRows(subjects, sheet_rows)
+    return SheetRows(subjects, sheet_rows, numeric)
 
 
 def with_sheet_rows(error: ValidationFailed, rows: SheetRows) -> ValidationFailed:
-    """The same problems, each also naming the spreadsheet row the officer sees."""
+    """The same problems, each also naming the spreadsheet row the officer sees (and a row
+    a problem refers to, as the sheet shows it)."""
     for item in error.problems:
         index = item.get("row")
         item["sheet_row"] = rows.sheet_rows[index] if index is not None else None
+        earlier = item.get("earlier_row")
+        if isinstance(earlier, int) and isinstance(index, int):
+            item.update(name_clash(index, earlier, rows.sheet_rows[earlier]))
     return error
 
 
@@ -160,11 +166,11 @@ def _read_csv_as(file: IO[bytes], encoding: str, field: str, max_subjects: int |
     try:
         first = text.readline()
         dialect = _dialect(first)
-        header = next(csv.reader([first], dialect), None)
-        if not header:
-            raise problem(field, "the file is empty")
-        columns = Columns.find(header, field)
-        try:
+        try:  # a field longer than csv's limit (128 kB) is an error, in the header too
+            header = next(csv.reader([first], dialect), None)
+            if not header:
+                raise problem(field, "the file is empty")
+            columns = Columns.find(header, field)
             return collect(_numbered(csv.reader(text, dialect), columns), columns, max_subjects)
         except csv.Error as exc:
             raise problem(field, NOT_CSV) from exc

@@ -15,7 +15,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from gateway.http.exports import XLSX, write_text_sheet
-from gateway.http.intake import accept_batch
+from gateway.http.inputs import refused
+from gateway.http.intake import accept_batch, parse_submission
 from gateway.http.keys import SETTINGS
 from gateway.http.lists import SheetRows, read_csv, with_sheet_rows
 from gateway.http.models.batches import Batch
@@ -94,14 +95,15 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
             "reason": form.get("reason"),
             "subjects": rows.subjects,
         }
-        for field in ("requery_reason",):
-            value = form.get(field)
-            if isinstance(value, str) and value.strip():
-                body[field] = value
+        requery_reason = form.get("requery_reason")
+        if isinstance(requery_reason, str) and requery_reason.strip():
+            body["requery_reason"] = requery_reason
         for field in ("agencies", "household_items"):
             value = form.get(field)
             if isinstance(value, str) and value.strip():
                 body[field] = [v.strip() for v in value.split(",") if v.strip()]
+        if rows.numeric:
+            raise with_sheet_rows(_with_numeric(rows, body, settings.max_subjects), rows)
         try:
             return await accept_batch(request, body)
         except ValidationFailed as exc:
@@ -110,6 +112,20 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
         if XLSX in request.headers.get("Accept", ""):
             return await _report_workbook(exc)
         raise
+
+
+def _with_numeric(rows: SheetRows, body: dict[str, Any], max_subjects: int) -> ValidationFailed:
+    """Identifiers Excel stored as numbers, and every other problem of the list with them (the
+    officer fixes them all at once); nothing is stored."""
+    numeric = set(rows.numeric)
+    problems = rows.numeric_problems()
+    try:
+        parse_submission(body, max_subjects=max_subjects)
+    except ValidationFailed as exc:
+        problems += [
+            p for p in exc.problems if not (p.get("row") in numeric and p["field"] == "id_number")
+        ]
+    return refused(sorted(problems, key=lambda p: (p.get("row") is not None, p.get("row") or 0)))
 
 
 #: a ZIP archive's first bytes: an .xlsx workbook is one

@@ -67,17 +67,17 @@ async def insert_subjects(conn: Connection, rows: Iterable[Sequence[Any]]) -> No
 async def insert_inquiries(
     conn: Connection,
     batch_id: uuid.UUID,
-    subjects: int,
+    rows: Sequence[int],
     deadlines: Mapping[str, float],
     submitted_at: datetime,
 ) -> None:
-    """One inquiry per subject and agency (``deadlines``: the agencies asked, in order, and
-    how many seconds from ``submitted_at`` each may take to answer)."""
+    """One inquiry per subject (its ``rows``) and agency (``deadlines``: the agencies asked,
+    in order, and how many seconds from ``submitted_at`` each may take to answer)."""
     await _run.execute(
         conn,
         "insert_inquiries",
         batch_id,
-        subjects,
+        list(rows),
         list(deadlines),
         list(deadlines.values()),
         submitted_at,

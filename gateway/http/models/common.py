@@ -25,6 +25,11 @@ class Problem(BaseModel):
         default=None, description="uploads: the spreadsheet row the officer sees"
     )
     line: int | None = Field(default=None, description="CSV imports: the 1-based line")
+    earlier_row: int | None = Field(
+        default=None,
+        description="the earlier row (0-based) this one clashes with: the same identifier "
+        "under another name",
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -33,10 +33,11 @@ SELECT id, request_digest FROM batches WHERE officer_id = $1 AND idempotency_key
 
 -- name: insert_inquiries
 -- Subject-major order, so inquiry ids (and result pages) follow the officer's list.
--- $1 batch, $2 subjects, $3 agencies, $4 each agency's deadline in seconds, $5 submitted at
+-- $1 batch, $2 the subjects' rows, $3 agencies, $4 each agency's deadline in seconds,
+-- $5 submitted at
 INSERT INTO inquiries (batch_id, row, agency, answer_deadline)
 SELECT $1, s.row, a.agency, $5::timestamptz + make_interval(secs => a.deadline)
-FROM generate_series(0, $2 - 1) AS s (row)
+FROM unnest($2::integer[]) AS s (row)
 CROSS JOIN unnest($3::text[], $4::float8[]) WITH ORDINALITY AS a (agency, deadline, position)
 ORDER BY s.row, a.position;
 

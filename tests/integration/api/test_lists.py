@@ -128,21 +128,55 @@ async def test_repeated_rows_are_asked_once_and_a_name_clash_is_a_problem(
     gateway: Gateway,
 ) -> None:
     (a, a_id), (b, b_id) = PEOPLE[0], PEOPLE[1]
-    rows = [["姓名", "身份证号"], [a, a_id], [b, b_id], [a, a_id], [" " + a, a_id.lower()]]
+    rows = [["姓名", "身份证号"], [a, a_id], [a, a_id], [b, b_id], [" " + a, a_id.lower()]]
     response = await upload(gateway, csv_bytes(rows), "list.csv")
     assert response.status == 202, await response.text()
     created = await response.json()
     assert (created["subject_count"], created["merged_rows"]) == (2, 2)
-    assert await stored_people(gateway, created["id"]) == [(a, a_id), (b, b_id)]
+    await gateway.wait_finished(created["id"])
+    results = await gateway.all_results(created["id"])
+    # Each person keeps the row of the list where it first stands: B is the list's third.
+    assert [(r["subject"]["row"], r["subject"]["name"]) for r in results] == [(0, a), (2, b)]
 
-    clash = [["姓名", "身份证号"], [a, a_id], [b, a_id]]
+    clash = [["姓名", "身份证号"], [a, a_id], [b, b_id], [b, a_id]]
     before = await stored_counts(gateway)
     refused = await upload(gateway, csv_bytes(clash), "list.csv")
     assert refused.status == 422
     [problem] = (await refused.json())["error"]["problems"]
-    assert (problem["sheet_row"], problem["field"]) == (3, "name")
+    assert (problem["sheet_row"], problem["field"]) == (4, "name")
+    assert problem["problem"] == "has the identifier of row 2 under another name"  # as shown
     assert a_id not in problem["problem"] and b not in problem["problem"]
     assert await stored_counts(gateway) == before
+
+
+async def test_ids_excel_made_numbers_are_reported_with_every_other_problem(
+    gateway: Gateway,
+) -> None:
+    rows: list[list[Any]] = [
+        ["ID", "姓名", "身份证号"],  # "ID" a serial column: the 身份证号 column is the ID
+        [1, PEOPLE[0][0], int(PEOPLE[0][1][:15])],  # what Excel keeps of a number
+        [2, "", PEOPLE[1][1]],
+        [3, PEOPLE[2][0], PEOPLE[2][1]],
+    ]
+    before = await stored_counts(gateway)
+    response = await upload(gateway, xlsx_bytes(rows), "list.xlsx")
+    assert response.status == 422
+    problems = (await response.json())["error"]["problems"]
+    assert [(p["sheet_row"], p["field"]) for p in problems] == [(2, "id_number"), (3, "name")]
+    assert "15 digits" in problems[0]["problem"]
+    assert await stored_counts(gateway) == before
+
+
+async def test_a_csv_field_beyond_any_name_is_refused_not_a_server_error(
+    gateway: Gateway,
+) -> None:
+    for rows in (
+        [["姓名" + "x" * 200_000, "身份证号"]],
+        [["姓名", "身份证号"], ["x" * 200_000, "1"]],
+    ):
+        response = await upload(gateway, csv_bytes(rows), "list.csv")
+        assert response.status == 422
+        assert (await response.json())["error"]["problems"][0]["field"] == "file"
 
 
 async def test_every_bad_row_is_reported_as_the_sheet_shows_it(gateway: Gateway) -> None:

@@ -219,3 +219,50 @@ async def test_the_event_stream_ends_with_the_session(gateway: Gateway) -> None:
         rest = await asyncio.wait_for(stream.content.read(), 30)
     assert rest.count(b"event: snapshot") <= 1  # at most the one already on its way
     assert (await client.get("/dashboard/events")).status == 401
+
+
+async def officer_of(gateway: Gateway, team: str) -> tuple[TestClient[Any, Any], str]:
+    """A client signed in as the team's officer, and the session's CSRF token."""
+    client = gateway.client
+    client.session.cookie_jar.clear()
+    token = await gateway.token("officer", team)
+    assert (await sign_in(client, f"officer-{team}", token)).status == 303
+    page = await client.get("/batches")
+    assert page.status == 200
+    found = CSRF.search(await page.text()) or re.search(
+        r'name="csrf-token" content="([^"]+)"', await page.text()
+    )
+    assert found is not None
+    return client, found.group(1)
+
+
+async def test_the_officers_pages_need_the_csrf_token_and_keep_to_the_team(
+    gateway: Gateway,
+) -> None:
+    other = await gateway.submit(batch_body(n=2), team="team-b")
+    client, csrf = await officer_of(gateway, "team-a")
+    own = await gateway.submit(batch_body(n=2, seed=5), team="team-a")
+    # Every POST of the page needs the session's token (a header from the page's script).
+    for path in ("/batches/upload", f"/batches/{own['id']}/cancel", f"/batches/{own['id']}/rerun"):
+        assert (await client.post(path)).status == 403, path
+        forged = await client.post(path, headers={"X-CSRF-Token": "forged"})
+        assert forged.status == 403, path
+    # Another team's batch is not there at all, whichever page asks.
+    for method, path in (
+        ("GET", f"/batches/{other['id']}"),
+        ("GET", f"/batches/{other['id']}/progress"),
+        ("GET", f"/batches/{other['id']}/results.xlsx"),
+        ("POST", f"/batches/{other['id']}/cancel"),
+    ):
+        response = await client.request(method, path, headers={"X-CSRF-Token": csrf})
+        assert response.status == 404, (method, path)
+    # The team's own batch: progress as the API's, cancel with the token.
+    progress = await client.get(f"/batches/{own['id']}/progress")
+    assert progress.status == 200 and (await progress.json())["id"] == own["id"]
+    listed = await client.get("/batches")
+    assert own["case_number"] in await listed.text() and other["id"] not in await listed.text()
+    # A commander has no officer's page.
+    client.session.cookie_jar.clear()
+    commander_token = await gateway.token("commander", None)
+    assert (await sign_in(client, "commander-None", commander_token)).status == 303
+    assert (await client.get("/batches")).status == 403

@@ -54,6 +54,7 @@
       const data = new FormData();
       data.append("case_number", form.case_number.value);
       data.append("reason", form.reason.value);
+      if (form.requery_reason.value.trim()) { data.append("requery_reason", form.requery_reason.value); }
       const picked = (name) => Array.from(form.querySelectorAll('input[name="' + name + '"]:checked')).map((i) => i.value);
       data.append("agencies", picked("agency").join(","));
       data.append("household_items", picked("household_item").join(","));
@@ -146,12 +147,13 @@
           note.textContent = (data.error && data.error.message) || words.refused;
           return;
         }
-        note.textContent = done;
+        note.textContent = typeof done === "function" ? done(data) : done;
         follow(show(data.batch || data));
       }));
     }
     cancel.addEventListener("click", () => act("cancel", words.cancelled));
-    rerun.addEventListener("click", () => act("rerun", words.requeued));
+    rerun.addEventListener("click", () => act("rerun", (data) =>
+      (data.requeued ? words.requeued.replace("{n}", String(data.requeued)) : words.nothing_to_rerun)));
     follow(show(batch));
   }
 
