@@ -19,6 +19,7 @@ from rich.table import Table
 
 #: scenario name -> module in bench/ exposing ``async def run(console) -> list[row]``
 SCENARIOS = {
+    "latency": "bench.latency",
     "intake": "bench.intake",
     "throughput": "bench.throughput",
     "makespan": "bench.makespan",

@@ -134,7 +134,10 @@ class Settings(BaseSettings):
     )
     flush_size: int = Field(default=200, ge=1, description="results per group commit")
     flush_seconds: float = Field(
-        default=0.05, gt=0, description="longest wait for a group commit to fill"
+        default=0.05,
+        gt=0,
+        description="longest wait for a group commit to fill, while other answers are coming "
+        "(an answer with none on its way is committed at once)",
     )
     # -- retries
     max_attempts: int = Field(

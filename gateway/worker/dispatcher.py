@@ -86,6 +86,7 @@ class Dispatcher:
             on_finished=self._batches_finished,
             on_requeued=self._requeued,
             on_settled=self._settled,
+            expected=lambda: len(self._leased),
         )
         self._finish_waiters: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
         self._wake = {name: asyncio.Event() for name in connectors}

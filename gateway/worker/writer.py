@@ -69,6 +69,7 @@ class ResultWriter:
         on_finished: Callable[[list[Any]], None] | None = None,
         on_requeued: Callable[[dict[str, float]], None] | None = None,
         on_settled: Callable[[list[int]], None] | None = None,
+        expected: Callable[[], int] | None = None,
     ) -> None:
         self._pool = pool
         self._owner = owner
@@ -80,6 +81,9 @@ class ResultWriter:
         self._on_requeued = on_requeued
         #: told the inquiries whose outcome was written, or dropped: no lease to keep for them
         self._on_settled = on_settled
+        #: outcomes this process still expects (claimed here, not yet written): while more
+        #: are coming a group waits to fill; when none are, an answer is committed at once
+        self._expected = expected
         self._buffer: list[Outcome] = []
         #: per inquiry: its record sealed, and the assets found in it
         self._stored: dict[int, tuple[bytes | None, int | None]] = {}
@@ -123,14 +127,23 @@ class ResultWriter:
         return len(self._buffer) + len(self._requeues)
 
     async def run(self) -> None:
-        """Flush whenever a group is full or the oldest answer has waited long enough."""
+        """Group commit that groups only under load (as PostgreSQL's commit_delay applies only
+        with commit_siblings busy): an answer with nothing else on its way is committed at
+        once; while other answers are coming, a group waits until it is full or its oldest
+        answer has waited ``flush_seconds``. Answers arriving during a commit form the next
+        group either way."""
         while True:
             await self._ready.wait()
-            if not self._closing:
+            if not self._closing and self._more_coming():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._flush_seconds):
                         await self._full.wait()
             await self.flush()
+
+    def _more_coming(self) -> bool:
+        if self._expected is None:
+            return True
+        return self._expected() > len(self._buffer) + len(self._requeues)
 
     async def flush(self) -> None:
         delay = 0.1
