@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import socket
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import psutil
 
 from connectors.registry import AGENCIES
 from gateway.accountability.auth import create_token
@@ -73,6 +75,37 @@ class Stack:
     data_dir: Path
     #: the gateway's process id (its memory and CPU, from the operating system)
     gateway_pid: int
+    #: the stand-in agencies' process id
+    mocks_pid: int
+
+
+def cpu_seconds(running: Stack) -> dict[str, float]:
+    """CPU time (user + system) used so far, from the operating system: the gateway, the
+    stand-in agencies, and PostgreSQL (its postmaster with every backend, the ended ones
+    included: the postmaster's children times)."""
+
+    def own(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    pid_file = running.data_dir / "pg" / "postmaster.pid"
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    reaped = postmaster.cpu_times()
+    postgres = own(postmaster) + reaped.children_user + reaped.children_system
+    for child in postmaster.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            postgres += own(child)
+    return {
+        "gateway": own(psutil.Process(running.gateway_pid)),
+        "mocks": own(psutil.Process(running.mocks_pid)),
+        "postgres": postgres,
+    }
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU time (the bare client runs in it)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 @contextlib.asynccontextmanager
@@ -129,7 +162,8 @@ async def stack(
             processes.append(await _spawn([sys.executable, "-m", "gateway", "serve"], env))
             gateway_url = f"http://127.0.0.1:{gateway_port}"
             await wait_http(gateway_url + "/readyz")
-            yield Stack(database_url, gateway_url, urls, token, data_dir, processes[-1].pid)
+            mocks_pid, gateway_pid = processes[0].pid, processes[-1].pid
+            yield Stack(database_url, gateway_url, urls, token, data_dir, gateway_pid, mocks_pid)
         finally:
             for process in reversed(processes):
                 if process.returncode is None:
