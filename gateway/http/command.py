@@ -13,6 +13,7 @@ from aiohttp import web
 from connectors.registry import AGENCIES
 from gateway.accountability import alerts, report
 from gateway.accountability import batches as views
+from gateway.accountability.auth import Caller
 from gateway.core.errors import ValidationFailed
 from gateway.http import cursors
 from gateway.http.inputs import batch_id, json_response, query_model, read_model
@@ -85,10 +86,18 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 
 async def _decide(request: web.Request, decision: views.Decision) -> web.Response:
-    """Approve (-> queued, the dispatcher is woken) or reject (-> rejected, final)."""
-    target = batch_id(request)
     body = await read_model(request, Decision, optional=True)
-    batch = await views.decide(request.app[POOL], caller(request), target, decision, body.note)
+    batch = await decide_batch(request, caller(request), decision, body.note)
+    return json_response(Batch.model_validate(batch))
+
+
+async def decide_batch(
+    request: web.Request, who: Caller, decision: views.Decision, note: str | None
+) -> dict[str, Any]:
+    """Approve (-> queued, the dispatcher is woken) or reject (-> rejected, final) the batch
+    the path names: the API's and the wall page's one way to decide."""
+    target = batch_id(request)
+    batch = await views.decide(request.app[POOL], who, target, decision, note)
     request.app[METRICS].approvals.labels(decision).inc()
     if DISPATCHER in request.app:
         dispatcher = request.app[DISPATCHER]
@@ -96,7 +105,7 @@ async def _decide(request: web.Request, decision: views.Decision) -> web.Respons
             dispatcher.wake()
         else:
             dispatcher.cancel_batch(str(target))  # wakes anyone waiting for it to finish
-    return json_response(Batch.model_validate(batch))
+    return batch
 
 
 _DECISION_REPLIES = {

@@ -26,8 +26,8 @@ from gateway.accountability import sessions
 from gateway.core.errors import DatabaseError
 from gateway.core.jsonvalues import as_object
 from gateway.http.agencies import agency_health
-from gateway.http.inputs import batch_id
-from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL
+from gateway.http.command import decide_batch
+from gateway.http.keys import POLICY, POOL
 from gateway.http.web.pages import SECURITY_HEADERS, SESSION_COOKIE, page, render, see_other
 from gateway.store import dashboard as store
 from gateway.store import db
@@ -182,15 +182,7 @@ async def close_streams(app: web.Application) -> None:
 async def _decide(
     request: web.Request, session: sessions.Session, decision: views.Decision
 ) -> web.StreamResponse:
-    target = batch_id(request)
-    await views.decide(request.app[POOL], session.caller, target, decision, None)
-    request.app[METRICS].approvals.labels(decision).inc()
-    if DISPATCHER in request.app:
-        dispatcher = request.app[DISPATCHER]
-        if decision == "approved":
-            dispatcher.wake()
-        else:
-            dispatcher.cancel_batch(str(target))
+    await decide_batch(request, session.caller, decision, None)
     return see_other("/dashboard")
 
 
