@@ -17,7 +17,7 @@ from gateway.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from gateway.http.exports import XLSX, write_text_sheet
 from gateway.http.inputs import refused
 from gateway.http.intake import accept_batch, parse_submission
-from gateway.http.keys import SETTINGS
+from gateway.http.keys import METRICS, SETTINGS
 from gateway.http.lists import SheetRows, read_csv, with_sheet_rows
 from gateway.http.models.batches import Batch
 from gateway.http.openapi import IDEMPOTENCY_KEY, operation
@@ -82,14 +82,19 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
             [{"row": None, "field": "file", "problem": "a .csv or .xlsx file is required"}]
         )
     try:
-        # Parsing takes CPU time: off the event loop, so other requests are served. The
-        # upload lies in a temporary file (aiohttp's): read from there, never whole.
-        rows = await asyncio.to_thread(
-            _read_upload,
-            upload,
-            max_subjects=settings.max_subjects,
-            max_unpacked=UNPACKED_FACTOR * settings.max_body_bytes,
-        )
+        try:
+            # Parsing takes CPU time: off the event loop, so other requests are served. The
+            # upload lies in a temporary file (aiohttp's): read from there, never whole.
+            rows = await asyncio.to_thread(
+                _read_upload,
+                upload,
+                max_subjects=settings.max_subjects,
+                max_unpacked=UNPACKED_FACTOR * settings.max_body_bytes,
+            )
+        except (ValidationFailed, PayloadTooLarge) as exc:
+            # A list refused before its rows are checked counts as refused, as the rest do.
+            request.app[METRICS].batches_rejected.labels(exc.code).inc()
+            raise
         body: dict[str, Any] = {
             "case_number": form.get("case_number"),
             "reason": form.get("reason"),
@@ -103,7 +108,9 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
             if isinstance(value, str) and value.strip():
                 body[field] = [v.strip() for v in value.split(",") if v.strip()]
         if rows.numeric:
-            raise with_sheet_rows(_with_numeric(rows, body, settings.max_subjects), rows)
+            refusal = _with_numeric(rows, body, settings.max_subjects)
+            request.app[METRICS].batches_rejected.labels(refusal.code).inc()
+            raise with_sheet_rows(refusal, rows)
         try:
             return await accept_batch(request, body)
         except ValidationFailed as exc:

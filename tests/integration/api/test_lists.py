@@ -19,6 +19,7 @@ from gateway.http.lists import read_csv
 from mocks.population import sample_ids
 from tests.conftest import CASE, Gateway
 from tests.integration.api.test_validation import stored_counts
+from tests.integration.ops.metrics_page import scrape
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: what `stdnum` itself says is a valid resident ID (a check character computed by it)
@@ -216,15 +217,21 @@ async def test_every_bad_row_is_reported_as_the_sheet_shows_it(gateway: Gateway)
 
 
 async def test_a_file_without_named_columns_is_refused(gateway: Gateway) -> None:
-    for data, name in (
+    cases = (
         (csv_bytes([["a", "b"], ["x", "y"]]), "list.csv"),
         (b"\x00\x01binary\xff\xfe", "list.csv"),
         (xlsx_bytes([["甲", "乙"]]), "list.xlsx"),
-    ):
+    )
+    for data, name in cases:
         response = await upload(gateway, data, name)
         assert response.status == 422, name
         [problem] = (await response.json())["error"]["problems"]
         assert problem["field"] == "file"
+    # Counted as refused submissions, as refusals of their rows are.
+    refused = (await scrape(gateway)).value(
+        "gateway_batches_rejected_total", reason="validation_failed"
+    )
+    assert refused == len(cases)
 
 
 def test_a_large_csv_is_read_as_a_stream() -> None:
