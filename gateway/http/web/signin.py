@@ -64,7 +64,14 @@ def _form(request: web.Request, *, failed: bool) -> web.Response:
         {"login_csrf": token, "failed": failed, "next": request.query.get("next", "")},
         status=401 if failed else 200,
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SETTINGS].web_secure_cookies,  # as the session cookie
+        path="/",
+    )
     return response
 
 

@@ -266,3 +266,22 @@ async def test_the_officers_pages_need_the_csrf_token_and_keep_to_the_team(
     commander_token = await gateway.token("commander", None)
     assert (await sign_in(client, "commander-None", commander_token)).status == 303
     assert (await client.get("/batches")).status == 403
+
+
+async def test_behind_https_both_cookies_are_secure(gateway_factory: Any) -> None:
+    gateway: Gateway = await gateway_factory(web_secure_cookies=True)
+    form = await gateway.client.get("/login")
+    assert form.cookies["gw_login_csrf"]["secure"]
+    token = await gateway.token("commander", None)
+    # The test client speaks plain HTTP, so it keeps no Secure cookie: the form's token is
+    # sent back by hand, as a browser on HTTPS would.
+    login_csrf = CSRF.search(await form.text())
+    assert login_csrf is not None
+    response = await gateway.client.post(
+        "/login",
+        data={"officer": "commander-None", "token": token, "csrf_token": login_csrf.group(1)},
+        cookies={"gw_login_csrf": form.cookies["gw_login_csrf"].value},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.cookies["gw_session"]["secure"]
