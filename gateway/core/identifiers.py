@@ -65,17 +65,30 @@ def _normalise(value: object) -> str:
     """Full-width to ASCII (NFKC), drop all whitespace, upper-case."""
     if not isinstance(value, str):
         raise InvalidIdentifier("must be text")
-    text = "".join(unicodedata.normalize("NFKC", value).split()).upper()
+    if value.isascii():  # as nearly every list writes it: NFKC would change nothing
+        text = "".join(value.split()).upper()
+    else:
+        text = "".join(unicodedata.normalize("NFKC", value).split()).upper()
     if has_disallowed_characters(text):  # control/format characters, lone surrogates
         raise InvalidIdentifier(NOT_ALLOWED)
     return text
 
 
-@functools.cache  # stdnum scans its table for every look-up; there are ~7,000 codes in all
+@functools.cache
+def _area_codes() -> frozenset[str]:
+    """Every 6-digit area code in stdnum's table (a province's two digits, then a county's
+    four), whatever its validity years: read once, as its look-up scans the table."""
+    return frozenset(
+        province + county
+        for _, province, _, _, counties in numdb.get("cn/loc").prefixes
+        for _, county, _, props, _ in counties
+        if props.get("county")
+    )
+
+
 def _area_code_ever_existed(code: str) -> bool:
     """True if the 6-digit area code appears in stdnum's table, whatever its validity years."""
-    parts = numdb.get("cn/loc").info(code)
-    return any(props.get("county") for _, props in parts)
+    return code in _area_codes()
 
 
 @functools.cache

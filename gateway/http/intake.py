@@ -19,7 +19,12 @@ from gateway.core.validation import BatchRequest
 from gateway.http.inputs import json_response, problems_of, refused
 from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL, SETTINGS
 from gateway.http.middleware import caller
-from gateway.http.models.batches import Batch, BatchSubmission
+from gateway.http.models.batches import (
+    Batch,
+    BatchSubmission,
+    SubmissionEnvelope,
+    checked_subjects,
+)
 
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -54,13 +59,12 @@ def parse_submission(body: Any, *, max_subjects: int) -> BatchRequest:
             limit=max_subjects,
         )
     try:
-        submission = BatchSubmission.model_validate(body)
+        request = _validated(body)
     except ValidationError as exc:
         raise refused(problems_of(exc) + _conflicts_in(body)) from None
-    keep, conflicts = _merge([(s.id_number.canonical, s.name) for s in submission.subjects])
+    keep, conflicts = _merge([(s.id_number, s.name) for s in request.subjects])
     if conflicts:
         raise refused(conflicts)
-    request = submission.to_request()
     if len(keep) == len(request.subjects):
         return request
     return replace(
@@ -69,6 +73,19 @@ def parse_submission(body: Any, *, max_subjects: int) -> BatchRequest:
         merged_rows=len(request.subjects) - len(keep),
         rows=tuple(keep),
     )
+
+
+def _validated(body: Any) -> BatchRequest:
+    """Rows in shape are checked one by one, several times faster than a model per row; a
+    body out of shape is validated with the full model, which names every problem."""
+    try:
+        envelope = SubmissionEnvelope.model_validate(body)
+    except ValidationError:
+        envelope = None
+    subjects = checked_subjects(envelope.subjects) if envelope is not None else None
+    if envelope is not None and subjects is not None:
+        return envelope.request_of(subjects)
+    return BatchSubmission.model_validate(body).to_request()
 
 
 def name_clash(row: int, earlier: int, shown: int | None = None) -> dict[str, Any]:

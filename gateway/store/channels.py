@@ -13,6 +13,8 @@ from gateway.store._run import Pool
 
 #: new inquiries were queued (or a batch was approved): claim loops should look
 QUEUED = "gateway_inquiries_queued"
+#: a batch has subjects whose inquiries are still to be stored (queued in chunks)
+UNQUEUED = "gateway_subjects_unqueued"
 #: a batch was cancelled; the payload is its id, so in-flight calls for it are stopped
 CANCELLED = "gateway_batch_cancelled"
 #: a batch's last inquiry was answered (by whichever replica); the payload is its id, so

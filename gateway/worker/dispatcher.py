@@ -132,6 +132,7 @@ class Dispatcher:
             spawn("lease-keeper", self.upkeep.keep_leases),
             spawn("queue-upkeep", self.upkeep.tend_queue),
             spawn("notify-listener", self.upkeep.listen),
+            spawn("subject-queuer", self.upkeep.queue_subjects),
             *(
                 spawn(f"claim-{name}", lambda name=name: self._agency_loop(name))
                 for name in self._connectors

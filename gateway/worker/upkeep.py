@@ -1,8 +1,9 @@
 """What a dispatcher keeps doing besides asking agencies: renewing its leases, requeueing
 the leases of replicas that died, failing what outlived its agency's answer deadline,
 exporting this replica's agency figures (breakers, recent errors and latency; the queue's
-figures are cluster-wide, exported by the leader: ``gateway.accountability.figures``), and
-listening for new work and cancellations.
+figures are cluster-wide, exported by the leader: ``gateway.accountability.figures``),
+storing the inquiries of large lists' later subjects, and listening for new work and
+cancellations.
 
 Each is a loop that outlives the database going away: a failed round is logged and tried
 again (and ``supervise`` restarts a loop that crashes anyway).
@@ -19,7 +20,7 @@ import structlog
 from gateway.core.errors import DatabaseError
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
-from gateway.store import channels, db, inquiries
+from gateway.store import batches, channels, db, inquiries
 from gateway.store.db import Pool
 from gateway.worker.runtime import AgencyRuntime
 from gateway.worker.writer import Outcome, ResultWriter
@@ -63,6 +64,8 @@ class Upkeep:
         self._cancel_batch = cancel_batch
         self._working_on = working_on
         self._batch_finished = batch_finished
+        #: told that a batch has subjects whose inquiries are still to be stored
+        self._unqueued = asyncio.Event()
 
     async def keep_leases(self) -> None:
         interval = max(0.2, self._settings.lease_seconds / 3)
@@ -108,6 +111,33 @@ class Upkeep:
         for runtime in self._agencies.values():
             runtime.export_metrics(self._metrics)
 
+    async def queue_subjects(self) -> None:
+        """Store the inquiries of submitted lists' remaining subjects, a chunk per
+        transaction, oldest batch first, until none is left; then wait to be told of
+        another, or look again after a while (a replica may have died half-way)."""
+        interval = max(0.2, min(self._settings.lease_seconds / 2, 10.0))
+        while True:
+            self._unqueued.clear()
+            try:
+                while await self._queue_chunk():
+                    pass
+            except DatabaseError as exc:
+                log.warning("subject_queueing_failed", error=type(exc).__name__)
+            try:
+                await asyncio.wait_for(self._unqueued.wait(), interval)
+            except TimeoutError:
+                pass
+
+    async def _queue_chunk(self) -> bool:
+        """One chunk of one batch; False when no batch has subjects left to queue."""
+        async with db.transaction_on(self._pool) as conn:
+            batch = await batches.queue_chunk(
+                conn, batches.QUEUE_CHUNK, self._settings.answer_deadlines
+            )
+            if batch is not None and batch["status"] in ("queued", "running"):
+                await batches.notify(conn, channels.QUEUED)
+        return batch is not None
+
     async def listen(self) -> None:
         """LISTEN for new work, cancellations and batches finished by any replica; listen
         again when the connection is lost.
@@ -116,6 +146,7 @@ class Upkeep:
             channels.QUEUED: lambda _payload: self._wake(None),
             channels.CANCELLED: self._cancel_batch,
             channels.FINISHED: self._batch_finished,
+            channels.UNQUEUED: lambda _payload: self._unqueued.set(),
         }
         # Listen again soon after a loss, then less and less often while the database stays
         # away (the claim loops poll meanwhile), and soon again once it listened.
@@ -127,6 +158,7 @@ class Upkeep:
                         log.info("listener_resumed")
                     pause, lost_before = 0.1, False
                     self._wake(None)  # anything queued while we were not listening
+                    self._unqueued.set()
                     await lost.wait()
                 log.warning("listener_lost")
             except DatabaseError as exc:

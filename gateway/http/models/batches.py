@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
+from pydantic_core import PydanticCustomError
 
 from connectors.base import Subject
 from connectors.household import ITEMS
@@ -19,6 +20,8 @@ from gateway.http.models.fields import (
     IdNumber,
     Name,
     Reason,
+    checked_identifier,
+    checked_name,
 )
 
 BatchStatus = Literal["pending_approval", "queued", "running", "done", "cancelled", "rejected"]
@@ -32,8 +35,8 @@ class SubjectIn(ApiModel):
     id_number: IdNumber
 
 
-class BatchSubmission(ApiModel):
-    """A batch of judgment debtors for one filed case."""
+class _SubmissionFields(ApiModel):
+    """Everything of a submission but its subjects."""
 
     case_number: CaseNumberField
     reason: Reason
@@ -52,9 +55,8 @@ class BatchSubmission(ApiModel):
         "(电子头像); default both. Photo only still looks the identity up (the photo number "
         "comes with it) but keeps none of it",
     )
-    subjects: list[SubjectIn] = Field(min_length=1)
 
-    def to_request(self) -> BatchRequest:
+    def request_of(self, subjects: tuple[Subject, ...]) -> BatchRequest:
         from connectors.registry import AGENCIES
 
         chosen = set(self.agencies) if self.agencies is not None else set(AGENCIES)
@@ -64,12 +66,53 @@ class BatchSubmission(ApiModel):
             reason=self.reason,
             # The registry's order, so a batch's inquiries are laid out the same way every time.
             agencies=tuple(name for name in AGENCIES if name in chosen),
-            subjects=tuple(
-                Subject(s.name, s.id_number.canonical, s.id_number.kind) for s in self.subjects
-            ),
+            subjects=subjects,
             requery_reason=self.requery_reason,
             household_items=tuple(item for item in ITEMS if item in items),
         )
+
+
+class BatchSubmission(_SubmissionFields):
+    """A batch of judgment debtors for one filed case."""
+
+    subjects: list[SubjectIn] = Field(min_length=1)
+
+    def to_request(self) -> BatchRequest:
+        return self.request_of(
+            tuple(Subject(s.name, s.id_number.canonical, s.id_number.kind) for s in self.subjects)
+        )
+
+
+class SubmissionEnvelope(_SubmissionFields):
+    """A submission whose subjects are checked row by row, by ``checked_subjects``: as
+    ``BatchSubmission`` checks them, several times faster than a model per row (a list may
+    hold 100,000). Not documented: the API is ``BatchSubmission``."""
+
+    subjects: list[Any] = Field(min_length=1)
+
+
+def checked_subjects(rows: list[Any]) -> tuple[Subject, ...] | None:
+    """The subjects, when every row is an object of exactly a name and an identifier that
+    ``SubjectIn`` accepts; None at the first that is not (validate with ``BatchSubmission``
+    then: it names every problem)."""
+    subjects: list[Subject] = []
+    append = subjects.append
+    today = date.today()  # once, not for each of 100,000 birth dates
+    try:
+        for row in rows:
+            if type(row) is not dict:  # exactly a JSON object (a subclass might lie)
+                return None
+            fields = cast(dict[str, Any], row)
+            if len(fields) != 2:
+                return None
+            name, number = fields.get("name"), fields.get("id_number")
+            if type(name) is not str or type(number) is not str:
+                return None
+            identifier = checked_identifier(number, today)
+            append(Subject(checked_name(name), identifier.canonical, identifier.kind))
+    except PydanticCustomError:
+        return None
+    return tuple(subjects)
 
 
 class Progress(BaseModel):

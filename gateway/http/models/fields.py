@@ -84,6 +84,14 @@ def _checked_text(max_length: int, *, name: bool = False) -> AfterValidator:
     return AfterValidator(check)
 
 
+_NAME_CHECK = _checked_text(MAX_NAME_LENGTH, name=True)
+
+
+def checked_name(value: Any) -> str:
+    """A name as ``Name`` validates it (PydanticCustomError naming the problem)."""
+    return _NAME_CHECK.func(required_text(value))  # type: ignore[call-arg]
+
+
 def _text_schema(max_length: int, description: str) -> WithJsonSchema:
     return WithJsonSchema(
         {
@@ -101,7 +109,7 @@ def _text_schema(max_length: int, description: str) -> WithJsonSchema:
 Name = Annotated[
     str,
     BeforeValidator(required_text),
-    _checked_text(MAX_NAME_LENGTH, name=True),
+    _NAME_CHECK,
     _text_schema(MAX_NAME_LENGTH, "a person's or organisation's name"),
 ]
 Reason = Annotated[
@@ -126,11 +134,13 @@ class Identifier(NamedTuple):
     canonical: str
 
 
-def _identifier(value: Any) -> Identifier:
+def checked_identifier(value: Any, today: date | None = None) -> Identifier:
+    """An identifier as ``IdNumber`` validates it (PydanticCustomError naming the problem);
+    ``today`` bounds birth dates (default: the current date)."""
     if isinstance(value, Identifier):
         return value
     try:
-        kind, canonical = classify_identifier(required_text(value))
+        kind, canonical = classify_identifier(required_text(value), today=today)
     except InvalidIdentifier as exc:
         raise problem(exc.problem) from None
     return Identifier(kind, canonical)
@@ -143,7 +153,7 @@ RESIDENT_ID_PATTERN = (
 CREDIT_CODE_PATTERN = "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 IdNumber = Annotated[
     Identifier,
-    PlainValidator(_identifier),
+    PlainValidator(lambda value: checked_identifier(value)),
     WithJsonSchema(
         {
             "type": "string",

@@ -23,8 +23,8 @@ RETURNING id;
 -- name: insert_batch
 INSERT INTO batches (id, status, officer_id, team_id, case_number, reason, agencies,
                      subject_count, idempotency_key, request_digest, household_items,
-                     merged_rows)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     merged_rows, unqueued_from)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (officer_id, idempotency_key) DO NOTHING
 RETURNING id;
 
@@ -34,12 +34,29 @@ SELECT id, request_digest FROM batches WHERE officer_id = $1 AND idempotency_key
 -- name: insert_inquiries
 -- Subject-major order, so inquiry ids (and result pages) follow the officer's list.
 -- $1 batch, $2 the subjects' rows, $3 agencies, $4 each agency's deadline in seconds,
--- $5 submitted at
-INSERT INTO inquiries (batch_id, row, agency, answer_deadline)
-SELECT $1, s.row, a.agency, $5::timestamptz + make_interval(secs => a.deadline)
+-- $5 submitted at, $6 their state (queued; cancelled for a batch stopped before they were)
+INSERT INTO inquiries (batch_id, row, agency, answer_deadline, state)
+SELECT $1, s.row, a.agency, $5::timestamptz + make_interval(secs => a.deadline), $6
 FROM unnest($2::integer[]) AS s (row)
 CROSS JOIN unnest($3::text[], $4::float8[]) WITH ORDINALITY AS a (agency, deadline, position)
 ORDER BY s.row, a.position;
+
+-- name: lock_unqueued_batch
+-- The oldest batch with subjects whose inquiries are not stored yet, locked until commit:
+-- one replica queues a batch's chunk at a time, and a cancel waits for the chunk (so it
+-- sees every inquiry stored before it, and later chunks see the cancel).
+SELECT id, status, agencies, created_at, unqueued_from FROM batches
+WHERE unqueued_from IS NOT NULL
+ORDER BY created_at
+LIMIT 1
+FOR UPDATE SKIP LOCKED;
+
+-- name: subject_rows_from
+-- $1 batch, $2 first row, $3 how many
+SELECT row FROM subjects WHERE batch_id = $1 AND row >= $2 ORDER BY row LIMIT $3;
+
+-- name: set_unqueued_from
+UPDATE batches SET unqueued_from = $2 WHERE id = $1;
 
 -- name: notify
 SELECT pg_notify($1, $2);
@@ -55,8 +72,9 @@ FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.t
 WHERE b.id = $1;
 
 -- name: batch_progress
+-- The total is one per subject, counting those whose inquiries are still to be stored.
 SELECT i.agency,
-       count(*) AS total,
+       min(b.subject_count) AS total,
        count(r.inquiry_id) AS done,
        count(*) FILTER (WHERE r.status = 'found') AS found,
        count(*) FILTER (WHERE r.status = 'not_found') AS not_found,
@@ -64,7 +82,8 @@ SELECT i.agency,
        count(*) FILTER (WHERE i.state IN ('queued', 'leased')
                         AND i.last_error IS NOT NULL) AS waiting,
        count(*) FILTER (WHERE i.state = 'cancelled') AS cancelled
-FROM inquiries i LEFT JOIN results r ON r.inquiry_id = i.id
+FROM inquiries i JOIN batches b ON b.id = i.batch_id
+LEFT JOIN results r ON r.inquiry_id = i.id
 WHERE i.batch_id = $1
 GROUP BY i.agency;
 

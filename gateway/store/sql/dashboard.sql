@@ -21,12 +21,15 @@ ORDER BY b.created_at DESC
 LIMIT $1;
 
 -- name: batches_progress
--- Progress of several batches at once: (batch, agency, total, done, failed, waiting).
-SELECT i.batch_id, i.agency, count(*)::int AS total, count(r.inquiry_id)::int AS done,
+-- Progress of several batches at once: (batch, agency, total, done, failed, waiting). The
+-- total is one per subject, counting those whose inquiries are still to be stored.
+SELECT i.batch_id, i.agency, min(b.subject_count)::int AS total,
+       count(r.inquiry_id)::int AS done,
        count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
        count(*) FILTER (WHERE i.state IN ('queued', 'leased')
                         AND i.last_error IS NOT NULL)::int AS waiting
-FROM inquiries i LEFT JOIN results r ON r.inquiry_id = i.id
+FROM inquiries i JOIN batches b ON b.id = i.batch_id
+LEFT JOIN results r ON r.inquiry_id = i.id
 WHERE i.batch_id = ANY ($1::uuid[])
 GROUP BY i.batch_id, i.agency;
 

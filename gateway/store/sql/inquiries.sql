@@ -100,6 +100,7 @@ SELECT inquiry_id, batch_id, agency, status FROM stored;
 -- name: finish_batches
 UPDATE batches b SET status = 'done', finished_at = now()
 WHERE b.id = ANY ($1::uuid[]) AND b.status IN ('queued', 'running')
+  AND b.unqueued_from IS NULL
   AND NOT EXISTS (
       SELECT 1 FROM inquiries i
       WHERE i.batch_id = b.id AND i.state IN ('queued', 'leased')
