@@ -72,6 +72,8 @@ class Submitted:
     replayed: bool
     status: str = "queued"
     alerts: list[str] = field(default_factory=list[str])
+    #: when it was stored (None for a replay)
+    created_at: datetime | None = None
 
 
 def request_digest(request: BatchRequest) -> bytes:
@@ -135,7 +137,7 @@ async def _store(
         # A large list's inquiries beyond the first chunk are queued after the 202, a chunk
         # per transaction (Upkeep.queue_subjects), so the list is answered at spreadsheet speed.
         unqueued_from = rows[store.QUEUE_CHUNK] if len(rows) > store.QUEUE_CHUNK else None
-        inserted = await store.insert_batch(
+        created_at = await store.insert_batch(
             conn,
             batch_id,
             admission.status,
@@ -151,7 +153,7 @@ async def _store(
             request.merged_rows,
             unqueued_from,
         )
-        if not inserted:
+        if created_at is None:
             # A concurrent submission with the same key won the race (we waited for it).
             assert idempotency_key is not None
             existing = await store.find_idempotent(conn, caller.officer_id, idempotency_key)
@@ -171,6 +173,7 @@ async def _store(
                 )
                 for k, (row, s) in enumerate(zip(rows, request.subjects, strict=True))
             ),
+            len(rows),
         )
         deadlines = settings.answer_deadlines(request.agencies)
         await store.insert_inquiries(conn, batch_id, rows[: store.QUEUE_CHUNK], deadlines, now)
@@ -188,7 +191,7 @@ async def _store(
             await store.notify(conn, channels.QUEUED)
         if unqueued_from is not None:
             await store.notify(conn, channels.UNQUEUED)
-    return Submitted(batch_id, False, admission.status, raised)
+    return Submitted(batch_id, False, admission.status, raised, created_at)
 
 
 async def _after_admission(

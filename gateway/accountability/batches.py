@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from gateway.accountability.auth import Caller
 from gateway.core.errors import Conflict, NotFound, TransactionConflict
+from gateway.core.validation import BatchRequest
 from gateway.store import audit as store_audit
 from gateway.store import batches as store
 from gateway.store import channels, db, inquiries
@@ -70,6 +71,37 @@ async def get_batch(pool: Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str
         progress[p["agency"]] = {name: p[name] for name in PROGRESS_FIELDS}
     body["progress"] = progress
     return body
+
+
+def submitted_batch(
+    caller: Caller,
+    batch_id: uuid.UUID,
+    request: BatchRequest,
+    status: str,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """A batch just stored by ``caller``, as ``get_batch`` would read it back at its commit
+    (nothing answered yet): the 202 needs no second look at the database."""
+    count = len(request.subjects)
+    progress = {agency: dict.fromkeys(PROGRESS_FIELDS, 0) for agency in request.agencies}
+    for figures in progress.values():
+        figures["total"] = count
+    return {
+        "id": str(batch_id),
+        "case_number": request.case_number,
+        "reason": request.reason,
+        "agencies": list(request.agencies),
+        "household_items": list(request.household_items),
+        "status": status,
+        "officer": caller.officer,
+        "team": caller.team,
+        "subject_count": count,
+        "merged_rows": request.merged_rows,
+        "created_at": created_at.isoformat(),
+        "started_at": None,
+        "finished_at": None,
+        "progress": progress,
+    }
 
 
 async def list_batches(

@@ -146,7 +146,16 @@ async def accept_batch(request: web.Request, body: Any) -> web.Response:
     submitted = await admission.submit(app[POLICY], app[POOL], caller(request), batch_request, key)
     if not submitted.replayed and DISPATCHER in app:
         app[DISPATCHER].wake()
-    batch = await views.get_batch(app[POOL], caller(request), submitted.batch_id)
+    if submitted.created_at is not None:
+        batch = views.submitted_batch(
+            caller(request),
+            submitted.batch_id,
+            batch_request,
+            submitted.status,
+            submitted.created_at,
+        )
+    else:  # a replay: the batch as it stands now
+        batch = await views.get_batch(app[POOL], caller(request), submitted.batch_id)
     headers = {"Location": f"/v1/batches/{submitted.batch_id}"}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"

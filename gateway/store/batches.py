@@ -15,6 +15,9 @@ from gateway.store._run import Connection, Record
 #: each of the rest (``queue_chunk``; about 0.1 s of the database's time for six agencies)
 QUEUE_CHUNK = 2000
 
+#: up to this many subjects are inserted in one statement, more by COPY
+FEW_SUBJECTS = 500
+
 SUBJECT_COLUMNS = ("batch_id", "row", "kind", "name", "id_number", "subject_digest")
 
 
@@ -43,11 +46,12 @@ async def insert_batch(
     household_items: Sequence[str],
     merged_rows: int = 0,
     unqueued_from: int | None = None,
-) -> bool:
-    """False when a concurrent submission with the same idempotency key won the race.
+) -> datetime | None:
+    """When it was stored; None when a concurrent submission with the same idempotency key
+    won the race.
     ``unqueued_from``: the first subject row whose inquiries are queued later, in chunks
     (``queue_chunk``); None when they are all stored with the batch."""
-    inserted = await _run.fetchval(
+    return await _run.fetchval(
         conn,
         "insert_batch",
         batch_id,
@@ -64,12 +68,20 @@ async def insert_batch(
         merged_rows,
         unqueued_from,
     )
-    return inserted is not None
 
 
-async def insert_subjects(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
-    """Rows of ``SUBJECT_COLUMNS`` (name and identifier already sealed), by COPY."""
-    await _run.copy_records(conn, "subjects", SUBJECT_COLUMNS, rows)
+async def insert_subjects(conn: Connection, rows: Iterable[Sequence[Any]], count: int) -> None:
+    """``count`` rows of ``SUBJECT_COLUMNS`` (name and identifier already sealed): a few in
+    one prepared statement, more by COPY (which costs a round trip more, and then none per
+    row)."""
+    if count > FEW_SUBJECTS:
+        await _run.copy_records(conn, "subjects", SUBJECT_COLUMNS, rows)
+        return
+    columns: list[list[Any]] = [[] for _ in SUBJECT_COLUMNS]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    await _run.execute(conn, "insert_subjects", *columns)
 
 
 async def insert_inquiries(

@@ -26,7 +26,13 @@ INSERT INTO batches (id, status, officer_id, team_id, case_number, reason, agenc
                      merged_rows, unqueued_from)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (officer_id, idempotency_key) DO NOTHING
-RETURNING id;
+RETURNING created_at;
+
+-- name: insert_subjects
+-- A few subjects (more go by COPY): $1.. each column of SUBJECT_COLUMNS, as arrays.
+INSERT INTO subjects (batch_id, row, kind, name, id_number, subject_digest)
+SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::bytea[], $5::bytea[],
+                     $6::bytea[]);
 
 -- name: find_idempotent_batch
 SELECT id, request_digest FROM batches WHERE officer_id = $1 AND idempotency_key = $2;

@@ -23,6 +23,18 @@ async def test_submission_returns_202_with_the_batch_and_its_progress(gateway: G
     assert created["progress"]["household"]["total"] == 3
 
 
+async def test_the_202_is_the_batch_as_stored(gateway_factory: Any) -> None:
+    """The 202 is built from the submission, not read back: it must say what a read says."""
+    api = await gateway_factory(dispatch=False)  # nothing answered between the two
+    body = {**batch(4, agencies=["household", "forestry"]), "household_items": ["photo"]}
+    body["subjects"].append(dict(body["subjects"][0]))  # merged: asked once
+    created = await api.submit(body)
+    response = await api.client.get(f"/v1/batches/{created['id']}", headers=await api.headers())
+    assert response.status == 200
+    assert created == await response.json()
+    assert created["merged_rows"] == 1 and created["subject_count"] == 4
+
+
 async def test_ascii_brackets_are_stored_in_canonical_form(gateway: Gateway) -> None:
     body = {**batch(1), "case_number": "(2024)吉0302执恢45号"}
     created = await gateway.submit(body)
