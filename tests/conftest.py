@@ -279,6 +279,8 @@ def test_settings(mock_urls: dict[str, str], **overrides: Any) -> Settings:
         require_filed_case=overrides.pop("require_filed_case", False),
         requery_days=overrides.pop("requery_days", 0),
         working_hours=overrides.pop("working_hours", ""),
+        # No helper process per test app: the tests that share a large list's work ask for it.
+        intake_processes=overrides.pop("intake_processes", 0),
         **overrides,
     )
 

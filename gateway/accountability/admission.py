@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,13 +29,14 @@ from gateway.accountability import alerts, rules
 from gateway.accountability.auth import Caller
 from gateway.core.errors import ValidationFailed
 from gateway.core.metrics import Metrics
+from gateway.core.offload import SHARE_FROM, Offload
 from gateway.core.settings import Settings
 from gateway.core.validation import BatchRequest
 from gateway.store import audit as store_audit
 from gateway.store import batches as store
 from gateway.store import channels, db
 from gateway.store import rules as store_rules
-from gateway.store.crypto import DataCipher, subject_context
+from gateway.store.crypto import DataCipher, SealedSubject, seal_subjects
 from gateway.store.db import Connection, Pool, Record
 
 log = structlog.get_logger("gateway.admission")
@@ -54,6 +55,8 @@ class AdmissionPolicy:
     metrics: Metrics
     #: the time the rules and alerts see; tests inject their own
     clock: Callable[[], datetime] = utcnow
+    #: a helper process sharing a large list's sealing (none: all of it here)
+    offload: Offload = field(default_factory=lambda: Offload(0))
 
     def init_metrics(self) -> None:
         """Every reason and kind shows on the dashboard from the start, at zero."""
@@ -117,11 +120,14 @@ async def _store(
     idempotency_key: str | None,
 ) -> Submitted:
     assert caller.team_id is not None, "only officers of a team submit"
-    settings, cipher = policy.settings, policy.cipher
+    settings = policy.settings
     # Only a replay under the same Idempotency-Key is compared with it; without a key the
     # digest is never read, and taking it costs a tenth of a 100,000-subject submission.
     digest = request_digest(request) if idempotency_key is not None else b""
     batch_id = uuid.uuid4()
+    rows = request.row_numbers()  # the list's own rows: a merged repeat leaves a gap
+    sealed = await _sealed(policy, batch_id, rows, request)
+    digests = [subject[2] for subject in sealed]
     async with db.transaction_on(pool) as conn:
         # The team's submissions take turns from here to commit, so a retry racing its first
         # attempt waits for it and is answered as a replay, not judged (and intercepted) anew.
@@ -132,8 +138,7 @@ async def _store(
                 return _replayed(existing, digest)
         now = policy.clock()
         day = now.astimezone(alerts.zone(settings)).date()
-        admission = await rules.check(conn, settings, cipher, caller, request, now, day)
-        rows = request.row_numbers()  # the list's own rows: a merged repeat leaves a gap
+        admission = await rules.check(conn, settings, digests, caller, request, now, day)
         # A large list's inquiries beyond the first chunk are queued after the 202, a chunk
         # per transaction (Upkeep.queue_subjects), so the list is answered at spreadsheet speed.
         unqueued_from = rows[store.QUEUE_CHUNK] if len(rows) > store.QUEUE_CHUNK else None
@@ -159,18 +164,10 @@ async def _store(
             existing = await store.find_idempotent(conn, caller.officer_id, idempotency_key)
             assert existing is not None
             return _replayed(existing, digest)
-        place = str(batch_id)  # formatted once, not for each of 200,000 contexts
         await store.insert_subjects(
             conn,
             (
-                (
-                    batch_id,
-                    row,
-                    s.kind,
-                    cipher.seal_text(s.name, subject_context(place, row, "name")),
-                    cipher.seal_text(s.id_number, subject_context(place, row, "id")),
-                    admission.digests[k],
-                )
+                (batch_id, row, s.kind, *sealed[k])
                 for k, (row, s) in enumerate(zip(rows, request.subjects, strict=True))
             ),
             len(rows),
@@ -192,6 +189,21 @@ async def _store(
         if unqueued_from is not None:
             await store.notify(conn, channels.UNQUEUED)
     return Submitted(batch_id, False, admission.status, raised, created_at)
+
+
+async def _sealed(
+    policy: AdmissionPolicy, batch_id: uuid.UUID, rows: Sequence[int], request: BatchRequest
+) -> list[SealedSubject]:
+    """Each subject's sealed name and identifier and its digest; a large list's second half
+    in the helper process meanwhile (``core.offload``), so both cores seal."""
+    items = [(row, s.name, s.id_number) for row, s in zip(rows, request.subjects, strict=True)]
+    keys, place = policy.cipher.sealing_keys, str(batch_id)
+    if not policy.offload.enabled or len(items) < SHARE_FROM:
+        return seal_subjects(keys, place, items)
+    middle = len(items) // 2
+    far = policy.offload.submit(seal_subjects, keys, place, items[middle:])
+    near = seal_subjects(keys, place, items[:middle])
+    return near + await far
 
 
 async def _after_admission(

@@ -31,7 +31,6 @@ from gateway.core.errors import Forbidden
 from gateway.core.settings import Settings
 from gateway.core.validation import BatchRequest
 from gateway.store import rules as store
-from gateway.store.crypto import DataCipher
 from gateway.store.db import Connection
 
 CASE_NOT_FILED = "case_not_filed"
@@ -79,20 +78,20 @@ class Admission:
 async def check(
     conn: Connection,
     settings: Settings,
-    cipher: DataCipher,
+    digests: list[bytes],
     caller: Caller,
     request: BatchRequest,
     now: datetime,
     day: date,
 ) -> Admission:
-    """Run every rule in the submission transaction; raise ``Intercepted`` or admit."""
+    """Run every rule in the submission transaction; raise ``Intercepted`` or admit.
+    ``digests``: each subject's keyed digest (``store.crypto.seal_subjects``)."""
     assert caller.team_id is not None
     if settings.require_filed_case:
         await _filed_case(conn, caller, request.case_number)
     count = len(request.subjects)
     if settings.quota_subjects_per_day > 0:
         await _quota(conn, settings.quota_subjects_per_day, caller, day, count)
-    digests = [cipher.subject_digest(s.id_number) for s in request.subjects]
     requeried: tuple[int, ...] = ()
     if settings.requery_days > 0:
         since = now - timedelta(days=settings.requery_days)

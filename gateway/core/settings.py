@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     # -- requests
     max_subjects: int = Field(default=100_000, ge=1, description="subjects per batch")
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1, description="request body limit")
+    intake_processes: int = Field(
+        default=1,
+        ge=0,
+        le=8,
+        description="helper processes sharing a large list's checking and sealing (started "
+        "at the first list of 20,000 rows or more); 0: all of it in the serving process",
+    )
     # -- dispatch
     lease_seconds: float = Field(
         default=60.0, gt=0, description="claim lease; renewed every third of it while alive"

@@ -14,7 +14,9 @@ from gateway.accountability.admission import AdmissionPolicy, utcnow
 from gateway.accountability.figures import ClusterFigures
 from gateway.core.errors import ConfigurationError
 from gateway.core.metrics import Metrics
+from gateway.core.offload import Offload
 from gateway.core.settings import Settings
+from gateway.http.intake import ready_helper
 from gateway.http.keys import (
     CIPHER,
     CONNECTORS,
@@ -59,8 +61,14 @@ def make_app(
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[CIPHER] = cipher_for(settings)
-    app[POLICY] = AdmissionPolicy(settings, app[CIPHER], app[METRICS], clock)
+    offload = Offload(settings.intake_processes)
+    app[POLICY] = AdmissionPolicy(settings, app[CIPHER], app[METRICS], clock, offload)
     app[POLICY].init_metrics()
+
+    async def helpers(app: web.Application) -> AsyncIterator[None]:
+        await offload.start(ready_helper)
+        yield
+        await asyncio.to_thread(offload.close)  # waits for the helper to exit
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await db.create_pool(dsn)
@@ -107,6 +115,7 @@ def make_app(
         yield
         await worker.stop()
 
+    app.cleanup_ctx.append(helpers)
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(cluster)
     app.cleanup_ctx.append(agencies)

@@ -96,14 +96,15 @@ class Columns:
     def pick(self, cells: Sequence[Any]) -> tuple[Any, Any]:
         """(name, identifier) of a row: the person's columns, or else the organisation's."""
 
-        def cell(index: int) -> Any:
-            value = cells[index] if 0 <= index < len(cells) else None
-            return value.strip() if isinstance(value, str) else value
-
-        name, number = cell(self.name), cell(self.id_number)
-        if name in (None, "") and number in (None, ""):
-            name, number = cell(self.org_name), cell(self.org_code)
+        name, number = _cell(cells, self.name), _cell(cells, self.id_number)
+        if (name is None or name == "") and (number is None or number == ""):
+            name, number = _cell(cells, self.org_name), _cell(cells, self.org_code)
         return name, number
+
+
+def _cell(cells: Sequence[Any], index: int) -> Any:
+    value = cells[index] if 0 <= index < len(cells) else None
+    return value.strip() if isinstance(value, str) else value
 
 
 def collect(
@@ -114,9 +115,10 @@ def collect(
     subjects: list[dict[str, Any]] = []
     sheet_rows: list[int] = []
     numeric: list[int] = []
+    pick = columns.pick
     for number, cells in rows:
-        name, id_number = columns.pick(cells)
-        if name in (None, "") and id_number in (None, ""):
+        name, id_number = pick(cells)
+        if (name is None or name == "") and (id_number is None or id_number == ""):
             continue
         if max_subjects is not None and len(subjects) >= max_subjects:
             raise PayloadTooLarge(
@@ -181,8 +183,10 @@ def _read_csv_as(file: IO[bytes], encoding: str, field: str, max_subjects: int |
 def _numbered(reader: Iterator[list[str]], columns: Columns) -> Iterator[tuple[int, list[str]]]:
     # csv.reader's line_num counts physical lines (a quoted field may span several); the
     # sheet's row number counts records, as Excel shows them.
+    # only the named columns are kept: a row may be very wide
+    width = columns.width
     for number, row in enumerate(reader, start=2):
-        yield number, row[: columns.width]
+        yield number, row[:width]
 
 
 class _Dialect(csv.excel):

@@ -3,32 +3,73 @@ columns, rows). A damaged or hostile workbook is a 422, one that unpacks too lar
 (Results out: exports/.)
 
 The worksheet is read by python-calamine in a child process held to a memory and time limit
-(sheet_reader.py says why): a workbook that makes the reader fail, abort or run out of its
-limits is unreadable, and the gateway never shares its fate.
+(sheet_reader.py says why), which hands back only the four columns a list may name and at most
+one row more than a batch may hold. A child that dies of its memory limit (a sheet whose
+cells lie far apart: calamine lays them out densely) leaves the file to openpyxl here, which
+reads only the named columns, row by row; any other failure is a 422.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import IO, Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from gateway.core.errors import PayloadTooLarge
 from gateway.http import sheet_reader
-from gateway.http.lists import Columns, SheetRows, collect, problem
+from gateway.http.lists import (
+    ID_HEADINGS,
+    NAME_HEADINGS,
+    ORG_CODE_HEADINGS,
+    ORG_NAME_HEADINGS,
+    Columns,
+    SheetRows,
+    collect,
+    problem,
+)
 
 #: Excel's last row: a worksheet claiming rows beyond it is not one Excel wrote
 EXCEL_MAX_ROWS = 1_048_576
 UNREADABLE = "is not a readable .xlsx workbook"
+TOO_MUCH_TEXT = "holds far more text than a list of names and identifiers"
 #: wall-clock bound on the reader, beyond its own processor-time limit (a stalled child)
 READ_TIMEOUT = 2 * sheet_reader.CPU_SECONDS
+#: the reader's output per row at most: a row's four cells are far shorter
+MAX_OUTPUT_PER_ROW = 512
+#: readers at once (each may take a core and its memory limit); more uploads wait their turn
+_READERS = threading.BoundedSemaphore(2)
 _READER = [sys.executable, "-m", "gateway.http.sheet_reader"]
-#: what zipfile raises on a damaged archive (its directory is read here, to refuse zip bombs)
-_UNREADABLE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError)
+_HEADINGS = [
+    sorted(kind) for kind in (NAME_HEADINGS, ID_HEADINGS, ORG_NAME_HEADINGS, ORG_CODE_HEADINGS)
+]
+#: what a damaged or hostile workbook makes zipfile, openpyxl and the XML parser raise, at
+#: load time or lazily while rows are read (SyntaxError covers xml.etree's ParseError)
+_UNREADABLE_ERRORS = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    SyntaxError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    OSError,
+    EOFError,
+    RecursionError,
+)
 
 
 def read_subjects(
@@ -44,53 +85,96 @@ def read_subjects(
     file = io.BytesIO(data) if isinstance(data, bytes) else data
     _check_unpacked_size(file, field, max_unpacked)
     file.seek(0)
-    lines = iter(_read_sheet(file, field).splitlines())
+    output = _read_in_child(file, field, max_subjects)
+    if output is None:  # the reader ran out of memory: the slow way, in bounded memory
+        file.seek(0)
+        return _read_with_openpyxl(file, field, max_subjects)
+    lines = output.splitlines()
     try:
-        start_row, start_column = json.loads(next(lines))["start"]
-        rows = (json.loads(line) for line in lines)
-        return _collect(rows, start_row, start_column, field, max_subjects)
-    except (StopIteration, ValueError, KeyError, TypeError) as exc:
+        header = json.loads(lines[0])
+        rows = ((row[0], row[1:]) for row in map(json.loads, lines[1:]))
+        return collect(_numbered(rows, field), Columns.find(header, field), max_subjects)
+    except (IndexError, ValueError, TypeError) as exc:
         raise problem(field, UNREADABLE) from exc
 
 
-def _read_sheet(workbook: IO[bytes], field: str) -> bytes:
-    """The reader's output for ``workbook``; 422 when it fails in any way. A file on disk
-    (an upload) is handed to the reader as it is, never read into this process."""
-    try:
-        on_disk = workbook.fileno() >= 0
-    except (OSError, AttributeError, io.UnsupportedOperation):
-        on_disk = False
-    try:
-        done: subprocess.CompletedProcess[bytes] = subprocess.run(  # noqa: S603 (our module)
-            _READER,
-            stdin=workbook if on_disk else None,
-            input=None if on_disk else workbook.read(),
-            capture_output=True,
-            timeout=READ_TIMEOUT,
-            check=False,
+def _read_in_child(file: IO[bytes], field: str, max_subjects: int | None) -> bytes | None:
+    """The reader's output; None when it died of its memory limit; 422 for anything else."""
+    max_rows = (max_subjects if max_subjects is not None else EXCEL_MAX_ROWS) + 1
+    spec = json.dumps({"headings": _HEADINGS, "max_rows": max_rows})
+    cap = (max_rows + 1) * MAX_OUTPUT_PER_ROW
+    with _READERS, _on_disk(file) as stdin:
+        child = subprocess.Popen(  # noqa: S603 (our own module, run by this interpreter)
+            [*_READER, spec], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
-    except subprocess.TimeoutExpired as exc:
-        raise problem(field, UNREADABLE) from exc
-    if done.returncode != 0:  # refused, aborted (-6), killed at its CPU limit (-9, -24)
+        timer = threading.Timer(READ_TIMEOUT, child.kill)
+        timer.start()
+        try:
+            output = _bounded(child, cap)
+            status = child.wait()
+        finally:
+            timer.cancel()
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    if output is None:
+        raise problem(field, TOO_MUCH_TEXT)
+    if status == -signal.SIGABRT:  # calamine's failed allocation (tafia/calamine#693)
+        return None
+    if status != 0:  # unreadable (2), or killed: out of time
         raise problem(field, UNREADABLE)
-    return done.stdout
+    return output
 
 
-def _collect(
-    rows: Iterator[list[Any]],
-    start_row: int,
-    start_column: int,
-    field: str,
-    max_subjects: int | None,
-) -> SheetRows:
-    # a used range that begins below row 1 has no headings in row 1
-    header: list[Any] | None = [] if start_row > 0 else next(rows, None)
-    if header is None:
-        raise problem(field, "the first worksheet is empty")
-    pad = [None] * start_column  # the used range may begin right of column A
-    columns = Columns.find(pad + header, field)
-    numbered = ((start_row + 1 + k, pad + row) for k, row in enumerate(rows, start=1))
-    return collect(_numbered(numbered, field), columns, max_subjects)
+def _bounded(child: subprocess.Popen[bytes], cap: int) -> bytes | None:
+    """All the child writes, or None (and the child killed) past ``cap`` bytes."""
+    assert child.stdout is not None
+    chunks: list[bytes] = []
+    size = 0
+    with child.stdout:
+        while chunk := child.stdout.read(1 << 16):
+            size += len(chunk)
+            if size > cap:
+                child.kill()
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@contextlib.contextmanager
+def _on_disk(file: IO[bytes]) -> Generator[IO[bytes]]:
+    """The workbook as a file the child can read from (an upload already is one)."""
+    try:
+        file.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        with tempfile.TemporaryFile() as copy:
+            copy.write(file.read())
+            copy.seek(0)
+            yield copy
+        return
+    yield file
+
+
+def _read_with_openpyxl(file: IO[bytes], field: str, max_subjects: int | None) -> SheetRows:
+    try:
+        workbook = load_workbook(file, read_only=True, data_only=True)
+    except _UNREADABLE_ERRORS as exc:
+        raise problem(field, UNREADABLE) from exc
+    try:
+        if not workbook.worksheets:  # e.g. the workbook names a sheet whose part is missing
+            raise problem(field, UNREADABLE)
+        sheet = workbook.worksheets[0]
+        header = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), None)
+        if header is None:
+            raise problem(field, "the first worksheet is empty")
+        columns = Columns.find(header, field)
+        # Only the named columns are read: a sheet may claim 16,384 columns.
+        rows = sheet.iter_rows(min_row=2, max_col=columns.width, values_only=True)
+        return collect(_numbered(enumerate(rows, start=2), field), columns, max_subjects)
+    except _UNREADABLE_ERRORS as exc:
+        raise problem(field, UNREADABLE) from exc
+    finally:
+        workbook.close()
 
 
 def _check_unpacked_size(file: IO[bytes], field: str, max_unpacked: int | None) -> None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,11 +118,45 @@ class DataCipher:
     def sealed_under_active(self, sealed: bytes) -> bool:
         return _HEADER.unpack_from(sealed)[1] == self.active_id
 
+    @property
+    def sealing_keys(self) -> tuple[bytes, bytes]:
+        """What ``seal_subjects`` seals with: the active data key and the digest key."""
+        return (self.active, self.digest_key)
+
     def subject_digest(self, id_number: str) -> bytes:
         """Keyed hash of a canonical identifier: equal for equal IDs, useless without the key."""
         digest = self._digest.copy()
         digest.update(id_number.encode("utf-8"))
         return bytes(digest.digest())
+
+
+#: (a subject's row, name, canonical identifier)
+SubjectText = tuple[int, str, str]
+#: (its sealed name, sealed identifier, digest)
+SealedSubject = tuple[bytes, bytes, bytes]
+
+
+def seal_subjects(
+    keys: tuple[bytes, bytes], batch_id: str, subjects: Sequence[SubjectText]
+) -> list[SealedSubject]:
+    """Seal a batch's subjects, each bound to its row, with their digests: a module-level
+    function of plain values, so another process can do it (``core.offload``). ``keys``:
+    the active data key and the digest key."""
+    cipher = _cipher_of(keys)
+    seal, digest = cipher.seal_text, cipher.subject_digest
+    return [
+        (
+            seal(name, subject_context(batch_id, row, "name")),
+            seal(number, subject_context(batch_id, row, "id")),
+            digest(number),
+        )
+        for row, name, number in subjects
+    ]
+
+
+@functools.cache
+def _cipher_of(keys: tuple[bytes, bytes]) -> DataCipher:
+    return DataCipher(*keys)
 
 
 def load_cipher(

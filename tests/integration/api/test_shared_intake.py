@@ -1,0 +1,92 @@
+"""A large list's checking and sealing shared with a helper process: what is stored is what
+one process alone stores (the same subjects, their sealed names and identifiers opening to
+the list's own, the same digests), and a bad row is refused the same way.
+
+The share starts at ``SHARE_FROM`` rows; the test lowers it to 40 so that its lists are small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.accountability import admission
+from gateway.core import offload
+from gateway.http import intake
+from gateway.http.keys import CIPHER, POLICY
+from gateway.store.crypto import subject_context
+from mocks.population import sample_ids
+from tests.conftest import Gateway, batch_body
+from tests.integration.api.hostile import stored_batches
+
+ROWS = 50
+
+
+@pytest.fixture(autouse=True)
+def small_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in (offload, intake, admission):
+        monkeypatch.setattr(module, "SHARE_FROM", 40)
+
+
+async def _stored(api: Gateway, batch_id: str) -> list[tuple[int, str, str, bytes]]:
+    cipher = api.client.app[CIPHER]
+    rows = await api.pool.fetch(
+        "SELECT row, name, id_number, subject_digest FROM subjects WHERE batch_id = $1"
+        " ORDER BY row",
+        batch_id,
+    )
+    return [
+        (
+            r["row"],
+            cipher.open_text(r["name"], subject_context(batch_id, r["row"], "name")),
+            cipher.open_text(r["id_number"], subject_context(batch_id, r["row"], "id")),
+            bytes(r["subject_digest"]),
+        )
+        for r in rows
+    ]
+
+
+async def test_a_shared_list_is_stored_as_one_process_stores_it(
+    gateway_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared_out: list[str] = []
+    submit = offload.Offload.submit
+
+    def recorded(self: offload.Offload, function: Any, *args: Any) -> Any:
+        shared_out.append(function.__name__)
+        return submit(self, function, *args)
+
+    monkeypatch.setattr(offload.Offload, "submit", recorded)
+    people = sample_ids(ROWS, seed=71)
+    body = batch_body(people, agencies=["vehicle"])
+    shared = await gateway_factory(dispatch=False, intake_processes=1)
+    alone = await gateway_factory(dispatch=False, intake_processes=0)
+    stored = []
+    for api in (shared, alone):
+        batch = await api.submit(body)
+        assert batch["subject_count"] == ROWS
+        stored.append(await _stored(api, batch["id"]))
+    assert [(row, name, number) for row, name, number, _ in stored[0]] == [
+        (row, name, number) for row, (name, number) in enumerate(people)
+    ]
+    assert stored[0] == stored[1]  # digests too: the same keys in both processes
+    # the helper checked one half and sealed one half (the other gateway, without one, did
+    # it all itself)
+    assert shared_out.count("checked_plainly") == 1 and shared_out.count("seal_subjects") == 1
+    assert shared.client.app[POLICY].offload.running
+    digests = [digest for *_, digest in stored[0]]
+    assert digests == [shared.client.app[CIPHER].subject_digest(i) for _, i in people]
+
+
+async def test_a_bad_row_in_the_shared_half_is_refused_by_its_row(gateway_factory: Any) -> None:
+    people = sample_ids(ROWS, seed=72, organisations=0)
+    body = batch_body(people, agencies=["vehicle"])
+    number = body["subjects"][ROWS - 3]["id_number"]
+    body["subjects"][ROWS - 3]["id_number"] = number[:-1] + ("1" if number[-1] == "0" else "0")
+    api = await gateway_factory(dispatch=False, intake_processes=1)
+    response = await api.client.post("/v1/batches", json=body, headers=await api.headers())
+    assert response.status == 422, await response.text()
+    problems = (await response.json())["error"]["problems"]
+    assert [(p["row"], p["field"]) for p in problems] == [(ROWS - 3, "id_number")]
+    assert await stored_batches(api) == 0
