@@ -2,12 +2,13 @@
 memory while it is, for a JSON body, a CSV upload and an XLSX upload.
 
 Each list is timed from the start of its request to the 202 (every subject checked, the batch
-and its subjects committed, with the first chunk's inquiries), and then to the moment the last
-of its inquiries is stored (the gateway stores the rest a chunk at a time after the 202, while
-it already asks the agencies). Each batch is then cancelled, so that asking the agencies does
-not share the machine with the next measurement. The peak resident memory is the gateway
-process's high-water mark (VmHWM) from the operating system, read after each list (a
-high-water mark only grows: each row is the peak so far).
+and its sealed subjects committed), and then to the moment the last of its inquiries is stored
+(the gateway stores them a chunk at a time after the 202, asking the agencies meanwhile).
+Each batch is then cancelled, so that asking the agencies does not share the machine with the
+next measurement. The peak resident memory is the gateway process's high-water mark (VmHWM)
+from the operating system, read after each list (a high-water mark only grows: each row is
+the peak so far). The gateway's helper process (GATEWAY_INTAKE_PROCESSES) is not counted in
+it; it holds about 60 MB.
 
 The workbook is written as Excel and WPS save one (XlsxWriter: shared strings and the sheet's
 dimension; openpyxl's own writer leaves both out, which makes any reader slower).

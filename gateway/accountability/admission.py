@@ -139,9 +139,9 @@ async def _store(
         now = policy.clock()
         day = now.astimezone(alerts.zone(settings)).date()
         admission = await rules.check(conn, settings, digests, caller, request, now, day)
-        # A large list's inquiries beyond the first chunk are queued after the 202, a chunk
-        # per transaction (Upkeep.queue_subjects), so the list is answered at spreadsheet speed.
-        unqueued_from = rows[store.QUEUE_CHUNK] if len(rows) > store.QUEUE_CHUNK else None
+        # A large list's inquiries are stored after the 202, a chunk per transaction
+        # (Upkeep.queue_subjects, told at commit), so the list is answered at spreadsheet speed.
+        unqueued_from = rows[0] if len(rows) > store.QUEUE_CHUNK else None
         created_at = await store.insert_batch(
             conn,
             batch_id,
@@ -173,7 +173,8 @@ async def _store(
             len(rows),
         )
         deadlines = settings.answer_deadlines(request.agencies)
-        await store.insert_inquiries(conn, batch_id, rows[: store.QUEUE_CHUNK], deadlines, now)
+        if unqueued_from is None:
+            await store.insert_inquiries(conn, batch_id, rows, deadlines, now)
         audit, raised = await _after_admission(conn, policy, caller, batch_id, request, admission)
         submitted: dict[str, Any] = {
             "subjects": len(request.subjects),

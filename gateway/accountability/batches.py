@@ -69,6 +69,8 @@ async def get_batch(pool: Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str
     progress = {agency: dict.fromkeys(PROGRESS_FIELDS, 0) for agency in row["agencies"]}
     for p in progress_rows:
         progress[p["agency"]] = {name: p[name] for name in PROGRESS_FIELDS}
+    for figures in progress.values():  # every subject, its inquiries stored yet or not
+        figures["total"] = row["subject_count"]
     body["progress"] = progress
     return body
 

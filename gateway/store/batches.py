@@ -11,8 +11,8 @@ from typing import Any
 from gateway.store import _run
 from gateway.store._run import Connection, Record
 
-#: subjects whose inquiries are stored in one transaction: a submission's first chunk, then
-#: each of the rest (``queue_chunk``; about 0.1 s of the database's time for six agencies)
+#: subjects whose inquiries are stored in one transaction: a list up to this long with the
+#: submission, a longer one chunk by chunk (``queue_chunk``; 0.1 s of the database's time)
 QUEUE_CHUNK = 2000
 
 #: up to this many subjects are inserted in one statement, more by COPY

@@ -186,6 +186,9 @@ class Dispatcher:
         if status in ("done", "cancelled"):
             self._batches_finished([batch_id])
         await waiter
+        # The commit that finished it may be seen (by the query above, or another replica's
+        # notice) before this replica's writer has counted its answers.
+        await self.writer.settled()
 
     def _batches_finished(self, batch_ids: list[object]) -> None:
         for batch_id in batch_ids:

@@ -90,6 +90,9 @@ class ResultWriter:
         self._requeues: list[Requeue] = []
         self._ready = asyncio.Event()
         self._full = asyncio.Event()
+        #: no group being written (its commit, then its metrics and callbacks)
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closing = False
 
     def add(self, outcome: Outcome) -> None:
@@ -152,6 +155,7 @@ class ResultWriter:
             requeues, self._requeues = self._requeues, []
             self._ready.clear()
             self._full.clear()
+            self._idle.clear()
             try:
                 await self._write(group, requeues)
             except RETRYABLE_DB_ERRORS as exc:
@@ -166,10 +170,17 @@ class ResultWriter:
                 # A bug, not an outage. The writer must outlive it: this group's leases expire
                 # and its inquiries are asked again, so nothing is lost or doubled.
                 log.exception("result_flush_dropped", pending=len(group))
+            finally:
+                self._idle.set()
             for outcome in group:
                 self._stored.pop(outcome.inquiry_id, None)
             if self._on_settled is not None:
                 self._on_settled([o.inquiry_id for o in group] + [r.inquiry_id for r in requeues])
+
+    async def settled(self) -> None:
+        """Until no group is being written: what a commit others may already see (a batch
+        done) has also been counted and told here."""
+        await self._idle.wait()
 
     async def close(self) -> None:
         self._closing = True

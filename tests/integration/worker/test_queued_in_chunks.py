@@ -1,8 +1,9 @@
-"""A large list's inquiries beyond its first chunk are stored after the 202, a chunk per
+"""A large list's inquiries are stored after the 202, a chunk per
 transaction: every subject is asked exactly once per agency, the batch is not done before the
 last chunk, and a batch cancelled meanwhile gets its remaining rows as cancelled, never asked.
 
-The chunk is made 3 subjects (instead of 2,000) so that a list of 10 is "large"."""
+The chunk is made 3 subjects (instead of 2,000) so that a list of 10 is "large": none of
+its inquiries is stored with it."""
 
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ async def test_the_batch_is_not_done_before_its_last_chunk_and_a_cancel_is_kept(
     api = await start_gateway(dispatch=False, agencies=agencies(mocks.urls))
     batch = await api.submit(body(sample_ids(10, seed=62, organisations=0), AGENCIES))
     batch_id = batch["id"]
+    assert await _inquiry_rows(api, batch_id) == []  # all of them after the 202
+    deadlines = api.client.app[SETTINGS].answer_deadlines
+    async with db.transaction_on(api.pool) as conn:
+        assert await batches.queue_chunk(conn, CHUNK, deadlines) is not None
     assert len(await _inquiry_rows(api, batch_id)) == CHUNK * len(AGENCIES)
 
     # Every stored inquiry answered: still not done, subjects are left to queue.
@@ -68,7 +73,6 @@ async def test_the_batch_is_not_done_before_its_last_chunk_and_a_cancel_is_kept(
     async with api.pool.acquire() as conn:
         assert await inquiries.finish_batches(conn, [batch_id]) == []
 
-    deadlines = api.client.app[SETTINGS].answer_deadlines
     async with db.transaction_on(api.pool) as conn:
         queued = await batches.queue_chunk(conn, CHUNK, deadlines)
     assert queued is not None and str(queued["id"]) == batch_id
