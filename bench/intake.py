@@ -8,7 +8,7 @@ Each batch is then cancelled, so that asking the agencies does not share the mac
 next measurement. The peak resident memory is the gateway process's high-water mark (VmHWM)
 from the operating system, read after each list (a high-water mark only grows: each row is
 the peak so far). The gateway's helper process (GATEWAY_INTAKE_PROCESSES) is not counted in
-it; it holds about 60 MB.
+it (it held up to 90 MB here).
 
 The workbook is written as Excel and WPS save one (XlsxWriter: shared strings and the sheet's
 dimension; openpyxl's own writer leaves both out, which makes any reader slower).
