@@ -54,7 +54,8 @@ def _heading(value: Any) -> str:
 
 def _columns(header: Sequence[Any], headings: Sequence[Sequence[str]]) -> list[int]:
     names = [_heading(v) for v in header]
-    return [next((i for i, h in enumerate(names) if h in set(kind)), -1) for kind in headings]
+    kinds = [frozenset(kind) for kind in headings]
+    return [next((i for i, h in enumerate(names) if h in kind), -1) for kind in kinds]
 
 
 def _limit() -> None:

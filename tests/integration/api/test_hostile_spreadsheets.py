@@ -116,25 +116,25 @@ def upload_form(data: bytes, **fields: str) -> aiohttp.FormData:
     return form
 
 
+async def upload(api: Gateway, data: bytes) -> aiohttp.ClientResponse:
+    return await api.client.post(
+        "/v1/batches/upload", data=upload_form(data), headers=await api.headers()
+    )
+
+
 @pytest.mark.parametrize("damage", sorted(DAMAGED))
 async def test_a_damaged_workbook_is_422_naming_the_file(api: Gateway, damage: str) -> None:
-    response = await api.client.post(
-        "/v1/batches/upload", data=upload_form(DAMAGED[damage]), headers=await api.headers()
-    )
+    response = await upload(api, DAMAGED[damage])
     assert response.status == 422, await response.text()
     assert problem_of(await response.json()) == [(None, "file", UNREADABLE)]
     assert await stored_batches(api) == 0
 
 
 async def test_a_sheet_is_read_by_its_cells_not_by_what_it_declares(api: Gateway) -> None:
-    response = await api.client.post(
-        "/v1/batches/upload", data=upload_form(LYING_DIMENSION), headers=await api.headers()
-    )
+    response = await upload(api, LYING_DIMENSION)
     assert response.status == 202, await response.text()
     assert (await response.json())["subject_count"] == 3
-    response = await api.client.post(
-        "/v1/batches/upload", data=upload_form(TEXT_IN_A_NUMBER_CELL), headers=await api.headers()
-    )
+    response = await upload(api, TEXT_IN_A_NUMBER_CELL)
     assert response.status == 422, await response.text()
     (problem,) = (await response.json())["error"]["problems"]
     assert (problem["sheet_row"], problem["field"]) == (9, "id_number")
@@ -142,9 +142,7 @@ async def test_a_sheet_is_read_by_its_cells_not_by_what_it_declares(api: Gateway
 
 
 async def test_a_sheet_that_kills_its_fast_reader_is_read_the_slow_way(api: Gateway) -> None:
-    response = await api.client.post(
-        "/v1/batches/upload", data=upload_form(STRAY_CORNER), headers=await api.headers()
-    )
+    response = await upload(api, STRAY_CORNER)
     assert response.status == 202, await response.text()
     assert (await response.json())["subject_count"] == 3
     assert await stored_batches(api) == 1
