@@ -15,10 +15,11 @@ of that back; it is then audited and counted on its own.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,10 +37,13 @@ from gateway.store import audit as store_audit
 from gateway.store import batches as store
 from gateway.store import channels, db
 from gateway.store import rules as store_rules
-from gateway.store.crypto import DataCipher, SealedSubject, seal_subjects
+from gateway.store.crypto import DataCipher, SealedSubject, digest_subjects, seal_subjects
 from gateway.store.db import Connection, Pool, Record
 
 log = structlog.get_logger("gateway.admission")
+
+#: subjects sealed at a time while the ones before are stored (about 1 MB of COPY data)
+SEAL_CHUNK = 5_000
 
 
 def utcnow() -> datetime:
@@ -120,14 +124,34 @@ async def _store(
     idempotency_key: str | None,
 ) -> Submitted:
     assert caller.team_id is not None, "only officers of a team submit"
-    settings = policy.settings
     # Only a replay under the same Idempotency-Key is compared with it; without a key the
     # digest is never read, and taking it costs a tenth of a 100,000-subject submission.
     digest = request_digest(request) if idempotency_key is not None else b""
     batch_id = uuid.uuid4()
     rows = request.row_numbers()  # the list's own rows: a merged repeat leaves a gap
-    sealed = await _sealed(policy, batch_id, rows, request)
-    digests = [subject[2] for subject in sealed]
+    sealing = _Sealing(policy, batch_id, rows, request)  # the helper's half starts now
+    try:
+        digests = await sealing.digests()
+        return await _admit(
+            policy, pool, caller, request, idempotency_key, digest, sealing, rows, digests
+        )
+    finally:
+        sealing.close()
+
+
+async def _admit(
+    policy: AdmissionPolicy,
+    pool: Pool,
+    caller: Caller,
+    request: BatchRequest,
+    idempotency_key: str | None,
+    digest: bytes,
+    sealing: _Sealing,
+    rows: Sequence[int],
+    digests: list[bytes],
+) -> Submitted:
+    assert caller.team_id is not None
+    settings, batch_id = policy.settings, sealing.batch_id
     async with db.transaction_on(pool) as conn:
         # The team's submissions take turns from here to commit, so a retry racing its first
         # attempt waits for it and is answered as a replay, not judged (and intercepted) anew.
@@ -164,18 +188,13 @@ async def _store(
             existing = await store.find_idempotent(conn, caller.officer_id, idempotency_key)
             assert existing is not None
             return _replayed(existing, digest)
-        await store.insert_subjects(
-            conn,
-            (
-                (batch_id, row, s.kind, *sealed[k])
-                for k, (row, s) in enumerate(zip(rows, request.subjects, strict=True))
-            ),
-            len(rows),
-        )
+        await store.insert_subjects(conn, sealing.records(digests), len(rows))
         deadlines = settings.answer_deadlines(request.agencies)
         if unqueued_from is None:
             await store.insert_inquiries(conn, batch_id, rows, deadlines, now)
-        audit, raised = await _after_admission(conn, policy, caller, batch_id, request, admission)
+        audit, raised = await _after_admission(
+            conn, policy, caller, batch_id, request, admission, unqueued_from is None
+        )
         submitted: dict[str, Any] = {
             "subjects": len(request.subjects),
             "agencies": list(request.agencies),
@@ -192,19 +211,61 @@ async def _store(
     return Submitted(batch_id, False, admission.status, raised, created_at)
 
 
-async def _sealed(
-    policy: AdmissionPolicy, batch_id: uuid.UUID, rows: Sequence[int], request: BatchRequest
-) -> list[SealedSubject]:
-    """Each subject's sealed name and identifier and its digest; a large list's second half
-    in the helper process meanwhile (``core.offload``), so both cores seal."""
-    items = [(row, s.name, s.id_number) for row, s in zip(rows, request.subjects, strict=True)]
-    keys, place = policy.cipher.sealing_keys, str(batch_id)
-    if not policy.offload.enabled or len(items) < SHARE_FROM:
-        return seal_subjects(keys, place, items)
-    middle = len(items) // 2
-    far = policy.offload.submit(seal_subjects, keys, place, items[middle:])
-    near = seal_subjects(keys, place, items[:middle])
-    return near + await far
+class _Sealing:
+    """A list's subjects digested and sealed: a chunk sealed here goes out to the database's
+    COPY while the next is sealed (PostgreSQL, on the other core, stores the one before),
+    and a large list's second half is digested and sealed by the helper process meanwhile
+    (``core.offload``), started at once."""
+
+    def __init__(
+        self,
+        policy: AdmissionPolicy,
+        batch_id: uuid.UUID,
+        rows: Sequence[int],
+        request: BatchRequest,
+    ) -> None:
+        self.batch_id = batch_id
+        self._keys, self._place = policy.cipher.sealing_keys, str(batch_id)
+        self._kinds = [s.kind for s in request.subjects]
+        items = [(row, s.name, s.id_number) for row, s in zip(rows, request.subjects, strict=True)]
+        self._near, self._far_rows = items, rows[len(items) :]
+        self._far_digests: asyncio.Future[list[bytes]] | None = None
+        self._far: asyncio.Future[list[SealedSubject]] | None = None
+        if policy.offload.enabled and len(items) >= SHARE_FROM:
+            middle = len(items) // 2
+            self._near, self._far_rows = items[:middle], rows[middle:]
+            numbers = [number for _, _, number in items[middle:]]
+            submit = policy.offload.submit
+            self._far_digests = asyncio.ensure_future(submit(digest_subjects, self._keys, numbers))
+            self._far = asyncio.ensure_future(
+                submit(seal_subjects, self._keys, self._place, items[middle:])
+            )
+
+    async def digests(self) -> list[bytes]:
+        """Each subject's keyed digest, in the list's order."""
+        near = digest_subjects(self._keys, [number for _, _, number in self._near])
+        return near if self._far_digests is None else near + await self._far_digests
+
+    async def records(self, digests: list[bytes]) -> AsyncIterator[tuple[Any, ...]]:
+        """Each subject's row of ``store.batches.SUBJECT_COLUMNS``, in the list's order."""
+        batch_id, kinds, k = self.batch_id, self._kinds, 0
+        for start in range(0, len(self._near), SEAL_CHUNK):
+            chunk = self._near[start : start + SEAL_CHUNK]
+            sealed = seal_subjects(self._keys, self._place, chunk)
+            for (row, _, _), (name, number) in zip(chunk, sealed, strict=True):
+                yield (batch_id, row, kinds[k], name, number, digests[k])
+                k += 1
+        if self._far is not None:
+            sealed = await self._far
+            for row, (name, number) in zip(self._far_rows, sealed, strict=True):
+                yield (batch_id, row, kinds[k], name, number, digests[k])
+                k += 1
+
+    def close(self) -> None:
+        """An intercepted or failed submission does not wait for the helper's half."""
+        for far in (self._far_digests, self._far):
+            if far is not None and not far.done():
+                far.cancel()
 
 
 async def _after_admission(
@@ -214,9 +275,10 @@ async def _after_admission(
     batch_id: uuid.UUID,
     request: BatchRequest,
     admission: rules.Admission,
+    cross_team: bool,
 ) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
     """Record what the submission should flag; never blocks it. Returns the audit records to
-    write last, and the kinds of alerts raised."""
+    write last, and the kinds of alerts raised (``cross_team``: see ``alerts``)."""
     audit: list[tuple[str, str, dict[str, Any]]] = []
     count = len(request.subjects)
     day_total = await store_rules.add_daily_volume(conn, caller.officer_id, admission.day, count)
@@ -238,7 +300,15 @@ async def _after_admission(
         }
         audit.append(("batch.held", "pending_approval", held))
     raised = await alerts.raise_alerts(
-        conn, policy.settings, caller, batch_id, count, day_total, admission.now, admission.day
+        conn,
+        policy.settings,
+        caller,
+        batch_id,
+        count,
+        day_total,
+        admission.now,
+        admission.day,
+        cross_team,
     )
     return audit, raised
 

@@ -11,12 +11,17 @@
   (a team asking again is no news).
 
 Alerts are written in the submission transaction (a batch and its alerts exist together or not
-at all) and hold no personal data: a subject is named only by its keyed digest.
+at all) and hold no personal data: a subject is named only by its keyed digest. A list too
+large to store its inquiries with it (``store.batches.QUEUE_CHUNK``) has its cross-team check
+in the transaction that stores its first chunk of inquiries, just after the 202: the check
+joins the list with every earlier subject, which took a fifth of a 100,000-subject list's
+submission, and that transaction is as durable (the worker repeats it until it commits).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -26,7 +31,7 @@ from gateway.accountability.auth import Caller
 from gateway.core.settings import Settings
 from gateway.core.working_time import parse_days, parse_hours
 from gateway.store import rules as store
-from gateway.store.db import Connection
+from gateway.store.db import Connection, Record
 
 OFF_HOURS = "off_hours"
 VOLUME_SPIKE = "volume_spike"
@@ -73,8 +78,10 @@ async def raise_alerts(
     day_total: int,
     now: datetime,
     day: date,
+    cross_team: bool = True,
 ) -> list[str]:
-    """Write the alerts this submission calls for; returns their kinds (for the metrics)."""
+    """Write the alerts this submission calls for; returns their kinds (for the metrics).
+    ``cross_team``: False when ``raise_cross_team_alerts`` runs later, with the inquiries."""
     assert caller.team_id is not None
     team_id = caller.team_id
     raised: list[str] = []
@@ -100,16 +107,50 @@ async def raise_alerts(
             detail = {"today": day_total, "daily_average": round(average, 1), "line": line}
             await alert(VOLUME_SPIKE, detail)
 
-    if settings.cross_team_alert_teams > 0:
-        since = now - timedelta(days=settings.cross_team_alert_days)
-        rows = await store.cross_team_subjects(
-            conn, batch_id, since, settings.cross_team_alert_teams, team_id
+    if cross_team:
+        raised += await raise_cross_team_alerts(
+            conn, settings, caller.officer_id, team_id, batch_id, now
         )
-        for row in rows[:MAX_SUBJECT_ALERTS_PER_BATCH]:
-            detail = {
-                "teams": row["teams"],
-                "days": settings.cross_team_alert_days,
-                "flagged_in_batch": len(rows),
-            }
-            await alert(CROSS_TEAM_SUBJECT, detail, row["subject_digest"])
     return raised
+
+
+async def raise_cross_team_alerts(
+    conn: Connection,
+    settings: Settings,
+    officer_id: int,
+    team_id: int,
+    batch_id: uuid.UUID,
+    now: datetime,
+) -> list[str]:
+    """Flag the batch's subjects that a further team joined in asking for; their kinds."""
+    if settings.cross_team_alert_teams <= 0:
+        return []
+    since = now - timedelta(days=settings.cross_team_alert_days)
+    rows = await store.cross_team_subjects(
+        conn, batch_id, since, settings.cross_team_alert_teams, team_id
+    )
+    for row in rows[:MAX_SUBJECT_ALERTS_PER_BATCH]:
+        detail = {
+            "teams": row["teams"],
+            "days": settings.cross_team_alert_days,
+            "flagged_in_batch": len(rows),
+        }
+        await store.insert_alert(
+            conn, now, CROSS_TEAM_SUBJECT, officer_id, team_id, batch_id,
+            row["subject_digest"], detail,
+        )  # fmt: skip
+    return [CROSS_TEAM_SUBJECT] * min(len(rows), MAX_SUBJECT_ALERTS_PER_BATCH)
+
+
+def first_chunk_alerts(
+    settings: Settings,
+) -> Callable[[Connection, Record, datetime], Awaitable[list[str]]]:
+    """The cross-team check of a large list, for the worker to run with its first chunk of
+    inquiries (``worker.upkeep.FirstChunkCheck``)."""
+
+    async def check(conn: Connection, batch: Record, now: datetime) -> list[str]:
+        return await raise_cross_team_alerts(
+            conn, settings, batch["officer_id"], batch["team_id"], batch["id"], now
+        )
+
+    return check

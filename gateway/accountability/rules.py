@@ -85,7 +85,7 @@ async def check(
     day: date,
 ) -> Admission:
     """Run every rule in the submission transaction; raise ``Intercepted`` or admit.
-    ``digests``: each subject's keyed digest (``store.crypto.seal_subjects``)."""
+    ``digests``: each subject's keyed digest (``DataCipher.subject_digests``)."""
     assert caller.team_id is not None
     if settings.require_filed_case:
         await _filed_case(conn, caller, request.case_number)

@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from connectors.registry import build_connectors
+from gateway.accountability import alerts
 from gateway.accountability.admission import AdmissionPolicy, utcnow
 from gateway.accountability.figures import ClusterFigures
 from gateway.core.errors import ConfigurationError
@@ -109,7 +110,15 @@ def make_app(
             yield
 
     async def dispatcher(app: web.Application) -> AsyncIterator[None]:
-        worker = Dispatcher(app[POOL], app[CONNECTORS], settings, app[METRICS], app[CIPHER], clock)
+        worker = Dispatcher(
+            app[POOL],
+            app[CONNECTORS],
+            settings,
+            app[METRICS],
+            app[CIPHER],
+            clock,
+            alerts.first_chunk_alerts(settings),
+        )
         app[DISPATCHER] = worker
         await worker.start()
         yield

@@ -109,6 +109,9 @@ def _check_size(body: Any, max_subjects: int) -> int:
 
 def _merged(request: BatchRequest) -> BatchRequest:
     """Repeated rows merged into the first; 422 for an identifier under two names."""
+    identifiers = {s.id_number for s in request.subjects}
+    if len(identifiers) == len(request.subjects):  # no repeats, as in most lists
+        return request
     keep, conflicts = _merge([(s.id_number, s.name) for s in request.subjects])
     if conflicts:
         raise refused(conflicts)

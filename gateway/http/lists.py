@@ -116,8 +116,17 @@ def collect(
     sheet_rows: list[int] = []
     numeric: list[int] = []
     pick = columns.pick
+    name_at, id_at = columns.name, columns.id_number
     for number, cells in rows:
-        name, id_number = pick(cells)
+        # the usual row, inline (100,000 rows): a person's name and identifier, both text
+        if 0 <= name_at < len(cells) and 0 <= id_at < len(cells):
+            name, id_number = cells[name_at], cells[id_at]
+            if type(name) is str and type(id_number) is str and (name := name.strip()):
+                id_number = id_number.strip()
+            else:
+                name, id_number = pick(cells)
+        else:
+            name, id_number = pick(cells)
         if (name is None or name == "") and (id_number is None or id_number == ""):
             continue
         if max_subjects is not None and len(subjects) >= max_subjects:

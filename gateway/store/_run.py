@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import (
     AsyncGenerator,
+    AsyncIterable,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -70,7 +71,11 @@ class Connection(Protocol):
     async def executemany(self, command: str, args: Iterable[Sequence[Any]]) -> None: ...
 
     async def copy_records_to_table(
-        self, table_name: str, *, records: Iterable[Sequence[Any]], columns: Sequence[str]
+        self,
+        table_name: str,
+        *,
+        records: Iterable[Sequence[Any]] | AsyncIterable[Sequence[Any]],
+        columns: Sequence[str],
     ) -> str: ...
 
     def transaction(
@@ -170,7 +175,10 @@ async def executemany(conn: Connection, query: str, args: Iterable[Sequence[Any]
 
 
 async def copy_records(
-    conn: Connection, table: str, columns: Sequence[str], records: Iterable[Sequence[Any]]
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    records: Iterable[Sequence[Any]] | AsyncIterable[Sequence[Any]],
 ) -> None:
     await _run(conn.copy_records_to_table(table, columns=columns, records=records))
 

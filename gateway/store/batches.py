@@ -4,7 +4,7 @@ for status, progress and results, cancelled, approved or rejected."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -70,7 +70,7 @@ async def insert_batch(
     )
 
 
-async def insert_subjects(conn: Connection, rows: Iterable[Sequence[Any]], count: int) -> None:
+async def insert_subjects(conn: Connection, rows: AsyncIterable[Sequence[Any]], count: int) -> None:
     """``count`` rows of ``SUBJECT_COLUMNS`` (name and identifier already sealed): a few in
     one prepared statement, more by COPY (which costs a round trip more, and then none per
     row)."""
@@ -78,7 +78,7 @@ async def insert_subjects(conn: Connection, rows: Iterable[Sequence[Any]], count
         await _run.copy_records(conn, "subjects", SUBJECT_COLUMNS, rows)
         return
     columns: list[list[Any]] = [[] for _ in SUBJECT_COLUMNS]
-    for row in rows:
+    async for row in rows:
         for column, value in zip(columns, row, strict=True):
             column.append(value)
     await _run.execute(conn, "insert_subjects", *columns)

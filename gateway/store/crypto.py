@@ -129,29 +129,51 @@ class DataCipher:
         digest.update(id_number.encode("utf-8"))
         return bytes(digest.digest())
 
+    def subject_digests(self, id_numbers: Sequence[str]) -> list[bytes]:
+        keyed = self._digest.copy
+        digests: list[bytes] = []
+        for number in id_numbers:
+            digest = keyed()
+            digest.update(number.encode("utf-8"))
+            digests.append(digest.digest())
+        return digests
+
+    def seal_many(self, values: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+        """``seal`` of each (plaintext, context), the nonces drawn from the system's random
+        source in one call (one call per value was a fifth of the sealing's time)."""
+        aead, header = self._by_id[self._active_id], self._active_header
+        nonces = os.urandom(_NONCE * len(values))
+        sealed: list[bytes] = []
+        for k, (plaintext, context) in enumerate(values):
+            nonce = nonces[k * _NONCE : (k + 1) * _NONCE]
+            sealed.append(header + nonce + aead.encrypt(nonce, plaintext, context))
+        return sealed
+
 
 #: (a subject's row, name, canonical identifier)
 SubjectText = tuple[int, str, str]
-#: (its sealed name, sealed identifier, digest)
-SealedSubject = tuple[bytes, bytes, bytes]
+#: (its sealed name, sealed identifier)
+SealedSubject = tuple[bytes, bytes]
 
 
 def seal_subjects(
     keys: tuple[bytes, bytes], batch_id: str, subjects: Sequence[SubjectText]
 ) -> list[SealedSubject]:
-    """Seal a batch's subjects, each bound to its row, with their digests: a module-level
-    function of plain values, so another process can do it (``core.offload``). ``keys``:
-    the active data key and the digest key."""
-    cipher = _cipher_of(keys)
-    seal, digest = cipher.seal_text, cipher.subject_digest
-    return [
-        (
-            seal(name, subject_context(batch_id, row, "name")),
-            seal(number, subject_context(batch_id, row, "id")),
-            digest(number),
-        )
-        for row, name, number in subjects
-    ]
+    """Seal a batch's subjects, each bound to its row: a module-level function of plain
+    values, so another process can do it (``core.offload``). ``keys``: the active data key
+    and the digest key (``DataCipher.sealing_keys``)."""
+    values: list[tuple[bytes, bytes]] = []
+    for row, name, number in subjects:
+        values.append((name.encode(), subject_context(batch_id, row, "name")))
+        values.append((number.encode(), subject_context(batch_id, row, "id")))
+    sealed = _cipher_of(keys).seal_many(values)
+    return list(zip(sealed[::2], sealed[1::2], strict=True))
+
+
+def digest_subjects(keys: tuple[bytes, bytes], id_numbers: Sequence[str]) -> list[bytes]:
+    """``DataCipher.subject_digests`` as a module-level function of plain values (for
+    ``core.offload``, as ``seal_subjects``)."""
+    return _cipher_of(keys).subject_digests(id_numbers)
 
 
 @functools.cache

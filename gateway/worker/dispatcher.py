@@ -39,7 +39,7 @@ from gateway.worker.calls import AgencyCaller, CallResult
 from gateway.worker.global_limits import GlobalLimits
 from gateway.worker.runtime import AgencyRuntime, build_runtimes, due_now
 from gateway.worker.supervise import spawn
-from gateway.worker.upkeep import Upkeep, overdue_error
+from gateway.worker.upkeep import FirstChunkCheck, Upkeep, no_check, overdue_error
 from gateway.worker.writer import Outcome, Requeue, ResultWriter
 
 log = structlog.get_logger("gateway.dispatcher")
@@ -68,6 +68,7 @@ class Dispatcher:
         metrics: Metrics,
         cipher: DataCipher,
         clock: Callable[[], datetime] = utcnow,
+        first_chunk_check: FirstChunkCheck = no_check,
     ) -> None:
         self._pool = pool
         #: the time answer deadlines are judged by; tests inject their own
@@ -113,6 +114,7 @@ class Dispatcher:
             self.cancel_batch,
             lambda: list(self._leased),
             lambda batch_id: self._batches_finished([batch_id]),
+            first_chunk_check,
         )
 
     @property

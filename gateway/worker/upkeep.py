@@ -12,7 +12,8 @@ again (and ``supervise`` restarts a loop that crashes anyway).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 import structlog
@@ -21,7 +22,7 @@ from gateway.core.errors import DatabaseError
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
 from gateway.store import batches, channels, db, inquiries
-from gateway.store.db import Pool
+from gateway.store.db import Connection, Pool, Record
 from gateway.worker.runtime import AgencyRuntime
 from gateway.worker.writer import Outcome, ResultWriter
 
@@ -30,6 +31,15 @@ log = structlog.get_logger("gateway.upkeep")
 #: inquiries failed at their deadline per query
 OVERDUE_CHUNK = 500
 NO_ANSWER = "no answer within the deadline"
+
+
+#: what a large list's first chunk of inquiries is stored with (in its transaction): the
+#: submission's checks left for then (``accountability.alerts``); the kinds of alerts raised
+FirstChunkCheck = Callable[[Connection, Record, datetime], Awaitable[list[str]]]
+
+
+async def no_check(_conn: Connection, _batch: Record, _now: datetime) -> list[str]:
+    return []
 
 
 def overdue_error(agency: str, last_error: str | None) -> str:
@@ -52,6 +62,7 @@ class Upkeep:
         cancel_batch: Callable[[str], object],
         working_on: Callable[[], list[int]],
         batch_finished: Callable[[str], object],
+        first_chunk_check: FirstChunkCheck = no_check,
     ) -> None:
         self._pool = pool
         self._owner = owner
@@ -64,6 +75,7 @@ class Upkeep:
         self._cancel_batch = cancel_batch
         self._working_on = working_on
         self._batch_finished = batch_finished
+        self._first_chunk_check = first_chunk_check
         #: told that a batch has subjects whose inquiries are still to be stored
         self._unqueued = asyncio.Event()
 
@@ -123,19 +135,25 @@ class Upkeep:
                     pass
             except DatabaseError as exc:
                 log.warning("subject_queueing_failed", error=type(exc).__name__)
-            try:
-                await asyncio.wait_for(self._unqueued.wait(), interval)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+            # that comes as the event is set, and the loop would then outlive its dispatcher
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._unqueued.wait()
 
     async def _queue_chunk(self) -> bool:
         """One chunk of one batch; False when no batch has subjects left to queue."""
+        raised: list[str] = []
         async with db.transaction_on(self._pool) as conn:
             batch = await batches.queue_chunk(
                 conn, batches.QUEUE_CHUNK, self._settings.answer_deadlines
             )
+            if batch is not None and batch["first_chunk"]:
+                raised = await self._first_chunk_check(conn, batch, self._clock())
             if batch is not None and batch["status"] in ("queued", "running"):
                 await batches.notify(conn, channels.QUEUED)
+        for kind in raised:
+            self._metrics.alerts.labels(kind).inc()
         return batch is not None
 
     async def listen(self) -> None:

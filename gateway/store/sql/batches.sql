@@ -50,8 +50,13 @@ ORDER BY s.row, a.position;
 -- name: lock_unqueued_batch
 -- The oldest batch with subjects whose inquiries are not stored yet, locked until commit:
 -- one replica queues a batch's chunk at a time, and a cancel waits for the chunk (so it
--- sees every inquiry stored before it, and later chunks see the cancel).
-SELECT id, status, agencies, created_at, unqueued_from FROM batches
+-- sees every inquiry stored before it, and later chunks see the cancel). first_chunk: no
+-- subject comes before the chunk (the batch's checks left for its first chunk are due).
+SELECT id, status, agencies, created_at, unqueued_from, officer_id, team_id,
+       NOT EXISTS (SELECT 1 FROM subjects s
+                   WHERE s.batch_id = batches.id AND s.row < batches.unqueued_from)
+           AS first_chunk
+FROM batches
 WHERE unqueued_from IS NOT NULL
 ORDER BY created_at
 LIMIT 1

@@ -48,19 +48,24 @@ WHERE officer_id = $1 AND day >= $2 AND day < $3;
 -- name: cross_team_subjects
 -- Subjects of batch $1 that at least $3 distinct teams asked for since $2 (this batch always
 -- counts), and that this team ($4) had not asked for in the window before: each further team
--- to reach such a subject is news to the command centre, a team asking again is not.
-WITH mine AS (SELECT DISTINCT subject_digest FROM subjects WHERE batch_id = $1)
+-- to reach such a subject is news to the command centre, a team asking again is not. Only
+-- batches up to this one count: a large list is checked after the 202 (later batches may
+-- exist by then, and are checked themselves).
+WITH this AS (SELECT created_at FROM batches WHERE id = $1),
+     mine AS (SELECT DISTINCT subject_digest FROM subjects WHERE batch_id = $1)
 SELECT m.subject_digest, count(DISTINCT b.team_id)::int AS teams
 FROM mine m
 JOIN subjects s ON s.subject_digest = m.subject_digest
 JOIN batches b ON b.id = s.batch_id
-WHERE (b.id = $1 OR b.created_at > $2) AND b.status <> 'rejected'
+WHERE (b.id = $1 OR (b.created_at > $2 AND b.created_at <= (SELECT created_at FROM this)))
+  AND b.status <> 'rejected'
 GROUP BY m.subject_digest
 HAVING count(DISTINCT b.team_id) >= $3
    AND NOT EXISTS (
        SELECT 1 FROM subjects s2 JOIN batches b2 ON b2.id = s2.batch_id
        WHERE s2.subject_digest = m.subject_digest AND b2.team_id = $4 AND b2.id <> $1
-         AND b2.created_at > $2 AND b2.status <> 'rejected'
+         AND b2.created_at > $2 AND b2.created_at <= (SELECT created_at FROM this)
+         AND b2.status <> 'rejected'
    );
 
 -- name: insert_alert

@@ -6,6 +6,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from gateway.store import batches as store_batches
 from gateway.store.crypto import DataCipher, cipher_for
 from mocks.population import sample_ids
 from tests.conftest import Gateway
@@ -134,6 +137,37 @@ async def test_a_subject_looked_up_by_many_teams_is_flagged(
     assert await metric(gateway, "gateway_alerts_total", kind="cross_team_subject") == 2
     text = json.dumps(await alerts(gateway), ensure_ascii=False)
     assert shared[0] not in text and shared[1] not in text  # digest only
+
+
+async def test_a_large_list_is_checked_with_its_first_chunk_of_inquiries(
+    gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a list of more than one subject is "large": its inquiries are stored after the 202
+    monkeypatch.setattr(store_batches, "QUEUE_CHUNK", 1)
+    settings = {**QUIET, "cross_team_alert_teams": 3}
+    api = await start(gateway_factory, dispatch=False, **settings)
+    cases = {"team-a": "（2022）吉03执1号", "team-b": "（2022）吉03执2号"}
+    cases |= {"team-c": "（2022）吉03执3号", "team-d": "（2022）吉03执4号"}
+    for team, case in cases.items():
+        await file_case(api, case, team)
+    shared, *others = sample_ids(5, seed=13)
+    ids = [
+        await submit(api, batch_body([shared, others[k]], case=cases[team]), team)
+        for k, team in enumerate(cases)
+    ]
+    assert await alerts(api) == []  # not checked with the list: no worker has queued it
+    worker = await start(gateway_factory, **settings)
+    for batch_id in ids:
+        await worker.wait_finished(batch_id)
+    found = await alerts(api, "?kind=cross_team_subject")
+    # each list is judged by the lists before it, not by those that came after it
+    assert [(a["batch_id"], a["team"], a["detail"]["teams"]) for a in found] == [
+        (ids[3], "team-d", 4),
+        (ids[2], "team-c", 3),
+    ]
+    cipher: DataCipher = cipher_for(api.settings)
+    assert found[0]["subject_digest"] == cipher.subject_digest(shared[1]).hex()
+    assert await metric(worker, "gateway_alerts_total", kind="cross_team_subject") == 2
 
 
 async def test_alerts_are_filtered_and_paginated(gateway_factory: GatewayFactory) -> None:
