@@ -2,9 +2,11 @@
 memory while it is, for a JSON body, a CSV upload and an XLSX upload.
 
 Each list is timed from the start of its request to the 202 (every subject checked, the batch
-and its sealed subjects committed), and then to the moment the last of its inquiries is stored
-(the gateway stores them a chunk at a time after the 202, asking the agencies meanwhile).
-Each batch is then cancelled, so that asking the agencies does not share the machine with the
+and its sealed subjects committed); three lists per format, of which the median and the range
+are reported (this machine's speed varies by a third from one hour to the next). The first
+of each is also timed to the moment the last of its inquiries is stored (the gateway stores
+them a chunk at a time after the 202, asking the agencies meanwhile). Each batch is then
+cancelled, vacuumed and checkpointed, so that its work does not share the machine with the
 next measurement. The peak resident memory is the gateway process's high-water mark (VmHWM)
 from the operating system, read after each list (a high-water mark only grows: each row is
 the peak so far). The gateway's helper process (GATEWAY_INTAKE_PROCESSES) is not counted in
@@ -122,11 +124,12 @@ async def _post(
     queued = time.perf_counter() - started
     async with session.post(cancel, headers=headers) as response:
         await response.read()
-    # Cancelling 600,000 inquiries leaves work for autovacuum; done here, it does not share
-    # the machine with the next list.
+    # Cancelling 600,000 inquiries leaves work for autovacuum, and a checkpoint due; done
+    # here, neither shares the machine with the next list.
     conn = await asyncpg.connect(running.database_url)
     try:
         await conn.execute("VACUUM ANALYZE inquiries, subjects, audit_log")
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
     return seconds, queued
