@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path(".gateway-data"), description="embedded database, generated keys, demo log"
     )
+    migrate_on_start: bool | None = Field(
+        default=None,
+        description="apply missing migrations when the service starts; unset: only with the "
+        "embedded database (else `gateway migrate`, run as the schema's owner, applies them: "
+        "the service's own role may not alter the schema, and refuses to start on an old one)",
+    )
     host: str = Field(default="127.0.0.1", description="where the API listens")
     port: int = Field(default=8080, ge=0, le=65535, description="the API's port")
     worker_id: str = Field(
@@ -351,6 +357,12 @@ class Settings(BaseSettings):
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and the demo; not validated again)."""
         return self.model_copy(update=changes)
+
+    @property
+    def migrates_on_start(self) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.database_url is None
 
     def with_agency_urls(self, urls: Mapping[str, str]) -> Settings:
         agencies = {

@@ -73,8 +73,21 @@ def make_app(
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await db.create_pool(dsn)
-        async with db.connection(pool) as conn:
-            await migrations.migrate(conn)
+        try:
+            async with db.connection(pool) as conn:
+                if settings.migrates_on_start:
+                    await migrations.migrate(conn)
+                elif missing := await migrations.pending(conn):
+                    # A newer schema is fine (old replicas run on while new ones migrated);
+                    # an older one would fail at the first query that needs what is missing.
+                    raise ConfigurationError(
+                        f"the database lacks {len(missing)} migration(s) (the first: "
+                        f"{missing[0].version:04d}_{missing[0].name}); run `gateway migrate` "
+                        "as the schema's owner, or set GATEWAY_MIGRATE_ON_START=true"
+                    )
+        except BaseException:
+            await pool.close()
+            raise
         app[POOL] = pool
         yield
         await pool.close()

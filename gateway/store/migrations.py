@@ -44,3 +44,13 @@ async def migrate(conn: Connection) -> list[Migration]:
             await _run.execute(conn, "migration_record", migration.version, migration.name)
             applied_now.append(migration)
     return applied_now
+
+
+async def pending(conn: Connection) -> list[Migration]:
+    """The migrations this code knows that the database has not had (all of them for a
+    database never migrated)."""
+    exists = await _run.fetchval(conn, "migrations_table_exists")
+    done: set[int] = set()
+    if exists:
+        done = {r["version"] for r in await _run.fetch(conn, "migrations_applied")}
+    return [m for m in available() if m.version not in done]

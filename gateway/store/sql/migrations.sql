@@ -16,3 +16,6 @@ SELECT version FROM schema_migrations;
 
 -- name: migration_record
 INSERT INTO schema_migrations (version, name) VALUES ($1, $2);
+
+-- name: migrations_table_exists
+SELECT to_regclass('schema_migrations') IS NOT NULL;
