@@ -21,6 +21,7 @@ from gateway.core import logs
 from gateway.core.errors import GatewayError
 from gateway.core.settings import Settings
 from gateway.http.app import make_app
+from gateway.http.keys import DISPATCHER, DRAINING
 from gateway.store import db, migrations
 
 log = structlog.get_logger("gateway.cli")
@@ -28,9 +29,15 @@ log = structlog.get_logger("gateway.cli")
 
 async def serve(settings: Settings, _args: argparse.Namespace) -> int:
     async with db.database_url(settings.database_url, settings.data_dir) as dsn:
-        async with serving(make_app(settings, dsn), settings.host, settings.port) as url:
+        app = make_app(settings, dsn)
+        async with serving(app, settings.host, settings.port) as url:
             log.info("serving", url=url)
             await wait_for_stop()
+            # Readiness fails at once; the calls in flight may end within the deadline; the
+            # rest is handed back, the answers flushed and the agency permits released.
+            app[DRAINING].set()
+            if DISPATCHER in app:
+                await app[DISPATCHER].drain(settings.drain_seconds)
     return 0
 
 

@@ -39,8 +39,13 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncGenerator[
 
 
 @asynccontextmanager
-async def database(settings: Settings, *, migrate: bool = True) -> AsyncGenerator[Pool, None]:
-    """A small pool on the configured (or embedded) database, migrated unless told not to."""
+async def database(
+    settings: Settings, *, migrate: bool | None = None
+) -> AsyncGenerator[Pool, None]:
+    """A small pool on the configured (or embedded) database, migrated when told to (by
+    default as the service would be: GATEWAY_MIGRATE_ON_START)."""
+    if migrate is None:
+        migrate = settings.migrates_on_start
     async with db.database_url(settings.database_url, settings.data_dir) as dsn:
         pool = await db.create_pool(dsn, min_size=1, max_size=2)
         try:
@@ -54,7 +59,7 @@ async def database(settings: Settings, *, migrate: bool = True) -> AsyncGenerato
 
 @asynccontextmanager
 async def connection(
-    settings: Settings, *, migrate: bool = True
+    settings: Settings, *, migrate: bool | None = None
 ) -> AsyncGenerator[Connection, None]:
     """One connection of ``database``."""
     async with database(settings, migrate=migrate) as pool, db.connection(pool) as conn:

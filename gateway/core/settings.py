@@ -139,7 +139,17 @@ class Settings(BaseSettings):
     )
     # -- dispatch
     lease_seconds: float = Field(
-        default=60.0, gt=0, description="claim lease; renewed every third of it while alive"
+        default=30.0,
+        gt=0,
+        description="claim lease, renewed every third of it while alive: a killed replica's "
+        "work waits this long for another",
+    )
+    drain_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description="on SIGTERM: how long the agency calls in flight may take to end before "
+        "the rest is handed back to the queue (keep Kubernetes' terminationGracePeriodSeconds "
+        "above it)",
     )
     claim_chunk: int = Field(default=200, ge=1, description="inquiries claimed at once")
     poll_seconds: float = Field(

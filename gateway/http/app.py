@@ -22,6 +22,7 @@ from gateway.http.keys import (
     CIPHER,
     CONNECTORS,
     DISPATCHER,
+    DRAINING,
     FIGURES,
     LEADERSHIP,
     METRICS,
@@ -60,6 +61,7 @@ def make_app(
             "is (see README, Personal data); `gateway keys generate` makes one"
         )
     app[SETTINGS] = settings
+    app[DRAINING] = asyncio.Event()
     app[METRICS] = Metrics()
     app[CIPHER] = cipher_for(settings)
     offload = Offload(settings.intake_processes)

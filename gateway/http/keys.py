@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from aiohttp import web
 
@@ -25,3 +27,5 @@ CONNECTORS = web.AppKey("connectors", dict[str, Connector])
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 LEADERSHIP = web.AppKey("leadership", Leadership)
 FIGURES = web.AppKey("figures", ClusterFigures)
+#: set on SIGTERM: readiness fails while the replica drains (``gateway serve``)
+DRAINING = web.AppKey("draining", asyncio.Event)

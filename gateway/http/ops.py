@@ -6,7 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.core.errors import DatabaseUnavailable
-from gateway.http.keys import METRICS, POOL
+from gateway.http.keys import DRAINING, METRICS, POOL
 from gateway.http.models.common import Status
 from gateway.http.openapi import Reply, openapi_document, operation
 from gateway.http.roles import roles
@@ -25,6 +25,8 @@ async def healthz(request: web.Request) -> web.Response:
     replies={200: (Status, "ready"), 503: Reply("not ready", Status)},
 )
 async def readyz(request: web.Request) -> web.Response:
+    if request.app[DRAINING].is_set():  # stopping: the load balancer sends no more
+        return web.json_response({"status": "draining"}, status=503)
     try:
         await db.ping(request.app[POOL])
     except DatabaseUnavailable as exc:

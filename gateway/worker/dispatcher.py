@@ -94,6 +94,8 @@ class Dispatcher:
         self._held = dict.fromkeys(connectors, 0)
         self._tasks_by_batch: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self._background: list[asyncio.Task[None]] = []
+        self._claims: list[asyncio.Task[None]] = []
+        self._stopped = False
         self._upkeep: set[asyncio.Task[None]] = set()
         #: inquiries claimed here whose outcome is not yet written: the leases to keep
         self._leased: set[int] = set()
@@ -135,17 +137,34 @@ class Dispatcher:
             spawn("queue-upkeep", self.upkeep.tend_queue),
             spawn("notify-listener", self.upkeep.listen),
             spawn("subject-queuer", self.upkeep.queue_subjects),
-            *(
-                spawn(f"claim-{name}", lambda name=name: self._agency_loop(name))
-                for name in self._connectors
-            ),
+        ]
+        self._claims = [
+            spawn(f"claim-{name}", lambda name=name: self._agency_loop(name))
+            for name in self._connectors
         ]
         log.info("dispatcher_started", owner=self.owner, agencies=list(self._connectors))
+
+    async def drain(self, seconds: float) -> None:
+        """Stop claiming, let the calls in flight end for up to ``seconds`` (their answers
+        recorded), then ``stop``: what is left is handed back to the queue at once, so no
+        other replica waits for a lease to expire."""
+        for task in self._claims:
+            task.cancel()
+        await asyncio.gather(*self._claims, return_exceptions=True)
+        work = [t for tasks in self._tasks_by_batch.values() for t in tasks]
+        log.info("dispatcher_draining", in_flight=len(work), seconds=seconds)
+        if work and seconds > 0:
+            await asyncio.wait(work, timeout=seconds)
+        await self.stop()
 
     async def stop(self) -> None:
         """Stop at once: no new claims, in-flight calls cancelled, answers so far recorded,
         and the rest handed back to the queue for the next worker."""
+        if self._stopped:
+            return
+        self._stopped = True
         writer_task, *others = self._background
+        others += self._claims
         for task in [*others, *self._upkeep]:
             task.cancel()
         work = [t for tasks in self._tasks_by_batch.values() for t in tasks]
