@@ -264,8 +264,12 @@ class _Sealing:
     def close(self) -> None:
         """An intercepted or failed submission does not wait for the helper's half."""
         for far in (self._far_digests, self._far):
-            if far is not None and not far.done():
+            if far is None:
+                continue
+            if not far.done():
                 far.cancel()
+            elif not far.cancelled():
+                far.exception()  # retrieved: a failure here is no news once we stopped
 
 
 async def _after_admission(

@@ -16,6 +16,8 @@ large to store its inquiries with it (``store.batches.QUEUE_CHUNK``) has its cro
 in the transaction that stores its first chunk of inquiries, just after the 202: the check
 joins the list with every earlier subject, which took a fifth of a 100,000-subject list's
 submission, and that transaction is as durable (the worker repeats it until it commits).
+Checks take turns under one lock held to commit, and a list whose check is still to come is
+not counted by others: each pair of lists is counted once, by whichever is checked second.
 """
 
 from __future__ import annotations
@@ -121,11 +123,13 @@ async def raise_cross_team_alerts(
     team_id: int,
     batch_id: uuid.UUID,
     now: datetime,
+    submitted_at: datetime | None = None,
 ) -> list[str]:
-    """Flag the batch's subjects that a further team joined in asking for; their kinds."""
+    """Flag the batch's subjects that a further team joined in asking for; their kinds. The
+    window ends at ``submitted_at`` (default: now), when the check comes later."""
     if settings.cross_team_alert_teams <= 0:
         return []
-    since = now - timedelta(days=settings.cross_team_alert_days)
+    since = (submitted_at or now) - timedelta(days=settings.cross_team_alert_days)
     rows = await store.cross_team_subjects(
         conn, batch_id, since, settings.cross_team_alert_teams, team_id
     )
@@ -149,8 +153,16 @@ def first_chunk_alerts(
     inquiries (``worker.upkeep.FirstChunkCheck``)."""
 
     async def check(conn: Connection, batch: Record, now: datetime) -> list[str]:
-        return await raise_cross_team_alerts(
-            conn, settings, batch["officer_id"], batch["team_id"], batch["id"], now
+        raised = await raise_cross_team_alerts(
+            conn,
+            settings,
+            batch["officer_id"],
+            batch["team_id"],
+            batch["id"],
+            now,
+            batch["created_at"],
         )
+        await store.cross_team_checked(conn, batch["id"])
+        return raised
 
     return check

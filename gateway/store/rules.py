@@ -47,8 +47,15 @@ async def case_subject_count(conn: Connection, case_number: str, digests: Sequen
 async def cross_team_subjects(
     conn: Connection, batch_id: uuid.UUID, since: datetime, teams: int, team_id: int
 ) -> list[Record]:
-    """(subject_digest, teams) of this batch's subjects that ``teams`` teams asked for."""
+    """(subject_digest, teams) of this batch's subjects that ``teams`` teams asked for;
+    in turn with every other check, until the transaction ends."""
+    await _run.execute(conn, "cross_team_turn")
     return await _run.fetch(conn, "cross_team_subjects", batch_id, since, teams, team_id)
+
+
+async def cross_team_checked(conn: Connection, batch_id: uuid.UUID) -> None:
+    """The batch's deferred cross-team check is done: other lists' checks count it now."""
+    await _run.execute(conn, "cross_team_checked", batch_id)
 
 
 async def insert_alert(

@@ -149,12 +149,22 @@ class Upkeep:
                 conn, batches.QUEUE_CHUNK, self._settings.answer_deadlines
             )
             if batch is not None and batch["first_chunk"]:
-                raised = await self._first_chunk_check(conn, batch, self._clock())
+                raised = await self._checked(conn, batch)
             if batch is not None and batch["status"] in ("queued", "running"):
                 await batches.notify(conn, channels.QUEUED)
         for kind in raised:
             self._metrics.alerts.labels(kind).inc()
         return batch is not None
+
+    async def _checked(self, conn: Connection, batch: Record) -> list[str]:
+        """The checks left for the first chunk, in a savepoint: an alert never blocks, so
+        one that fails is logged and the chunk goes on."""
+        try:
+            async with db.transaction(conn):
+                return await self._first_chunk_check(conn, batch, self._clock())
+        except DatabaseError as exc:
+            log.warning("first_chunk_check_failed", error=type(exc).__name__)
+            return []
 
     async def listen(self) -> None:
         """LISTEN for new work, cancellations and batches finished by any replica; listen

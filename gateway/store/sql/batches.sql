@@ -23,8 +23,8 @@ RETURNING id;
 -- name: insert_batch
 INSERT INTO batches (id, status, officer_id, team_id, case_number, reason, agencies,
                      subject_count, idempotency_key, request_digest, household_items,
-                     merged_rows, unqueued_from)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     merged_rows, unqueued_from, cross_team_pending)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13::integer IS NOT NULL)
 ON CONFLICT (officer_id, idempotency_key) DO NOTHING
 RETURNING created_at;
 

@@ -45,28 +45,34 @@ RETURNING subjects;
 SELECT coalesce(sum(subjects), 0)::bigint FROM officer_daily_volume
 WHERE officer_id = $1 AND day >= $2 AND day < $3;
 
+-- name: cross_team_turn
+-- Cross-team checks take turns, each holding this lock until its transaction commits: a check
+-- sees every list checked before it (committed), and any list checked after sees it.
+SELECT pg_advisory_xact_lock(7301944212);
+
 -- name: cross_team_subjects
 -- Subjects of batch $1 that at least $3 distinct teams asked for since $2 (this batch always
 -- counts), and that this team ($4) had not asked for in the window before: each further team
--- to reach such a subject is news to the command centre, a team asking again is not. Only
--- batches up to this one count: a large list is checked after the 202 (later batches may
--- exist by then, and are checked themselves).
-WITH this AS (SELECT created_at FROM batches WHERE id = $1),
-     mine AS (SELECT DISTINCT subject_digest FROM subjects WHERE batch_id = $1)
+-- to reach such a subject is news to the command centre, a team asking again is not. A
+-- list whose own check is still to come (cross_team_pending) is not counted: it counts this
+-- one when its turn comes.
+WITH mine AS (SELECT DISTINCT subject_digest FROM subjects WHERE batch_id = $1)
 SELECT m.subject_digest, count(DISTINCT b.team_id)::int AS teams
 FROM mine m
 JOIN subjects s ON s.subject_digest = m.subject_digest
 JOIN batches b ON b.id = s.batch_id
-WHERE (b.id = $1 OR (b.created_at > $2 AND b.created_at <= (SELECT created_at FROM this)))
+WHERE (b.id = $1 OR (b.created_at > $2 AND NOT b.cross_team_pending))
   AND b.status <> 'rejected'
 GROUP BY m.subject_digest
 HAVING count(DISTINCT b.team_id) >= $3
    AND NOT EXISTS (
        SELECT 1 FROM subjects s2 JOIN batches b2 ON b2.id = s2.batch_id
        WHERE s2.subject_digest = m.subject_digest AND b2.team_id = $4 AND b2.id <> $1
-         AND b2.created_at > $2 AND b2.created_at <= (SELECT created_at FROM this)
-         AND b2.status <> 'rejected'
+         AND b2.created_at > $2 AND NOT b2.cross_team_pending AND b2.status <> 'rejected'
    );
+
+-- name: cross_team_checked
+UPDATE batches SET cross_team_pending = false WHERE id = $1;
 
 -- name: insert_alert
 -- $1 at, $2 kind, $3 officer, $4 team, $5 batch, $6 subject digest, $7 detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from tests.integration.accountability.helpers import (
     recent_wednesday,
     start,
 )
+from tests.integration.processes import until
 
 #: no alert but the one a test is about
 QUIET: dict[str, Any] = {
@@ -168,6 +170,43 @@ async def test_a_large_list_is_checked_with_its_first_chunk_of_inquiries(
     cipher: DataCipher = cipher_for(api.settings)
     assert found[0]["subject_digest"] == cipher.subject_digest(shared[1]).hex()
     assert await metric(worker, "gateway_alerts_total", kind="cross_team_subject") == 2
+
+
+async def test_two_teams_asking_at_once_are_counted_by_the_check_that_comes_second(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = await start(gateway_factory, **{**QUIET, "cross_team_alert_teams": 2})
+    cases = {"team-a": "（2022）吉03执1号", "team-b": "（2022）吉03执2号"}
+    for team, case in cases.items():
+        await file_case(gateway, case, team)
+    shared, *others = sample_ids(3, seed=14)
+    team_a = await gateway.pool.fetchval("SELECT id FROM teams WHERE name = 'team-a'")
+    # Team a's submission begins first (its batch stamped first) and then waits for its
+    # team's turn, held here, while team b's submission begins and commits.
+    async with gateway.pool.acquire() as blocker:
+        held = blocker.transaction()
+        await held.start()
+        await blocker.execute("SELECT pg_advisory_xact_lock(5301, $1::int)", team_a)
+        first = asyncio.ensure_future(
+            submit(gateway, batch_body([shared, others[0]], case=cases["team-a"]), "team-a")
+        )
+
+        async def team_a_waits() -> bool:  # its session, seen from the database
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            return bool(await gateway.pool.fetchval(query))
+
+        await until(team_a_waits, timeout=10)
+        second = await submit(
+            gateway, batch_body([shared, others[1]], case=cases["team-b"]), "team-b"
+        )
+        await held.rollback()
+    first_id = await first
+    found = await alerts(gateway, "?kind=cross_team_subject")
+    # team b's check ran first and could not see team a's list; team a's saw team b's
+    assert [(a["batch_id"], a["team"], a["detail"]["teams"]) for a in found] == [
+        (first_id, "team-a", 2)
+    ]
+    assert second != first_id
 
 
 async def test_alerts_are_filtered_and_paginated(gateway_factory: GatewayFactory) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gateway.accountability import alerts
 from gateway.http.keys import SETTINGS
 from gateway.store import batches, db, inquiries
 from mocks.population import sample_ids
@@ -94,3 +95,21 @@ async def test_the_batch_is_not_done_before_its_last_chunk_and_a_cancel_is_kept(
     assert (
         await api.pool.fetchval("SELECT status FROM batches WHERE id = $1", batch_id) == "cancelled"
     )
+
+
+async def test_a_failing_check_with_the_first_chunk_does_not_hold_the_list_back(
+    start_gateway: StartGateway, mocks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing(conn: Any, _batch: Any, _now: Any) -> list[str]:
+        await conn.execute("SELECT 1 / 0")  # the check's query fails (an alert never blocks)
+        return []
+
+    monkeypatch.setattr(alerts, "first_chunk_alerts", lambda _settings: failing)
+    api = await start_gateway(agencies=agencies(mocks.urls))
+    batch = await api.submit(body(sample_ids(10, seed=63, organisations=0), AGENCIES))
+    await api.wait_finished(batch["id"])
+    rows = await _inquiry_rows(api, batch["id"])
+    assert sorted((row, agency) for row, agency, _ in rows) == sorted(
+        (row, agency) for row in range(10) for agency in AGENCIES
+    )
+    assert {state for *_, state in rows} == {"done"}
