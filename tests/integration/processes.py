@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -80,3 +81,22 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
+
+
+async def all_results(port: int, token: str, batch_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    async with aiohttp.ClientSession() as session:
+        while True:
+            params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
+            async with session.get(
+                f"http://127.0.0.1:{port}/v1/batches/{batch_id}/results",
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                assert response.status == 200
+                page = await response.json()
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items

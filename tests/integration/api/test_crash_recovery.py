@@ -14,26 +14,7 @@ from gateway.accountability.auth import create_token
 from gateway.store import db
 from mocks.population import sample_ids
 from tests.conftest import CASE, batch_body
-from tests.integration.processes import free_port, gateway_process, until
-
-
-async def all_results(port: int, token: str, batch_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    async with aiohttp.ClientSession() as session:
-        while True:
-            params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
-            async with session.get(
-                f"http://127.0.0.1:{port}/v1/batches/{batch_id}/results",
-                params=params,
-                headers={"Authorization": f"Bearer {token}"},
-            ) as response:
-                assert response.status == 200
-                page = await response.json()
-            items += page["items"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return items
+from tests.integration.processes import all_results, free_port, gateway_process, until
 
 
 async def test_killed_dispatcher_work_is_resumed_exactly_once(
