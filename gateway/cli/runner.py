@@ -22,6 +22,9 @@ async def wait_for_stop() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    # a second signal is not ignored while the service drains: it stops it as signals do
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
 
 
 @asynccontextmanager
@@ -42,16 +45,20 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncGenerator[
 async def database(
     settings: Settings, *, migrate: bool | None = None
 ) -> AsyncGenerator[Pool, None]:
-    """A small pool on the configured (or embedded) database, migrated when told to (by
-    default as the service would be: GATEWAY_MIGRATE_ON_START)."""
+    """A small pool on the configured (or embedded) database. ``migrate``: True migrates,
+    False leaves the schema as it is, None (the default) does as the service would: migrates
+    with GATEWAY_MIGRATE_ON_START, else refuses a database behind the code, naming why."""
+    require = migrate is None and not settings.migrates_on_start
     if migrate is None:
         migrate = settings.migrates_on_start
     async with db.database_url(settings.database_url, settings.data_dir) as dsn:
         pool = await db.create_pool(dsn, min_size=1, max_size=2)
         try:
-            if migrate:
-                async with db.connection(pool) as conn:
+            async with db.connection(pool) as conn:
+                if migrate:
                     await migrations.migrate(conn)
+                elif require:
+                    await migrations.require_current(conn)
             yield pool
         finally:
             await pool.close()

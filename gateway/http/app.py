@@ -79,14 +79,8 @@ def make_app(
             async with db.connection(pool) as conn:
                 if settings.migrates_on_start:
                     await migrations.migrate(conn)
-                elif missing := await migrations.pending(conn):
-                    # A newer schema is fine (old replicas run on while new ones migrated);
-                    # an older one would fail at the first query that needs what is missing.
-                    raise ConfigurationError(
-                        f"the database lacks {len(missing)} migration(s) (the first: "
-                        f"{missing[0].version:04d}_{missing[0].name}); run `gateway migrate` "
-                        "as the schema's owner, or set GATEWAY_MIGRATE_ON_START=true"
-                    )
+                else:
+                    await migrations.require_current(conn)
         except BaseException:
             await pool.close()
             raise

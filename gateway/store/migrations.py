@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.core.errors import ConfigurationError
 from gateway.store import _run
 from gateway.store._run import Connection
 
@@ -54,3 +55,14 @@ async def pending(conn: Connection) -> list[Migration]:
     if exists:
         done = {r["version"] for r in await _run.fetch(conn, "migrations_applied")}
     return [m for m in available() if m.version not in done]
+
+
+async def require_current(conn: Connection) -> None:
+    """Raise ``ConfigurationError`` when the database lacks a migration this code needs (a
+    newer schema is fine: old replicas keep running while new ones are rolled out)."""
+    if missing := await pending(conn):
+        raise ConfigurationError(
+            f"the database lacks {len(missing)} migration(s) (the first: "
+            f"{missing[0].version:04d}_{missing[0].name}); run `gateway migrate` as the "
+            "schema's owner, or set GATEWAY_MIGRATE_ON_START=true"
+        )

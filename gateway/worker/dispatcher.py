@@ -145,9 +145,10 @@ class Dispatcher:
         log.info("dispatcher_started", owner=self.owner, agencies=list(self._connectors))
 
     async def drain(self, seconds: float) -> None:
-        """Stop claiming, let the calls in flight end for up to ``seconds`` (their answers
-        recorded), then ``stop``: what is left is handed back to the queue at once, so no
-        other replica waits for a lease to expire."""
+        """Stop claiming; let the work already claimed here end for up to ``seconds`` (its
+        calls, and their retries within the deadline, answered and recorded); then ``stop``:
+        whatever is left is handed back to the queue at once, so no other replica waits for
+        a lease to expire."""
         for task in self._claims:
             task.cancel()
         await asyncio.gather(*self._claims, return_exceptions=True)
@@ -160,7 +161,8 @@ class Dispatcher:
     async def stop(self) -> None:
         """Stop at once: no new claims, in-flight calls cancelled, answers so far recorded,
         and the rest handed back to the queue for the next worker."""
-        if self._stopped:
+        if self._stopped or not self._background:  # stopped already, or never started
+            self._stopped = True
             return
         self._stopped = True
         writer_task, *others = self._background

@@ -70,9 +70,10 @@ def test_replicas_drain_within_their_grace_period_unprivileged_and_probed() -> N
     resources = _resources()
     pod = resources[("Deployment", "gateway")]["spec"]["template"]["spec"]
     drain = float(resources[("ConfigMap", "gateway")]["data"]["GATEWAY_DRAIN_SECONDS"])
-    assert pod["terminationGracePeriodSeconds"] > drain
-    assert pod["securityContext"]["runAsNonRoot"] is True
     (container,) = pod["containers"]
+    pause = float(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert pod["terminationGracePeriodSeconds"] > pause + drain
+    assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert "startupProbe" in container and "requests" in container["resources"]
@@ -90,7 +91,9 @@ def test_the_database_is_a_highly_available_cloudnativepg_cluster_the_secrets_po
     assert spec["instances"] >= 3
     owner = spec["bootstrap"]["initdb"]["owner"]
     database = spec["bootstrap"]["initdb"]["database"]
-    (service_role,) = [r for r in spec["managed"]["roles"] if "gateway_app" in r["inRoles"]]
+    roles = {role["name"]: role for role in spec["managed"]["roles"]}
+    assert roles["gateway_app"]["login"] is False  # the operator makes it; the owner cannot
+    (service_role,) = [r for r in roles.values() if "gateway_app" in r.get("inRoles", [])]
     assert service_role["login"] is True and not service_role.get("superuser", False)
     rw = f"@{cluster['metadata']['name']}-rw:5432/{database}"
     secret = resources[("Secret", "gateway")]["stringData"]["GATEWAY_DATABASE_URL"]

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.registry import AGENCIES
 from gateway.accountability import audit
+from gateway.cli import runner
 from gateway.core.errors import ConfigurationError
 from gateway.core.settings import Settings
 from gateway.http.app import make_app
@@ -107,27 +108,43 @@ async def test_the_application_role_cannot_alter_the_schema_or_the_audit_log(
         await conn.close()
 
 
-async def test_a_service_that_may_not_migrate_refuses_a_database_behind_its_code(
-    pg_url: str, mocks: Any
-) -> None:
+@pytest.fixture
+async def behind_url(pg_url: str) -> AsyncIterator[str]:
+    """A database never migrated."""
     name = f"behind_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(pg_url)
     await admin.execute(f"CREATE DATABASE {name}")
-    url = with_database(pg_url, name)
     try:
-        settings = settings_for(mocks.urls, migrate_on_start=False)
-        client = TestClient(TestServer(make_app(settings, url), host="127.0.0.1"))
-        with pytest.raises(ConfigurationError, match="gateway migrate"):
-            await client.start_server()
-        await client.close()
-        conn = await asyncpg.connect(url)
-        try:  # nothing was created in it
-            assert len(await migrations.pending(conn)) == len(migrations.available())
-        finally:
-            await conn.close()
+        yield with_database(pg_url, name)
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+async def test_a_service_that_may_not_migrate_refuses_a_database_behind_its_code(
+    behind_url: str, mocks: Any
+) -> None:
+    settings = settings_for(mocks.urls, migrate_on_start=False)
+    client = TestClient(TestServer(make_app(settings, behind_url), host="127.0.0.1"))
+    with pytest.raises(ConfigurationError, match="gateway migrate"):
+        await client.start_server()
+    await client.close()
+    conn = await asyncpg.connect(behind_url)
+    try:  # nothing was created in it
+        assert len(await migrations.pending(conn)) == len(migrations.available())
+    finally:
+        await conn.close()
+
+
+async def test_a_one_off_command_refuses_it_too_and_migrate_brings_it_up(behind_url: str) -> None:
+    settings = Settings.from_env({"GATEWAY_DATABASE_URL": behind_url})
+    with pytest.raises(ConfigurationError, match="gateway migrate"):
+        async with runner.connection(settings):
+            pass
+    async with runner.connection(settings, migrate=True) as conn:  # what `gateway migrate` does
+        assert await migrations.pending(conn) == []
+    async with runner.connection(settings) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM batches") == 0
 
 
 def test_only_the_embedded_database_is_migrated_at_start_unless_told() -> None:
