@@ -4,6 +4,7 @@ exports."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,17 @@ def test_the_configuration_and_the_rules_are_valid(promtool: str) -> None:
     checked = run(promtool, "check", "rules", str(RULES))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert {rule["alert"] for rule in rules()} >= REQUIRED_ALERTS
+
+
+def test_the_compose_configuration_is_valid_with_the_same_rules(
+    promtool: str, tmp_path: Path
+) -> None:
+    # laid out as deploy/compose.yaml mounts them in the Prometheus container
+    shutil.copy(PROMETHEUS.parent / "compose" / "prometheus.yml", tmp_path / "prometheus.yml")
+    shutil.copy(RULES, tmp_path / "gateway-alerts.yml")
+    checked = run(promtool, "check", "config", str(tmp_path / "prometheus.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 1 rule files found" in checked.stdout
 
 
 def test_the_alert_rules_unit_tests_pass(promtool: str) -> None:
