@@ -83,9 +83,7 @@ class DataCipher:
         return self._active_id
 
     def seal(self, plaintext: bytes, context: bytes = b"") -> bytes:
-        nonce = os.urandom(_NONCE)
-        sealed = self._by_id[self._active_id].encrypt(nonce, plaintext, context)
-        return self._active_header + nonce + sealed
+        return self.seal_many([(plaintext, context)])[0]
 
     def open(self, sealed: bytes, context: bytes = b"") -> bytes:
         try:
@@ -125,9 +123,7 @@ class DataCipher:
 
     def subject_digest(self, id_number: str) -> bytes:
         """Keyed hash of a canonical identifier: equal for equal IDs, useless without the key."""
-        digest = self._digest.copy()
-        digest.update(id_number.encode("utf-8"))
-        return bytes(digest.digest())
+        return self.subject_digests([id_number])[0]
 
     def subject_digests(self, id_numbers: Sequence[str]) -> list[bytes]:
         keyed = self._digest.copy

@@ -100,3 +100,37 @@ async def all_results(port: int, token: str, batch_id: str) -> list[dict[str, An
             cursor = page["next_cursor"]
             if cursor is None:
                 return items
+
+
+async def post_batch(port: int, token: str, body: dict[str, Any]) -> str:
+    """Submit a batch to the replica on ``port``; its id (the 202 asserted)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"http://127.0.0.1:{port}/v1/batches",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
+        assert response.status == 202, await response.text()
+        return str((await response.json())["id"])
+
+
+def batch_done(conn: Any, batch_id: str) -> Callable[[], Awaitable[bool]]:
+    """For ``until``: the batch is done (read from the database, where every replica writes)."""
+
+    async def done() -> bool:
+        status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
+        return bool(status == "done")
+
+    return done
+
+
+async def answers_per_inquiry(conn: Any, batch_id: str) -> list[int]:
+    """How many results each of the batch's inquiries has (exactly once: all 1)."""
+    rows = await conn.fetch(
+        "SELECT count(r.inquiry_id) AS n FROM inquiries i"
+        " LEFT JOIN results r ON r.inquiry_id = i.id WHERE i.batch_id = $1 GROUP BY i.id",
+        batch_id,
+    )
+    return [row["n"] for row in rows]

@@ -7,14 +7,20 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from connectors.registry import AGENCIES
 from gateway.accountability.auth import create_token
 from gateway.store import db
 from mocks.population import sample_ids
 from tests.conftest import CASE, batch_body
-from tests.integration.processes import all_results, free_port, gateway_process, until
+from tests.integration.processes import (
+    all_results,
+    answers_per_inquiry,
+    batch_done,
+    free_port,
+    gateway_process,
+    post_batch,
+    until,
+)
 
 
 async def test_killed_dispatcher_work_is_resumed_exactly_once(
@@ -29,16 +35,7 @@ async def test_killed_dispatcher_work_is_resumed_exactly_once(
         subjects = sample_ids(60, seed=21)
         total = len(subjects) * len(AGENCIES)
         async with gateway_process(database_url, mocks.urls, port, tmp_path) as first:
-            async with (
-                aiohttp.ClientSession() as session,
-                session.post(
-                    f"http://127.0.0.1:{port}/v1/batches",
-                    json=batch_body(subjects, reason="恢复测试"),
-                    headers={"Authorization": f"Bearer {token}"},
-                ) as response,
-            ):
-                assert response.status == 202
-                batch_id = (await response.json())["id"]
+            batch_id = await post_batch(port, token, batch_body(subjects, reason="恢复测试"))
 
             async def some_recorded() -> bool:
                 return await conn.fetchval("SELECT count(*) FROM results") >= 40
@@ -49,21 +46,12 @@ async def test_killed_dispatcher_work_is_resumed_exactly_once(
         recorded_before = await conn.fetchval("SELECT count(*) FROM results")
         assert recorded_before < total, "the batch finished before the kill; slow the mocks"
 
-        async def finished() -> bool:
-            status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
-            return status == "done"
-
         port = free_port()
         async with gateway_process(database_url, mocks.urls, port, tmp_path):
-            await until(finished, timeout=60)
+            await until(batch_done(conn, batch_id), timeout=60)
             results = await all_results(port, token, batch_id)
 
-        per_inquiry = await conn.fetch(
-            "SELECT count(r.inquiry_id) AS n FROM inquiries i "
-            "LEFT JOIN results r ON r.inquiry_id = i.id GROUP BY i.id"
-        )
-        assert len(per_inquiry) == total
-        assert all(row["n"] == 1 for row in per_inquiry)
+        assert await answers_per_inquiry(conn, batch_id) == [1] * total
         assert len(results) == total
         assert len({(r["subject"]["row"], r["agency"]) for r in results}) == total
         for result in results:

@@ -17,7 +17,14 @@ from gateway.accountability.auth import create_token
 from gateway.store import db
 from mocks.population import sample_ids
 from tests.conftest import batch_body
-from tests.integration.processes import free_port, gateway_process, until
+from tests.integration.processes import (
+    answers_per_inquiry,
+    batch_done,
+    free_port,
+    gateway_process,
+    post_batch,
+    until,
+)
 
 SUBJECTS = 10
 ENV = {
@@ -39,13 +46,8 @@ async def test_sigterm_drains_and_hands_back_without_a_lease_wait(
             gateway_process(database_url, mocks.urls, port, tmp_path, env=ENV) as first,
             aiohttp.ClientSession() as session,
         ):
-            async with session.post(
-                f"http://127.0.0.1:{port}/v1/batches",
-                json=batch_body(sample_ids(SUBJECTS, seed=31), reason="停机测试"),
-                headers={"Authorization": f"Bearer {token}"},
-            ) as response:
-                assert response.status == 202
-                batch_id = (await response.json())["id"]
+            body = batch_body(sample_ids(SUBJECTS, seed=31), reason="停机测试")
+            batch_id = await post_batch(port, token, body)
 
             async def others_answered_household_in_flight() -> bool:
                 answered = await conn.fetchval("SELECT count(*) FROM results")
@@ -75,17 +77,8 @@ async def test_sigterm_drains_and_hands_back_without_a_lease_wait(
         mocks.set_faults("household", {})
         port = free_port()
         async with gateway_process(database_url, mocks.urls, port, tmp_path, env=ENV):
-
-            async def finished() -> bool:
-                status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
-                return status == "done"
-
-            await until(finished, timeout=60)
-        per_inquiry = await conn.fetch(
-            "SELECT count(r.inquiry_id) AS n FROM inquiries i"
-            " LEFT JOIN results r ON r.inquiry_id = i.id GROUP BY i.id"
-        )
-        assert [row["n"] for row in per_inquiry] == [1] * SUBJECTS * len(AGENCIES)
+            await until(batch_done(conn, batch_id), timeout=60)
+        assert await answers_per_inquiry(conn, batch_id) == [1] * SUBJECTS * len(AGENCIES)
     finally:
         mocks.set_faults("household", {})
         await conn.close()

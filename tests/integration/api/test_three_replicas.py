@@ -14,7 +14,15 @@ from gateway.accountability.auth import create_token
 from gateway.store import db
 from mocks.population import sample_ids
 from tests.conftest import CASE, batch_body
-from tests.integration.processes import all_results, free_port, gateway_process, until
+from tests.integration.processes import (
+    all_results,
+    answers_per_inquiry,
+    batch_done,
+    free_port,
+    gateway_process,
+    post_batch,
+    until,
+)
 
 SUBJECTS = 40
 REPLICAS = 3
@@ -47,33 +55,16 @@ async def test_three_replicas_share_a_batch_and_answer_each_inquiry_once(
                     gateway_process(database_url, mocks.urls, port, tmp_path, env=ENV)
                 )
             people = sample_ids(SUBJECTS, seed=37)
-            async with session.post(
-                f"http://127.0.0.1:{ports[0]}/v1/batches",
-                json=batch_body(people, reason="多副本测试"),
-                headers={"Authorization": f"Bearer {token}"},
-            ) as response:
-                assert response.status == 202
-                batch_id = (await response.json())["id"]
-
-            async def finished() -> bool:
-                status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", batch_id)
-                return status == "done"
-
-            await until(finished, timeout=120)
+            batch_id = await post_batch(ports[0], token, batch_body(people, reason="多副本测试"))
+            await until(batch_done(conn, batch_id), timeout=120)
             calls = [await _calls_made(session, port) for port in ports]
             results = await all_results(ports[1], token, batch_id)
         assert all(made > 0 for made in calls), calls  # each replica asked agencies
-        rows = await conn.fetch(
-            "SELECT i.row, i.agency, count(r.inquiry_id) AS n FROM inquiries i"
-            " LEFT JOIN results r ON r.inquiry_id = i.id WHERE i.batch_id = $1"
-            " GROUP BY i.id, i.row, i.agency",
-            batch_id,
-        )
-        assert sorted((r["row"], r["agency"]) for r in rows) == sorted(
+        # exactly once, whichever replica asked
+        assert await answers_per_inquiry(conn, batch_id) == [1] * SUBJECTS * len(AGENCIES)
+        assert sorted((r["subject"]["row"], r["agency"]) for r in results) == sorted(
             (row, agency) for row in range(SUBJECTS) for agency in AGENCIES
         )
-        assert {r["n"] for r in rows} == {1}  # exactly once, whichever replica asked
-        assert len(results) == SUBJECTS * len(AGENCIES)
         for result in results:  # the answers are the agencies' own
             expected = mocks.truth(
                 result["agency"], result["subject"]["id_number"], case_number=CASE
