@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from gateway.accountability.auth import Caller
-from gateway.core.errors import Conflict, NotFound, TransactionConflict
+from gateway.core.errors import Conflict, Gone, NotFound, TransactionConflict
 from gateway.core.validation import BatchRequest
 from gateway.store import audit as store_audit
 from gateway.store import batches as store
@@ -38,6 +38,18 @@ def _visible(row: Record | None, caller: Caller) -> Record:
     return row
 
 
+def _kept(row: Record) -> Record:
+    """The batch, unless its personal data was purged (``accountability.retention``)."""
+    if row["purged_at"] is not None:
+        day = row["purged_at"].date().isoformat()
+        raise Gone(
+            f"the batch's names, identifiers and agency records were purged on {day}, "
+            "after the retention period",
+            purged_at=row["purged_at"].isoformat(),
+        )
+    return row
+
+
 def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -57,6 +69,7 @@ def batch_json(row: Record) -> dict[str, Any]:
         "created_at": row["created_at"].isoformat(),
         "started_at": _time(row["started_at"]),
         "finished_at": _time(row["finished_at"]),
+        "purged_at": _time(row["purged_at"]),
     }
 
 
@@ -102,6 +115,7 @@ def submitted_batch(
         "created_at": created_at.isoformat(),
         "started_at": None,
         "finished_at": None,
+        "purged_at": None,
         "progress": progress,
     }
 
@@ -128,7 +142,7 @@ async def results_page(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Results in subject order after inquiry ``after``, and the next key if there is more."""
     async with db.connection(pool) as conn:
-        _visible(await store.get(conn, batch_id), caller)
+        _kept(_visible(await store.get(conn, batch_id), caller))
         rows = await store.results(conn, batch_id, after, limit + 1)
     items = [_result_json(cipher, batch_id, r) for r in rows[:limit]]
     return items, (rows[limit - 1]["inquiry_id"] if len(rows) > limit else None)
@@ -147,7 +161,7 @@ async def export_page(
     ``results_page``'s, whose status may also be ``pending`` (not answered yet) or
     ``cancelled`` (never to be asked)."""
     async with db.connection(pool) as conn:
-        _visible(await store.get(conn, batch_id), caller)
+        _kept(_visible(await store.get(conn, batch_id), caller))
         rows = await store_exports.page(conn, batch_id, after, limit + 1)
     items = [_result_json(cipher, batch_id, r) for r in rows[:limit]]
     return items, (rows[limit - 1]["inquiry_id"] if len(rows) > limit else None)
@@ -225,6 +239,8 @@ async def rerun_overdue(
     batch = await get_batch(pool, caller, batch_id)  # NotFound unless the caller's team's
     if batch["status"] == "cancelled":
         raise Conflict("the batch was cancelled")
+    if batch["purged_at"] is not None:
+        raise Gone("the batch's personal data was purged after the retention period")
     async with db.transaction_on(pool) as conn:
         rows = await inquiries.rerun_overdue(
             conn, batch_id, caller.officer_id, caller.officer, caller.team, deadlines, now

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from gateway.accountability.auth import ROLES, create_token
-from gateway.cli import admin, audit, keys, officer, report
+from gateway.cli import admin, audit, keys, officer, report, retention
 from gateway.cli.runner import connection, database, serving, wait_for_stop
 from gateway.core import logs
 from gateway.core.errors import GatewayError
@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--expires-days", type=int, default=None)
     create.set_defaults(run=token_create)
     admin.add_token_commands(token_commands)  # token revoke, token list
-    for module in (keys, audit, admin, report, officer):
+    for module in (keys, audit, admin, report, retention, officer):
         module.add_commands(commands)
     return parser
 

@@ -40,7 +40,8 @@ from gateway.cli.client import (
     new_idempotency_key,
     origin,
 )
-from gateway.core.settings import Settings, http_url
+from gateway.core.agency_settings import http_url
+from gateway.core.settings import Settings
 
 UPLOADS = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

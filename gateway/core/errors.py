@@ -15,6 +15,7 @@
         ├── Forbidden             403: the caller's role or a rule forbids this
         ├── NotFound              404: no such thing, or not the caller's to see
         ├── Conflict              409: the state does not allow this now
+        ├── Gone                  410: its personal data was purged after the retention period
         ├── PayloadTooLarge       413: the body or batch is over the limit
         └── ValidationFailed      422: fields or rows are invalid; carries the list
 
@@ -121,3 +122,10 @@ class ValidationFailed(RequestError):
     def __init__(self, problems: list[dict[str, Any]], message: str | None = None) -> None:
         super().__init__(message, problems=problems)
         self.problems = problems
+
+
+class Gone(RequestError):
+    """The resource's data is no longer kept."""
+
+    status = 410
+    code = "gone"

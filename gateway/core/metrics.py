@@ -166,6 +166,12 @@ class Metrics:
             ["decision"],
             registry=r,
         )
+        self.purged = Counter(
+            "gateway_retention_purged_total",
+            "Personal data purged after the retention period: batches, subjects, agency records.",
+            ["kind"],
+            registry=r,
+        )
         self.result_flush_seconds = Histogram(
             "gateway_result_flush_seconds",
             "Time to commit one group of results.",

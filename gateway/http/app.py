@@ -13,6 +13,7 @@ from connectors.registry import build_connectors
 from gateway.accountability import alerts
 from gateway.accountability.admission import AdmissionPolicy, utcnow
 from gateway.accountability.figures import ClusterFigures
+from gateway.accountability.retention import ScheduledPurge
 from gateway.core.errors import ConfigurationError
 from gateway.core.metrics import Metrics
 from gateway.core.offload import Offload
@@ -90,16 +91,19 @@ def make_app(
 
     async def cluster(app: web.Application) -> AsyncIterator[None]:
         # The leader replica alone exports the figures counted in the database, and
-        # verifies the audit chain (gateway/store/leader.py, gateway/accountability/figures.py).
+        # verifies the audit chain (gateway/store/leader.py, gateway/accountability/figures.py),
+        # and purges what outlived its retention (gateway/accountability/retention.py).
         leadership = Leadership(dsn, settings.leader_seconds)
         figures = ClusterFigures(
             app[POOL], leadership, settings, app[METRICS], list(settings.agencies), clock
         )
         app[LEADERSHIP], app[FIGURES] = leadership, figures
+        purge = ScheduledPurge(app[POOL], leadership, settings, app[METRICS], clock)
         tasks = [
             spawn("leadership", leadership.run),
             spawn("cluster_figures", figures.export_loop),
             spawn("audit_verification", figures.verify_loop),
+            spawn("retention_purge", purge.loop),
         ]
         yield
         for task in tasks:

@@ -76,6 +76,7 @@ async def get_batch(request: web.Request) -> web.Response:
         200: (ResultPage, "a page (without format)"),
         400: "bad cursor",
         404: "no such batch",
+        410: "its names, identifiers and agency records were purged (GATEWAY_RETENTION_DAYS)",
         422: "bad limit, or a format other than xlsx, csv, jsonl or photos",
     },
 )
@@ -120,6 +121,7 @@ async def cancel_batch(request: web.Request) -> web.Response:
         200: (Rerun, "requeued"),
         404: "no such batch",
         409: "the batch was cancelled",
+        410: "its personal data was purged after the retention period",
     },
 )
 async def rerun_overdue(request: web.Request) -> web.Response:

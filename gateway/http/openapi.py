@@ -32,6 +32,7 @@ ERRORS: Mapping[int, str] = {
     403: "the caller's role may not do this, or a rule intercepted it",
     404: "no such resource (or not the caller's to see)",
     409: "the resource's state does not allow this now",
+    410: "the batch's personal data was purged after the retention period",
     413: "the body, the list or the file is over the limit",
     422: "invalid fields, rows or parameters; every problem is listed and nothing is stored",
     503: "the database is unavailable; try again shortly",

@@ -66,6 +66,7 @@ Reader = Callable[..., Awaitable[tuple[list[dict[str, Any]], int | None]]]
     replies={
         200: Reply("the workbook", media_type=XLSX, schema={"type": "string", "format": "binary"}),
         404: "no such batch",
+        410: "its personal data was purged after the retention period",
     },
 )
 async def results_spreadsheet(request: web.Request) -> web.StreamResponse:

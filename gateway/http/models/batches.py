@@ -142,6 +142,10 @@ class BatchSummary(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    purged_at: datetime | None = Field(
+        description="when its names, identifiers and agency records were purged after the "
+        "retention period (GATEWAY_RETENTION_DAYS); its results are then gone (410)"
+    )
 
 
 class Batch(BatchSummary):

@@ -77,7 +77,8 @@ SELECT status FROM batches WHERE id = $1::uuid;
 
 -- name: get_batch
 SELECT b.id, b.case_number, b.reason, b.agencies, b.household_items, b.status,
-       b.subject_count, b.merged_rows, b.created_at, b.started_at, b.finished_at, o.name AS officer,
+       b.subject_count, b.merged_rows, b.created_at, b.started_at, b.finished_at, b.purged_at,
+       o.name AS officer,
        t.name AS team, b.team_id
 FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
 WHERE b.id = $1;
@@ -101,7 +102,8 @@ GROUP BY i.agency;
 -- name: list_batches
 -- Keyset pagination, newest first; $2/$3 are the cursor (created_at, id) or NULL.
 SELECT b.id, b.case_number, b.reason, b.agencies, b.household_items, b.status,
-       b.subject_count, b.merged_rows, b.created_at, b.started_at, b.finished_at, o.name AS officer,
+       b.subject_count, b.merged_rows, b.created_at, b.started_at, b.finished_at, b.purged_at,
+       o.name AS officer,
        t.name AS team, b.team_id
 FROM batches b JOIN officers o ON o.id = b.officer_id JOIN teams t ON t.id = b.team_id
 WHERE ($1::bigint IS NULL OR b.team_id = $1)

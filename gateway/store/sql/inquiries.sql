@@ -164,11 +164,17 @@ RETURNING i.id, i.agency, i.attempts, i.last_error;
 -- result goes (its audit record stays), the inquiry is queued afresh with a new deadline, the
 -- batch reopens, and the re-run is audited under the officer who asked for it.
 -- $1 batch, $2 officer id, $3 officer, $4 team, $5 agencies, $6 their deadlines (seconds),
--- $7 now
-WITH dropped AS (
+-- $7 now. The batch's row is locked first, so a purge (gateway/store/retention.py) that
+-- begins meanwhile either went first (the batch is purged: nothing is re-run) or waits.
+WITH batch AS (
+    SELECT id FROM batches
+    WHERE id = $1 AND status IN ('running', 'done') AND purged_at IS NULL
+    FOR UPDATE
+),
+dropped AS (
     DELETE FROM results r
-    USING batches b
-    WHERE r.batch_id = $1 AND b.id = r.batch_id AND b.status IN ('running', 'done')
+    USING batch b
+    WHERE r.batch_id = $1 AND b.id = r.batch_id
       AND r.status = 'failed' AND r.error LIKE '%: no answer within the deadline%'
     RETURNING r.inquiry_id
 ),

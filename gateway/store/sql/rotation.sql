@@ -2,8 +2,9 @@
 -- Each query starts with "-- name: <name>" and runs until the next one.
 
 -- name: rotation_subjects_chunk
+-- (a purged subject's name and identifier are NULL: gateway/store/retention.py)
 SELECT batch_id, row, name, id_number FROM subjects
-WHERE ($1::uuid IS NULL OR (batch_id, row) > ($1, $2))
+WHERE ($1::uuid IS NULL OR (batch_id, row) > ($1, $2)) AND name IS NOT NULL
 ORDER BY batch_id, row
 LIMIT $3
 FOR UPDATE;

@@ -124,7 +124,7 @@
         bar.value = p.done;
         failed += p.failed;
       });
-      rerun.hidden = failed === 0;
+      rerun.hidden = failed === 0 || Boolean(data.purged_at);
       cancel.hidden = FINISHED.includes(data.status);
       return data;
     }
