@@ -23,6 +23,7 @@ SCENARIOS = {
     "intake": "bench.intake",
     "throughput": "bench.throughput",
     "makespan": "bench.makespan",
+    "chaos": "bench.chaos",
 }
 
 

@@ -77,6 +77,10 @@ class Stack:
     gateway_pid: int
     #: the stand-in agencies' process id
     mocks_pid: int
+    #: the database server (bench/chaos.py restarts it)
+    postgres: EmbeddedPostgres
+    #: the gateway's environment, to start more replicas with (another GATEWAY_PORT)
+    gateway_env: dict[str, str]
 
 
 def cpu_seconds(running: Stack) -> dict[str, float]:
@@ -137,7 +141,7 @@ async def stack(
             for agency, kinds in (faults or {}).items():
                 for kind, fraction in kinds.items():
                     mock_args += ["--fault", f"{agency}:{kind}={fraction}"]
-            processes.append(await _spawn([sys.executable, "-m", "mocks", *mock_args], {}))
+            processes.append(await spawn([sys.executable, "-m", "mocks", *mock_args], {}))
             urls = {name: f"http://127.0.0.1:{mock_port + i}" for i, name in enumerate(AGENCIES)}
             for url in urls.values():
                 await wait_http(url + "/admin/stats")
@@ -159,11 +163,14 @@ async def stack(
                 **{f"GATEWAY_AGENCY_{n.upper()}_URL": u for n, u in urls.items()},
                 **(gateway_env or {}),
             }
-            processes.append(await _spawn([sys.executable, "-m", "gateway", "serve"], env))
+            processes.append(await spawn([sys.executable, "-m", "gateway", "serve"], env))
             gateway_url = f"http://127.0.0.1:{gateway_port}"
             await wait_http(gateway_url + "/readyz")
             mocks_pid, gateway_pid = processes[0].pid, processes[-1].pid
-            yield Stack(database_url, gateway_url, urls, token, data_dir, gateway_pid, mocks_pid)
+            yield Stack(
+                database_url, gateway_url, urls, token, data_dir, gateway_pid, mocks_pid,
+                server, env,
+            )  # fmt: skip
         finally:
             for process in reversed(processes):
                 if process.returncode is None:
@@ -176,7 +183,7 @@ async def stack(
             server.stop()
 
 
-async def _spawn(argv: list[str], env: Mapping[str, str]) -> asyncio.subprocess.Process:
+async def spawn(argv: list[str], env: Mapping[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *argv,
         cwd=ROOT,

@@ -149,6 +149,9 @@ class Stats:
     breaches: Counter[str] = field(default_factory=Counter[str])
     missing_requester: int = 0
     peak_in_flight: int = 0
+    #: how often each subject was asked about (the first request of an agency's protocol),
+    #: so a benchmark can count the questions asked twice (bench/chaos.py)
+    asked: Counter[str] = field(default_factory=Counter[str])
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -160,6 +163,8 @@ class Stats:
             "breaches_total": sum(self.breaches.values()),
             "missing_requester": self.missing_requester,
             "peak_in_flight": self.peak_in_flight,
+            "subjects_asked": len(self.asked),
+            "asked_again": sum(count - 1 for count in self.asked.values()),
         }
 
 

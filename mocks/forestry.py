@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from aiohttp import web
 
 from mocks.assets import forestry
+from mocks.http import CONTROL
 from mocks.population import kind_of
 
 XML = "application/xml"
@@ -43,6 +44,7 @@ async def query(request: web.Request) -> web.Response:
     kind = kind_of(id_number)
     if kind is None:
         return _error("IdNumber is not a valid resident ID or credit code")
+    request.app[CONTROL].stats.asked[id_number] += 1
     answer = ET.Element("ForestRightAnswer")
     certificates = forestry(id_number, kind)
     ET.SubElement(answer, "Result").text = "found" if certificates else "not_found"

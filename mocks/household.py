@@ -10,6 +10,7 @@ from mocks.people import household, photo_png
 
 async def identity(request: web.Request) -> web.Response:
     id_number, kind = subject_of(await read_json(request), "gmsfhm")
+    request.app[CONTROL].stats.asked[id_number] += 1
     data = household(id_number, kind)
     if data is None:
         return json_response({"result": "not_found"})

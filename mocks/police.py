@@ -22,6 +22,7 @@ class Filed:
 async def file_request(request: web.Request) -> web.Response:
     id_number, kind = subject_of(await read_json(request))
     case = case_number(request)
+    request.app[CONTROL].stats.asked[id_number] += 1
     ack = police_ack(id_number, case)
     control = request.app[CONTROL]
     # Filing again for the same case and person is the same request: same ack, no new work.

@@ -29,6 +29,7 @@ COUNTER = web.AppKey[Iterator[int]]("ticket_counter")
 
 async def submit(request: web.Request) -> web.Response:
     id_number, kind = subject_of(await read_json(request))
+    request.app[CONTROL].stats.asked[id_number] += 1
     delay = request.app[CONTROL].ready_delay()
     ticket = f"BDC{next(request.app[COUNTER]):010d}"
     ready_at = asyncio.get_running_loop().time() + delay

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from mocks.assets import subsidy, townships
-from mocks.http import BadRequest, json_error, json_response, read_json, subject_of
+from mocks.http import CONTROL, BadRequest, json_error, json_response, read_json, subject_of
 
 PAGE_SIZE = 4
 
@@ -24,6 +24,8 @@ async def payments(request: web.Request) -> web.Response:
     page = data.get("page", 1)
     if isinstance(page, bool) or not isinstance(page, int) or page < 1:
         raise BadRequest("page must be a positive integer")
+    if page == 1 and code == townships()[0][0]:  # a subject's question: every township's page 1
+        request.app[CONTROL].stats.asked[id_number] += 1
     mine = subsidy(id_number, kind).get(code, [])
     chunk = mine[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     more = page * PAGE_SIZE < len(mine)

@@ -8,7 +8,7 @@ from typing import Any, TypedDict, cast
 from aiohttp import web
 
 from mocks.assets import vehicles
-from mocks.http import BadRequest, json_response, read_json, subject_of
+from mocks.http import CONTROL, BadRequest, json_response, read_json, subject_of
 from mocks.people import Kind
 from mocks.records import VehicleEntry
 
@@ -33,6 +33,7 @@ async def query(request: web.Request) -> web.Response:
             raise BadRequest("each subject must be an object")
         id_number, kind = subject_of(cast("dict[str, Any]", item))
         asked[id_number] = kind
+    request.app[CONTROL].stats.asked.update(asked.keys())
     results: list[Result] = [
         {"id_number": id_number, "vehicles": vehicles(id_number, kind)}
         for id_number, kind in asked.items()

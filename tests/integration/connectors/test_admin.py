@@ -166,3 +166,16 @@ async def test_realistic_profile_delays_answers(
     started = loop.time()
     await connect("household").query([subject(*SAMPLE[0])], REQUESTER)
     assert loop.time() - started >= 0.05
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+async def test_stats_count_each_subject_asked_and_asked_again(
+    agency: str, agency_mocks: RunningMocks, connect: Connect
+) -> None:
+    people = [("张三", SAMPLE[0][1]), ("李四", SAMPLE[1][1])]
+    connector = connect(agency)
+    await connector.query([subject(*people[0])], REQUESTER)
+    await connector.query([subject(*people[0]), subject(*people[1])], REQUESTER)
+
+    stats = agency_mocks.stats(agency)
+    assert (stats["subjects_asked"], stats["asked_again"]) == (2, 1)
