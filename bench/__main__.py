@@ -24,6 +24,7 @@ SCENARIOS = {
     "throughput": "bench.throughput",
     "makespan": "bench.makespan",
     "chaos": "bench.chaos",
+    "growth": "bench.growth",
 }
 
 

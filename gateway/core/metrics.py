@@ -172,6 +172,13 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.claim_seconds = Histogram(
+            "gateway_claim_seconds",
+            "Time of one claim of inquiries for one agency (the query, once it has a connection).",
+            ["agency"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+            registry=r,
+        )
         self.result_flush_seconds = Histogram(
             "gateway_result_flush_seconds",
             "Time to commit one group of results.",

@@ -79,9 +79,9 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._server is not None:
+            self._server.cleanup()
             if self.running():  # the wheel's clean-up knows only the first server process
                 self._pg_ctl("-w", "-m", "fast", "stop")
-            self._server.cleanup()
             self._server = None
 
     # Stopping and starting the server again on the same socket (the same URL), as a
@@ -98,9 +98,15 @@ class EmbeddedPostgres:
         pg_ctl(list(args), pgdata=Path(server.pgdata), user=server.system_user, timeout=60)
 
     def running(self) -> bool:
+        """Whether a server runs on the data directory (its postmaster.pid names a live
+        process; a server that stopped cleanly removed the file)."""
+        server: Any = self._server
+        if server is None:
+            return False
         try:
-            self._pg_ctl("status")
-        except subprocess.CalledProcessError:
+            pid = int((Path(server.pgdata) / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
             return False
         return True
 

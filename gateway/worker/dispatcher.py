@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -283,9 +284,12 @@ class Dispatcher:
 
     async def _claim(self, agency: str, limit: int) -> list[Claimed]:
         async with db.connection(self._pool) as conn:
+            started = time.perf_counter()
             rows = await inquiries.claim(
                 conn, agency, limit, self.owner, self._settings.lease_seconds
             )
+            took = time.perf_counter() - started
+        self._metrics.claim_seconds.labels(agency=agency).observe(took)
         self._leased.update(row["id"] for row in rows)
         open_text = self._cipher.open_text
         return [

@@ -24,6 +24,7 @@ from gateway.store import retention as store_retention
 from gateway.store import rotation
 from gateway.store.retention import Purger
 from tests.conftest import Gateway, batch_body, gateway_command
+from tests.integration.accountability.helpers import metric
 from tests.integration.processes import until
 
 DAYS = 180
@@ -215,6 +216,8 @@ async def test_the_leader_purges_on_its_schedule(gateway_factory: Any) -> None:
     await until(purged, 30)
     [record] = await _purge_records(gateway.pool)
     assert record["officer"] == retention.SCHEDULED
+    assert await metric(gateway, "gateway_retention_purged_total", kind="batches") == 1
+    assert await metric(gateway, "gateway_retention_purged_total", kind="subjects") == 3
 
 
 async def test_the_purge_command(gateway: Gateway, tmp_path: Path) -> None:
