@@ -1,13 +1,14 @@
 """Least privilege: in production the schema's owner migrates (`gateway migrate`) and the
 service logs in as a member of ``gateway_app``. Run that way, a batch goes through end to end
-(intake, dispatch, results, the audit chain), while the role can neither alter the schema nor
-rewrite the audit log; and a service not allowed to migrate refuses a database that lacks a
+(intake, dispatch, results, the audit chain) and is purged after its retention, while the
+role can neither alter the schema nor rewrite the audit log; and a service not allowed to migrate refuses a database that lacks a
 migration instead of failing at its first query."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.registry import AGENCIES
-from gateway.accountability import audit
+from gateway.accountability import audit, retention
 from gateway.cli import runner
 from gateway.core.errors import ConfigurationError
 from gateway.core.settings import Settings
@@ -60,7 +61,8 @@ async def service_url(pg_url: str, database_url: str) -> str:
 
 @pytest.fixture
 async def service(service_url: str, mocks: Any) -> AsyncIterator[Gateway]:
-    settings = settings_for(mocks.urls, migrate_on_start=False)
+    # Its own scheduled purge never finds anything due; a test purges when it chooses.
+    settings = settings_for(mocks.urls, migrate_on_start=False, retention_days=36500)
     client = TestClient(TestServer(make_app(settings, service_url), host="127.0.0.1"))
     await client.start_server()
     try:
@@ -80,6 +82,30 @@ async def test_a_batch_runs_end_to_end_under_the_application_role(service: Gatew
     assert {r["status"] for r in results} <= {"found", "not_found"}
     async with service.pool.acquire() as conn:
         assert await conn.fetchval("SELECT current_user") == LOGIN
+        assert (await audit.verify(conn)).ok
+
+
+async def test_the_application_role_purges_what_outlived_its_retention(
+    service: Gateway, database_url: str
+) -> None:
+    batch = await service.submit(batch_body(n=2, seed=43))
+    await service.wait_finished(batch["id"])
+    owner = await asyncpg.connect(database_url)
+    try:  # made old by the owner (the test arranges the past)
+        await owner.execute(
+            "UPDATE batches SET finished_at = now() - interval '400 days' WHERE id = $1",
+            uuid.UUID(batch["id"]),
+        )
+    finally:
+        await owner.close()
+
+    settings = service.settings.replace(retention_days=180)
+    report = await retention.purge(service.pool, settings, datetime.now(UTC), "test")
+
+    assert [str(b.id) for b in report.batches] == [batch["id"]]
+    assert report.subjects == 2
+    async with service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(name) FROM subjects") == 0
         assert (await audit.verify(conn)).ok
 
 
