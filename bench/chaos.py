@@ -44,20 +44,22 @@ async def run(console: Console) -> list[dict[str, Any]]:
     env = {f"GATEWAY_AGENCY_{name.upper()}_MAX_RPS": "0" for name in AGENCIES}
     async with stack(latency="zero", gateway_env=env) as running:
         console.print(f"chaos: {SUBJECTS} subjects x {len(AGENCIES)} agencies = {total}")
-        victim = await _replica(running)
+        started_replicas: list[Replica] = []
         try:
             body = {
                 "case_number": CASE,
                 "reason": "chaos benchmark",
                 "subjects": [{"name": n, "id_number": i} for n, i in subjects],
             }
+            started_replicas.append(await _replica(running))
             started = time.perf_counter()
             batch_id = await submit(running, body)
-            held, victim = await _chaos(console, running, victim, total)
+            held = await _chaos(console, running, started_replicas, total)
             await wait_done(running.database_url, batch_id)
             seconds = time.perf_counter() - started
         finally:
-            await _stop(victim)
+            for replica in started_replicas:
+                await _stop(replica)
         figures = await _figures(running, batch_id, total)
         asked_again = await _asked_again(running)
     console.print(f"  done in {seconds:.1f} s; killed replicas held {held} inquiries")
@@ -79,7 +81,11 @@ def _row(metric: str, value: str) -> dict[str, Any]:
     return {"scenario": "chaos", "metric": metric, "value": value}
 
 
-async def _replica(running: Stack) -> tuple[asyncio.subprocess.Process, str]:
+#: a second gateway process and its URL
+Replica = tuple[asyncio.subprocess.Process, str]
+
+
+async def _replica(running: Stack) -> Replica:
     """A second ``gateway serve`` beside the stack's: (process, its URL)."""
     port = _free_port()
     env = {**running.gateway_env, "GATEWAY_PORT": str(port)}
@@ -93,7 +99,7 @@ def _free_port() -> int:
     return free_port_block(1)
 
 
-async def _stop(replica: tuple[asyncio.subprocess.Process, str]) -> None:
+async def _stop(replica: Replica) -> None:
     process = replica[0]
     if process.returncode is None:
         process.kill()
@@ -103,11 +109,11 @@ async def _stop(replica: tuple[asyncio.subprocess.Process, str]) -> None:
 async def _chaos(
     console: Console,
     running: Stack,
-    victim: tuple[asyncio.subprocess.Process, str],
+    replicas: list[Replica],
     total: int,
-) -> tuple[int, tuple[asyncio.subprocess.Process, str]]:
-    """Kill the victim at each KILL_AT and restart the database at RESTART_AT: (inquiries
-    leased to the victim at its kills, the victim running at the end)."""
+) -> int:
+    """Kill the last of ``replicas`` at each KILL_AT (each one started appended) and restart
+    the database at RESTART_AT: the inquiries leased to the killed ones at their kills."""
     held = 0
     steps = sorted([(at, "kill") for at in KILL_AT] + [(RESTART_AT, "restart")])
     for at, step in steps:
@@ -119,14 +125,15 @@ async def _chaos(
             console.print(f"  database restarted ({time.perf_counter() - started:.1f} s)")
             continue
         # Its GATEWAY_WORKER_ID default; leases name it with a suffix per dispatcher.
+        victim = replicas[-1]
         owner = f"{socket.gethostname()}:{victim[0].pid}"
         victim[0].send_signal(signal.SIGKILL)
         await victim[0].wait()
         leased = await _leased_to(running, owner)
         held += leased
         console.print(f"  killed {owner} at {at:.0%} holding {leased} inquiries")
-        victim = await _replica(running)
-    return held, victim
+        replicas.append(await _replica(running))
+    return held
 
 
 async def _progress(running: Stack, results: int) -> None:

@@ -149,8 +149,10 @@ class Stats:
     breaches: Counter[str] = field(default_factory=Counter[str])
     missing_requester: int = 0
     peak_in_flight: int = 0
-    #: how often each subject was asked about (the first request of an agency's protocol),
-    #: so a benchmark can count the questions asked twice (bench/chaos.py)
+    #: how often each subject was asked about (once per question: the household identity,
+    #: the registry's ticket, each vehicle in a group, the forest query, the police filing,
+    #: the subsidy's first township's first page), so that a benchmark can count the
+    #: questions asked twice (bench/chaos.py)
     asked: Counter[str] = field(default_factory=Counter[str])
 
     def to_json(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,8 +25,8 @@ from gateway.store.crypto import DataCipher, result_context, subject_context
 from gateway.store.db import Pool, Record
 
 PROGRESS_FIELDS = ("total", "done", "found", "not_found", "failed", "waiting")
-#: a cancel racing the result writer over the same rows may be chosen as a deadlock victim;
-#: it rolled back whole, so it is simply tried again
+#: a cancel or a re-run racing the result writer over the same rows may be chosen as a
+#: deadlock victim; it rolled back whole, so it is simply tried again
 CANCEL_ATTEMPTS = 5
 
 Decision = Literal["approved", "rejected"]
@@ -48,6 +49,19 @@ def _kept(row: Record) -> Record:
             purged_at=row["purged_at"].isoformat(),
         )
     return row
+
+
+def _one_snapshot(conn: db.Connection) -> AbstractAsyncContextManager[db.Connection]:
+    """A read-only transaction with one snapshot: a purge that begins after the check that
+    the batch is kept does not empty the rows read next."""
+    return db.transaction(conn, isolation="repeatable_read", readonly=True)
+
+
+async def get_kept_batch(pool: Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str, Any]:
+    """``get_batch``, or Gone if its personal data was purged (before an export begins)."""
+    async with db.connection(pool) as conn:
+        _kept(_visible(await store.get(conn, batch_id), caller))
+    return await get_batch(pool, caller, batch_id)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -141,7 +155,7 @@ async def results_page(
     limit: int,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Results in subject order after inquiry ``after``, and the next key if there is more."""
-    async with db.connection(pool) as conn:
+    async with db.connection(pool) as conn, _one_snapshot(conn):
         _kept(_visible(await store.get(conn, batch_id), caller))
         rows = await store.results(conn, batch_id, after, limit + 1)
     items = [_result_json(cipher, batch_id, r) for r in rows[:limit]]
@@ -160,7 +174,7 @@ async def export_page(
     workbook has a row for each person), and the next key if there is more: items as
     ``results_page``'s, whose status may also be ``pending`` (not answered yet) or
     ``cancelled`` (never to be asked)."""
-    async with db.connection(pool) as conn:
+    async with db.connection(pool) as conn, _one_snapshot(conn):
         _kept(_visible(await store.get(conn, batch_id), caller))
         rows = await store_exports.page(conn, batch_id, after, limit + 1)
     items = [_result_json(cipher, batch_id, r) for r in rows[:limit]]
@@ -241,11 +255,20 @@ async def rerun_overdue(
         raise Conflict("the batch was cancelled")
     if batch["purged_at"] is not None:
         raise Gone("the batch's personal data was purged after the retention period")
-    async with db.transaction_on(pool) as conn:
-        rows = await inquiries.rerun_overdue(
-            conn, batch_id, caller.officer_id, caller.officer, caller.team, deadlines, now
-        )
-        if rows:
-            await store.notify(conn, channels.QUEUED)
+    rows: list[Record] = []
+    for attempt in range(1, CANCEL_ATTEMPTS + 1):
+        # It locks the batch, then appends to the audit chain; the result writer takes them
+        # the other way round: PostgreSQL may end one as a deadlock's victim.
+        try:
+            async with db.transaction_on(pool) as conn:
+                rows = await inquiries.rerun_overdue(
+                    conn, batch_id, caller.officer_id, caller.officer, caller.team, deadlines, now
+                )
+                if rows:
+                    await store.notify(conn, channels.QUEUED)
+            break
+        except TransactionConflict:
+            if attempt == CANCEL_ATTEMPTS:
+                raise
     requeued: dict[str, int] = {row["agency"]: row["requeued"] for row in rows}
     return requeued, await get_batch(pool, caller, batch_id)

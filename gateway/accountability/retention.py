@@ -78,7 +78,7 @@ async def purge(
     for batch_id in await retention.unfinished(pool):
         if not going_on():
             return report
-        await _erase(pool, batch_id, report, metrics)
+        await _erase(pool, batch_id, report, metrics, going_on)
     while going_on():
         due = await retention.due(pool, before, ROUND)
         if not due:
@@ -90,14 +90,18 @@ async def purge(
                 report.batches.append(batch)
                 if metrics is not None:
                     metrics.purged.labels(kind="batches").inc()
-                await _erase(pool, batch.id, report, metrics)
+                await _erase(pool, batch.id, report, metrics, going_on)
     return report
 
 
 async def _erase(
-    pool: Pool, batch_id: uuid.UUID, report: PurgeReport, metrics: Metrics | None
+    pool: Pool,
+    batch_id: uuid.UUID,
+    report: PurgeReport,
+    metrics: Metrics | None,
+    going_on: Callable[[], bool],
 ) -> None:
-    subjects, records = await retention.erase(pool, batch_id)
+    subjects, records = await retention.erase(pool, batch_id, going_on)
     report.subjects += subjects
     report.records += records
     if metrics is not None:

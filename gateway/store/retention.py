@@ -75,13 +75,21 @@ async def begin(
     return True
 
 
-async def erase(pool: Pool, batch_id: uuid.UUID, chunk: int = CHUNK) -> tuple[int, int]:
+async def erase(
+    pool: Pool,
+    batch_id: uuid.UUID,
+    going_on: Callable[[], bool] = lambda: True,
+    chunk: int = CHUNK,
+) -> tuple[int, int]:
     """Set a purged batch's sealed values to NULL, ``chunk`` rows per transaction, then mark
-    its purge finished: (subjects, records) that still held data. Safe to run again."""
-    subjects = await _walk(pool, _subjects_chunk, batch_id, chunk)
-    records = await _walk(pool, _results_chunk, batch_id, chunk)
-    async with _run.connection(pool) as conn:
-        await _run.execute(conn, "retention_end", batch_id)
+    its purge finished: (subjects, records) that still held data. Checks ``going_on()``
+    before each chunk: stopped, the purge stays unfinished for the next to finish. Safe to
+    run again."""
+    subjects = await _walk(pool, _subjects_chunk, batch_id, chunk, going_on)
+    records = await _walk(pool, _results_chunk, batch_id, chunk, going_on)
+    if going_on():
+        async with _run.connection(pool) as conn:
+            await _run.execute(conn, "retention_end", batch_id)
     return subjects, records
 
 
@@ -102,14 +110,16 @@ async def _walk(
     step: Callable[[Connection, uuid.UUID, int, int], Awaitable[Record | None]],
     batch_id: uuid.UUID,
     chunk: int,
+    going_on: Callable[[], bool],
 ) -> int:
-    """Run ``step`` a chunk at a time (each its own transaction) until it reaches the end;
-    the rows it purged."""
+    """Run ``step`` a chunk at a time (each its own transaction) until it reaches the end
+    or ``going_on()`` is false; the rows it purged."""
     after, total = -1, 0
-    while True:
+    while going_on():
         async with _run.transaction_on(pool) as conn:
             row = await step(conn, batch_id, after, chunk)
         assert row is not None  # an aggregate returns one row
         if row["last"] is None:
             return total
         after, total = row["last"], total + row["purged"]
+    return total

@@ -127,10 +127,15 @@ def batch_done(conn: Any, batch_id: str) -> Callable[[], Awaitable[bool]]:
 
 
 async def answers_per_inquiry(conn: Any, batch_id: str) -> list[int]:
-    """How many results each of the batch's inquiries has (exactly once: all 1)."""
+    """How often each of the batch's inquiries was recorded as answered (exactly once: all 1).
+    The results table cannot hold two results of one inquiry (its key), so a second recording
+    would show as a second ``inquiry.result`` record in the audit log; an inquiry with no
+    result counts 0 whatever the log says."""
     rows = await conn.fetch(
-        "SELECT count(r.inquiry_id) AS n FROM inquiries i"
-        " LEFT JOIN results r ON r.inquiry_id = i.id WHERE i.batch_id = $1 GROUP BY i.id",
+        "SELECT CASE WHEN r.inquiry_id IS NULL THEN 0 ELSE ("
+        "  SELECT count(*) FROM audit_log a WHERE a.batch_id = i.batch_id AND a.row = i.row"
+        "  AND a.agency = i.agency AND a.action = 'inquiry.result') END AS n"
+        " FROM inquiries i LEFT JOIN results r ON r.inquiry_id = i.id WHERE i.batch_id = $1",
         batch_id,
     )
     return [row["n"] for row in rows]

@@ -76,8 +76,9 @@ async def results_spreadsheet(request: web.Request) -> web.StreamResponse:
 async def export_results(request: web.Request, fmt: ExportFormat) -> web.StreamResponse:
     """The batch's results as a file in ``fmt``; 404 unless the caller's team's batch."""
     target = batch_id(request)
-    # Refused before anything is sent: a batch another team's or nobody's is a 404 body.
-    batch = await views.get_batch(request.app[POOL], caller(request), target)
+    # Refused before anything is sent: a batch another team's or nobody's is a 404 body, a
+    # purged one a 410.
+    batch = await views.get_kept_batch(request.app[POOL], caller(request), target)
     headers = {
         "Content-Type": MEDIA[fmt],
         "Content-Disposition": content_disposition(batch["case_number"], target, fmt),

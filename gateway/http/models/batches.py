@@ -143,8 +143,9 @@ class BatchSummary(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     purged_at: datetime | None = Field(
+        default=None,
         description="when its names, identifiers and agency records were purged after the "
-        "retention period (GATEWAY_RETENTION_DAYS); its results are then gone (410)"
+        "retention period (GATEWAY_RETENTION_DAYS); its results are then gone (410)",
     )
 
 

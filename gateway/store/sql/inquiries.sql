@@ -7,8 +7,10 @@
 -- side by side; the lease makes a dead claimant's work claimable again.
 -- $1 agency, $2 how many, $3 lease owner, $4 lease seconds
 WITH active AS (
+    -- (a purged batch has nothing left to ask; during a rolling upgrade an old replica's
+    -- re-run could requeue some: its names are gone, so it is never claimed)
     SELECT id, created_at FROM batches
-    WHERE status IN ('queued', 'running') AND $1 = ANY (agencies)
+    WHERE status IN ('queued', 'running') AND $1 = ANY (agencies) AND purged_at IS NULL
 ),
 share AS (
     SELECT greatest(1, ceil($2::numeric / greatest(count(*), 1)))::int AS per_batch FROM active

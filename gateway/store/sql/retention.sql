@@ -2,9 +2,10 @@
 -- Each query starts with "-- name: <name>" and runs until the next one.
 
 -- name: retention_due
--- Finished before $1, not purged, and with nothing left to ask (a cancelled batch's leased
--- inquiries may still be answered): oldest first, at most $2. With the number of subjects and
--- of sealed agency records each holds.
+-- Finished before $1, not purged, and with nothing left to ask (a finished batch has nothing
+-- queued or leased: checked all the same, as the purge would take what an answer needs):
+-- oldest first, at most $2. With the number of subjects and of sealed agency records each
+-- holds. A batch still awaiting a commander's approval is not finished and not purged.
 SELECT b.id, b.finished_at,
        (SELECT count(*) FROM subjects s WHERE s.batch_id = b.id)::bigint AS subjects,
        (SELECT count(*) FROM results r

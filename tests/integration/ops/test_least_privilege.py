@@ -1,8 +1,8 @@
 """Least privilege: in production the schema's owner migrates (`gateway migrate`) and the
 service logs in as a member of ``gateway_app``. Run that way, a batch goes through end to end
 (intake, dispatch, results, the audit chain) and is purged after its retention, while the
-role can neither alter the schema nor rewrite the audit log; and a service not allowed to migrate refuses a database that lacks a
-migration instead of failing at its first query."""
+role can neither alter the schema nor rewrite the audit log; and a service not allowed to
+migrate refuses a database that lacks a migration instead of failing at its first query."""
 
 from __future__ import annotations
 
