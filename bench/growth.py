@@ -38,6 +38,8 @@ RESULTS_PER_LIST = 10_000
 CLAIMS = 500
 GROWN_BATCHES = 1_000
 GROWN_SUBJECTS = 1_667
+#: grown batches per transaction
+GROW_CHUNK = 50
 CASE = "（2022）吉03执123号"
 
 
@@ -176,12 +178,17 @@ async def _until_results(session: aiohttp.ClientSession, running: Stack, wanted:
 
 
 async def _quiet(running: Stack) -> None:
-    """Wait until nothing is leased (the cancelled list's calls in flight have ended), then
-    vacuum and checkpoint, so the next list starts on a settled database."""
+    """Wait until nothing is leased (the cancelled list's calls in flight have ended) and
+    every list's inquiries are stored (the gateway goes on storing a cancelled list's, as
+    cancelled), then vacuum and checkpoint, so the next list starts on a settled database."""
     conn = await asyncpg.connect(running.database_url)
     try:
         while True:
-            if not await conn.fetchval("SELECT count(*) FROM inquiries WHERE state = 'leased'"):
+            busy = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM inquiries WHERE state = 'leased')"
+                " OR EXISTS (SELECT 1 FROM batches WHERE unqueued_from IS NOT NULL)"
+            )
+            if not busy:
                 break
             await asyncio.sleep(0.05)
         await conn.execute("VACUUM ANALYZE")
@@ -204,11 +211,12 @@ async def _grow(running: Stack) -> int:
     try:
         officer = await conn.fetchrow("SELECT id, team_id FROM officers LIMIT 1")
         assert officer is not None
-        for first in range(0, GROWN_BATCHES, 50):
+        for first in range(0, GROWN_BATCHES, GROW_CHUNK):
+            count = min(GROW_CHUNK, GROWN_BATCHES - first)
             async with conn.transaction():
                 await conn.execute("SET LOCAL session_replication_role = replica")
                 await conn.execute(
-                    GROW, officer["id"], officer["team_id"], first, 50, GROWN_SUBJECTS
+                    GROW, officer["id"], officer["team_id"], first, count, GROWN_SUBJECTS
                 )
         await conn.execute("VACUUM ANALYZE")
         await conn.execute("CHECKPOINT")
