@@ -106,6 +106,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """GATEWAY_EVENT_LOOP's loop (None: asyncio's default)."""
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # not built for this platform: asyncio's own loop serves
+            return None
+        return uvloop.new_event_loop
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -120,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream = None if args.command == "serve" else sys.stderr
             logs.configure(settings.log_level, settings.log_format, stream=stream)
         run: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
-        return asyncio.run(run(settings, args))
+        with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
+            return runner.run(run(settings, args))
     except GatewayError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1

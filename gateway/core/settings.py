@@ -232,6 +232,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: JSON unless on a terminal"
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="the processes' event loop: uvloop (its sockets and scheduling in C: less "
+        "CPU per agency call and per query) or Python's own",
+    )
     # -- the officers' command line (gateway submit, status, ...): the gateway it asks
     url: str = Field(
         default="http://127.0.0.1:8080", description="the gateway the command line asks (--url)"

@@ -93,6 +93,12 @@ async def test_purge_erases_personal_data_and_keeps_counts_statistics_and_chain(
     recent = await _finished_batch(gateway, seed=12)
     await _age(gateway.pool, old, DAYS + 1)
     await _age(gateway.pool, recent, DAYS - 1)
+    reason = "再次查询：张三名下新增房产线索"  # free text naming a person
+    await gateway.pool.execute(
+        "UPDATE batches SET requery_reason = $2 WHERE id = ANY ($1::uuid[])",
+        [uuid.UUID(old), uuid.UUID(recent)],
+        reason,
+    )
     officer = await gateway.headers()
     before_batch = await (await gateway.client.get(f"/v1/batches/{old}", headers=officer)).json()
     before_stats = await _statistics(gateway)
@@ -105,6 +111,11 @@ async def test_purge_erases_personal_data_and_keeps_counts_statistics_and_chain(
     assert report.subjects == 3
     assert await _kept(gateway.pool, old) == (0, 0, 0)
     assert await _kept(gateway.pool, recent) == recent_kept
+    reasons = await gateway.pool.fetch(
+        "SELECT id, requery_reason FROM batches WHERE id = ANY ($1::uuid[])",
+        [uuid.UUID(old), uuid.UUID(recent)],
+    )
+    assert {str(r["id"]): r["requery_reason"] for r in reasons} == {old: None, recent: reason}
     after_batch = await (await gateway.client.get(f"/v1/batches/{old}", headers=officer)).json()
     assert after_batch["purged_at"] is not None
     assert after_batch["progress"] == before_batch["progress"]

@@ -1,7 +1,8 @@
 -- Retention (gateway/accountability/retention.py, PIPL art. 19 and 47): once a batch has been
 -- finished for GATEWAY_RETENTION_DAYS, its subjects' sealed names and identifiers and its
--- results' sealed agency records are set to NULL. What stays holds no personal data in the
--- clear: the batch, its counts, each result's status and asset count (the statistics), and
+-- results' sealed agency records are set to NULL, and the batch's re-query reason (free text
+-- that may name people). What stays: the batch, its case number and stated reason (the lawful
+-- basis), its counts, each result's status and asset count (the statistics), and
 -- each subject's keyed digest, as the audit log holds it (the report counts distinct people
 -- by it, the cross-team rule matches by it).
 --
