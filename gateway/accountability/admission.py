@@ -205,7 +205,7 @@ async def _admit(
         for action, outcome, detail in audit:
             await store_audit.batch_event(conn, batch_id, action, outcome, detail)
         if admission.status == "queued":
-            await store.notify(conn, channels.QUEUED)
+            await store.notify(conn, channels.QUEUED, channels.agencies_payload(request.agencies))
         if unqueued_from is not None:
             await store.notify(conn, channels.UNQUEUED)
     return Submitted(batch_id, False, admission.status, raised, created_at)

@@ -235,7 +235,7 @@ async def decide(
         detail = {"by": caller.officer, "note": note}
         await store_audit.batch_event(conn, batch_id, f"batch.{decision}", decision, detail)
         if decision == "approved":
-            await store.notify(conn, channels.QUEUED)
+            await store.notify(conn, channels.QUEUED, channels.agencies_payload(row["agencies"]))
         else:
             await store.notify(conn, channels.CANCELLED, str(batch_id))
     return await get_batch(pool, caller, batch_id)
@@ -265,7 +265,8 @@ async def rerun_overdue(
                     conn, batch_id, caller.officer_id, caller.officer, caller.team, deadlines, now
                 )
                 if rows:
-                    await store.notify(conn, channels.QUEUED)
+                    agencies = channels.agencies_payload(row["agency"] for row in rows)
+                    await store.notify(conn, channels.QUEUED, agencies)
             break
         except TransactionConflict:
             if attempt == CANCEL_ATTEMPTS:

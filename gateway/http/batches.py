@@ -134,5 +134,5 @@ async def rerun_overdue(request: web.Request) -> web.Response:
         request.app[POLICY].clock(),
     )
     if requeued and DISPATCHER in request.app:
-        request.app[DISPATCHER].wake()
+        request.app[DISPATCHER].wake(*requeued)
     return json_response(Rerun.model_validate({"requeued": requeued, "batch": batch}))

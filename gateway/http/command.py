@@ -102,7 +102,7 @@ async def decide_batch(
     if DISPATCHER in request.app:
         dispatcher = request.app[DISPATCHER]
         if decision == "approved":
-            dispatcher.wake()
+            dispatcher.wake(*batch["agencies"])
         else:
             dispatcher.cancel_batch(str(target))  # wakes anyone waiting for it to finish
     return batch

@@ -197,7 +197,7 @@ async def accept_batch(request: web.Request, body: Any) -> web.Response:
         raise
     submitted = await admission.submit(app[POLICY], app[POOL], caller(request), batch_request, key)
     if not submitted.replayed and DISPATCHER in app:
-        app[DISPATCHER].wake()
+        app[DISPATCHER].wake(*batch_request.agencies)
     if submitted.created_at is not None:
         batch = views.submitted_batch(
             caller(request),

@@ -4,15 +4,28 @@ LISTEN side of them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from gateway.store import _run
 from gateway.store._run import Pool
 
-#: new inquiries were queued (or a batch was approved): claim loops should look
+#: new inquiries were queued (or a batch was approved): claim loops should look; the payload
+#: names their agencies, comma-separated (only those loops look), or is empty (every loop)
 QUEUED = "gateway_inquiries_queued"
+
+
+def agencies_payload(agencies: Iterable[str]) -> str:
+    """QUEUED's payload for work queued for ``agencies``."""
+    return ",".join(agencies)
+
+
+def payload_agencies(payload: str) -> list[str] | None:
+    """The agencies a QUEUED payload names; None: every agency."""
+    return [name for name in payload.split(",") if name] or None
+
+
 #: a batch has subjects whose inquiries are still to be stored (queued in chunks)
 UNQUEUED = "gateway_subjects_unqueued"
 #: a batch was cancelled; the payload is its id, so in-flight calls for it are stopped

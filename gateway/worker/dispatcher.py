@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -183,9 +183,10 @@ class Dispatcher:
         await self.limits.stop()
         log.info("dispatcher_stopped", owner=self.owner)
 
-    def wake(self, agency: str | None = None) -> None:
+    def wake(self, *agencies: str) -> None:
+        """Tell these agencies' claim loops (none named: every loop) to look for work."""
         for name, event in self._wake.items():
-            if agency is None or agency == name:
+            if not agencies or name in agencies:
                 event.set()
 
     def cancel_batch(self, batch_id: str) -> int:
@@ -246,9 +247,10 @@ class Dispatcher:
                 if room < capacity // 2 and held > 0:
                     room = 0
             claimed: list[Claimed] = []
+            more = False
             if room > 0:
                 try:
-                    claimed = await self._claim(agency, min(room, self._settings.claim_chunk))
+                    claimed, more = await self._claim(agency, min(room, self._settings.claim_chunk))
                     backoff = 0.1
                 except DatabaseError as exc:
                     log.warning("claim_failed", agency=agency, error=type(exc).__name__)
@@ -257,7 +259,9 @@ class Dispatcher:
                     continue
             if claimed:
                 self._start_work(agency, connector, claimed)
+            if more:
                 continue
+            # Nothing more due: wait for news (none is lost: cleared before the claim) or the poll.
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
             # that coincides with the event, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
@@ -282,7 +286,9 @@ class Dispatcher:
         for agency, delay in due.items():
             loop.call_later(delay + 0.005, self.wake, agency)
 
-    async def _claim(self, agency: str, limit: int) -> list[Claimed]:
+    async def _claim(self, agency: str, limit: int) -> tuple[list[Claimed], bool]:
+        """The claimed inquiries, and whether more may be due (the claim was full, or a
+        batch filled its share of it)."""
         async with db.connection(self._pool) as conn:
             started = time.perf_counter()
             rows = await inquiries.claim(
@@ -291,8 +297,10 @@ class Dispatcher:
             took = time.perf_counter() - started
         self._metrics.claim_seconds.labels(agency=agency).observe(took)
         self._leased.update(row["id"] for row in rows)
+        per_batch = Counter(row["batch_id"] for row in rows)
+        more = len(rows) == limit or any(n >= rows[0]["share"] for n in per_batch.values())
         open_text = self._cipher.open_text
-        return [
+        claimed = [
             Claimed(
                 inquiry_id=row["id"],
                 batch_id=str(row["batch_id"]),
@@ -314,6 +322,7 @@ class Dispatcher:
             )
             for row in rows
         ]
+        return claimed, more
 
     def _start_work(self, agency: str, connector: Connector, claimed: list[Claimed]) -> None:
         by_batch: dict[str, list[Claimed]] = defaultdict(list)

@@ -58,7 +58,7 @@ class Upkeep:
         writer: ResultWriter,
         agencies: Mapping[str, AgencyRuntime],
         clock: Callable[[], datetime],
-        wake: Callable[[str | None], None],
+        wake: Callable[..., None],
         cancel_batch: Callable[[str], object],
         working_on: Callable[[], list[int]],
         batch_finished: Callable[[str], object],
@@ -151,7 +151,9 @@ class Upkeep:
             if batch is not None and batch["first_chunk"]:
                 raised = await self._checked(conn, batch)
             if batch is not None and batch["status"] in ("queued", "running"):
-                await batches.notify(conn, channels.QUEUED)
+                await batches.notify(
+                    conn, channels.QUEUED, channels.agencies_payload(batch["agencies"])
+                )
         for kind in raised:
             self._metrics.alerts.labels(kind).inc()
         return batch is not None
@@ -166,12 +168,15 @@ class Upkeep:
             log.warning("first_chunk_check_failed", error=type(exc).__name__)
             return []
 
+    def _queued(self, payload: str) -> None:
+        self._wake(*(channels.payload_agencies(payload) or ()))
+
     async def listen(self) -> None:
         """LISTEN for new work, cancellations and batches finished by any replica; listen
         again when the connection is lost.
         The claim loops also poll, so a missed notification only delays work."""
         handlers: dict[str, channels.Handler] = {
-            channels.QUEUED: lambda _payload: self._wake(None),
+            channels.QUEUED: self._queued,
             channels.CANCELLED: self._cancel_batch,
             channels.FINISHED: self._batch_finished,
             channels.UNQUEUED: lambda _payload: self._unqueued.set(),
@@ -185,7 +190,7 @@ class Upkeep:
                     if lost_before:
                         log.info("listener_resumed")
                     pause, lost_before = 0.1, False
-                    self._wake(None)  # anything queued while we were not listening
+                    self._wake()  # anything queued while we were not listening
                     self._unqueued.set()
                     await lost.wait()
                 log.warning("listener_lost")

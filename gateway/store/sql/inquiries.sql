@@ -5,7 +5,8 @@
 -- Fair share: every open batch that asked this agency gets an equal slice of the claim, so a
 -- huge batch cannot starve a small one submitted after it. SKIP LOCKED lets replicas claim
 -- side by side; the lease makes a dead claimant's work claimable again.
--- $1 agency, $2 how many, $3 lease owner, $4 lease seconds
+-- $1 agency, $2 how many, $3 lease owner, $4 lease seconds. Each row also carries the
+-- share: a batch that filled it may have more due, one short of it has none left.
 WITH active AS (
     -- (a purged batch has nothing left to ask; during a rolling upgrade an old replica's
     -- re-run could requeue some: its names are gone, so it is never claimed)
@@ -52,7 +53,8 @@ audited AS (
     JOIN teams t ON t.id = b.team_id
 )
 SELECT c.id, c.batch_id, c.row, c.attempts, c.answer_deadline, s.name, s.id_number, s.kind,
-       b.case_number, b.household_items, o.name AS officer, t.name AS team
+       b.case_number, b.household_items, o.name AS officer, t.name AS team,
+       (SELECT per_batch FROM share) AS share
 FROM claimed c
 JOIN subjects s ON s.batch_id = c.batch_id AND s.row = c.row
 JOIN batches b ON b.id = c.batch_id
