@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from gateway.store import _run
+from gateway.store import _run, channels
 from gateway.store._run import Connection, Record
 
 
@@ -16,7 +16,8 @@ async def claim(
 ) -> list[Record]:
     """Up to ``limit`` due inquiries of ``agency``, fair across open batches, leased to
     ``owner``: (id, batch_id, row, attempts, answer_deadline, name, id_number, kind,
-    case_number, household_items, officer, team), with the dispatch audited."""
+    case_number, household_items, officer, team, share: each batch's most in this claim),
+    with the dispatch audited."""
     return await _run.fetch(conn, "claim_inquiries", agency, limit, owner, lease_seconds)
 
 
@@ -73,7 +74,13 @@ async def requeue(
 
 
 async def release_leases(conn: Connection, owner: str) -> None:
-    await _run.execute(conn, "release_leases", owner)
+    """Queue again what ``owner`` still leases, and tell every replica's claim loops of
+    those agencies (they would otherwise find it at their next poll)."""
+    async with _run.transaction(conn):
+        rows = await _run.fetch(conn, "release_leases", owner)
+        if rows:
+            payload = channels.agencies_payload(row["agency"] for row in rows)
+            await _run.execute(conn, "notify", channels.QUEUED, payload)
 
 
 async def renew_leases(

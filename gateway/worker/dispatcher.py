@@ -246,8 +246,7 @@ class Dispatcher:
                 room = capacity - held
                 if room < capacity // 2 and held > 0:
                     room = 0
-            claimed: list[Claimed] = []
-            more = False
+            claimed, more = list[Claimed](), False
             if room > 0:
                 try:
                     claimed, more = await self._claim(agency, min(room, self._settings.claim_chunk))
@@ -287,8 +286,7 @@ class Dispatcher:
             loop.call_later(delay + 0.005, self.wake, agency)
 
     async def _claim(self, agency: str, limit: int) -> tuple[list[Claimed], bool]:
-        """The claimed inquiries, and whether more may be due (the claim was full, or a
-        batch filled its share of it)."""
+        """The claimed inquiries, and whether more may be due (full, or a share filled)."""
         async with db.connection(self._pool) as conn:
             started = time.perf_counter()
             rows = await inquiries.claim(
@@ -297,8 +295,9 @@ class Dispatcher:
             took = time.perf_counter() - started
         self._metrics.claim_seconds.labels(agency=agency).observe(took)
         self._leased.update(row["id"] for row in rows)
-        per_batch = Counter(row["batch_id"] for row in rows)
-        more = len(rows) == limit or any(n >= rows[0]["share"] for n in per_batch.values())
+        share = rows[0]["share"] if rows else limit
+        filled = max(Counter(r["batch_id"] for r in rows).values(), default=0) >= share
+        more = len(rows) == limit or filled
         open_text = self._cipher.open_text
         claimed = [
             Claimed(

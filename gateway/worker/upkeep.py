@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
@@ -38,6 +39,12 @@ NO_ANSWER = "no answer within the deadline"
 FirstChunkCheck = Callable[[Connection, Record, datetime], Awaitable[list[str]]]
 
 
+class Wake(Protocol):
+    """Tells these agencies' claim loops (none named: every loop) to look for work."""
+
+    def __call__(self, *agencies: str) -> None: ...
+
+
 async def no_check(_conn: Connection, _batch: Record, _now: datetime) -> list[str]:
     return []
 
@@ -58,7 +65,7 @@ class Upkeep:
         writer: ResultWriter,
         agencies: Mapping[str, AgencyRuntime],
         clock: Callable[[], datetime],
-        wake: Callable[..., None],
+        wake: Wake,
         cancel_batch: Callable[[str], object],
         working_on: Callable[[], list[int]],
         batch_finished: Callable[[str], object],
@@ -111,8 +118,10 @@ class Upkeep:
             )
         if reclaimed:
             log.info("leases_reclaimed", count=len(reclaimed))
-            for agency in {row["agency"] for row in reclaimed}:
-                self._wake(agency)
+            agencies = {row["agency"] for row in reclaimed}
+            # Every replica's loops: a busy one would otherwise find the work at its poll.
+            async with db.connection(self._pool) as conn:
+                await batches.notify(conn, channels.QUEUED, channels.agencies_payload(agencies))
         for row in overdue:
             agency = row["agency"]
             error = overdue_error(agency, row["last_error"])

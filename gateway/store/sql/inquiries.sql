@@ -6,7 +6,9 @@
 -- huge batch cannot starve a small one submitted after it. SKIP LOCKED lets replicas claim
 -- side by side; the lease makes a dead claimant's work claimable again.
 -- $1 agency, $2 how many, $3 lease owner, $4 lease seconds. Each row also carries the
--- share: a batch that filled it may have more due, one short of it has none left.
+-- share: a batch that filled it may have more due; one short of it had none left that no
+-- other claim held at that moment (what another replica's claim locked and dropped is found
+-- at the next poll).
 WITH active AS (
     -- (a purged batch has nothing left to ask; during a rolling upgrade an old replica's
     -- re-run could requeue some: its names are gone, so it is never claimed)
@@ -123,9 +125,14 @@ WHERE state = 'leased' AND lease_expires_at < now()
 RETURNING agency;
 
 -- name: release_leases
--- Hand back what this worker still leases (it is stopping): queued again at once.
-UPDATE inquiries SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
-WHERE state = 'leased' AND lease_owner = $1;
+-- Hand back what this worker still leases (it is stopping): queued again at once. Returns
+-- the agencies whose work went back.
+WITH released AS (
+    UPDATE inquiries SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+    WHERE state = 'leased' AND lease_owner = $1
+    RETURNING agency
+)
+SELECT DISTINCT agency FROM released;
 
 -- name: requeue_deferred
 -- Give back claimed work that was not answered (a transient failure, the agency's breaker is
