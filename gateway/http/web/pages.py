@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -55,7 +57,17 @@ def setup(app: web.Application) -> None:
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html"]),
+        filters={"local": local_time},
     )
+
+
+def local_time(value: str | None, zone: str, length: int = 16) -> str:
+    """An ISO 8601 instant (as the API gives it, in UTC) in the courts' time zone
+    (GATEWAY_TIMEZONE), as "2026-12-03 09:30" (``length`` 10: the date alone)."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    return moment.isoformat(sep=" ")[:length]
 
 
 def is_page(handler: Any) -> bool:
@@ -75,6 +87,7 @@ def _context(request: web.Request) -> dict[str, Any]:
     return {
         "t": i18n.words(lang),
         "lang": lang,
+        "zone": request.app[SETTINGS].timezone,
         "other_lang": "en" if lang == "zh" else "zh",
         "caller": session.caller if session else None,
         "csrf_token": session.csrf_token if session else "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
@@ -285,3 +286,16 @@ async def test_behind_https_both_cookies_are_secure(gateway_factory: Any) -> Non
     )
     assert response.status == 303
     assert response.cookies["gw_session"]["secure"]
+
+
+async def test_the_officers_pages_show_times_in_the_courts_time_zone(gateway: Gateway) -> None:
+    own = await gateway.submit(batch_body(n=1, seed=9), team="team-a")
+    client, _ = await officer_of(gateway, "team-a")
+    utc = datetime.fromisoformat(own["created_at"]).astimezone(UTC)
+    # Asia/Shanghai (the default GATEWAY_TIMEZONE) is UTC+8 all year, with no summer time.
+    shown = (utc + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    as_utc = utc.strftime("%Y-%m-%d %H:%M")
+    for path in ("/batches", f"/batches/{own['id']}"):
+        text = await (await client.get(path)).text()
+        assert shown in text, path
+        assert as_utc not in text, path
