@@ -11,16 +11,16 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, cast
+from typing import cast
 
 from gateway.core.errors import Conflict, Unauthorized
+from gateway.core.roles import ROLES as ROLES
+from gateway.core.roles import Role as Role
 from gateway.store import admin as store_admin
 from gateway.store import audit as store_audit
 from gateway.store import db
 from gateway.store.db import Connection, Pool
 
-Role = Literal["officer", "commander", "auditor", "admin"]
-ROLES: tuple[Role, ...] = ("officer", "commander", "auditor", "admin")
 TOKEN_PREFIX = "gw_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 
 

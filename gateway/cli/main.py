@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,20 +15,34 @@ from typing import Any
 
 import structlog
 
-from gateway.accountability.auth import ROLES, create_token
-from gateway.cli import admin, audit, keys, officer, report, retention
-from gateway.cli.runner import connection, database, serving, wait_for_stop
 from gateway.core import logs
 from gateway.core.errors import GatewayError
+from gateway.core.roles import ROLES
 from gateway.core.settings import Settings
-from gateway.http.app import make_app
-from gateway.http.keys import DISPATCHER, DRAINING
-from gateway.store import db, migrations
 
 log = structlog.get_logger("gateway.cli")
 
 
+#: the module of gateway/cli that adds each command, imported only when its command runs
+#: (all of them for --help): an officer's `gateway status` need not load the server
+COMMAND_MODULES = {
+    "keys": "keys",
+    "audit": "audit",
+    "team": "admin",
+    "case": "admin",
+    "token": "admin",  # token revoke, token list (token create is here)
+    "report": "report",
+    "purge": "retention",
+    **dict.fromkeys(("submit", "status", "batches", "cancel", "rerun", "results"), "officer"),
+}
+
+
 async def serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from gateway.cli.runner import serving, wait_for_stop
+    from gateway.http.app import make_app
+    from gateway.http.keys import DISPATCHER, DRAINING
+    from gateway.store import db
+
     async with db.database_url(settings.database_url, settings.data_dir) as dsn:
         app = make_app(settings, dsn)
         async with serving(app, settings.host, settings.port) as url:
@@ -42,6 +57,9 @@ async def serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from gateway.cli.runner import database
+    from gateway.store import db, migrations
+
     async with database(settings, migrate=False) as pool, db.connection(pool) as conn:
         applied = await migrations.migrate(conn)
     print(f"applied {len(applied)} migration(s): {[m.version for m in applied]}")
@@ -54,6 +72,9 @@ async def token_create(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     officer = args.officer or f"{args.role}-{args.team or 'centre'}"
     expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
+    from gateway.accountability.auth import create_token
+    from gateway.cli.runner import connection
+
     async with connection(settings) as conn:
         token = await create_token(
             conn,
@@ -75,7 +96,8 @@ async def demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command``, only what that command needs is imported."""
     parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP API and the dispatcher").set_defaults(run=serve)
@@ -100,9 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--officer", help="the officer's name (login); default from role/team")
     create.add_argument("--expires-days", type=int, default=None)
     create.set_defaults(run=token_create)
-    admin.add_token_commands(token_commands)  # token revoke, token list
-    for module in (keys, audit, admin, report, retention, officer):
-        module.add_commands(commands)
+    wanted = COMMAND_MODULES.get(command or "")
+    for name in dict.fromkeys(COMMAND_MODULES.values()):  # each once, in the table's order
+        if wanted is None or name == wanted:
+            module = importlib.import_module(f"gateway.cli.{name}")
+            if name == "admin":
+                module.add_token_commands(token_commands)
+            module.add_commands(commands)
     return parser
 
 
@@ -118,7 +144,10 @@ def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    # the command is the first word; a flag first (--help) needs every command's parser
+    command = given[0] if given and not given[0].startswith("-") else None
+    args = _parser(command).parse_args(given)
     try:
         settings = Settings.from_env()
         if args.command == "demo":
