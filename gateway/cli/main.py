@@ -24,7 +24,8 @@ log = structlog.get_logger("gateway.cli")
 
 
 #: the module of gateway/cli that adds each command, imported only when its command runs
-#: (all of them for --help): an officer's `gateway status` need not load the server
+#: (all of them for --help, and for the commands defined here: serve, migrate, demo): an
+#: officer's `gateway status` need not load the server
 COMMAND_MODULES = {
     "keys": "keys",
     "audit": "audit",

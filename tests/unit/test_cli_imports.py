@@ -3,9 +3,11 @@ the command line imports a command's module only when that command runs."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
+from gateway.cli.main import _parser
 from tests.conftest import ROOT
 
 PROBE = """
@@ -35,3 +37,15 @@ def test_an_officers_command_loads_no_server_module() -> None:
 
 def test_help_loads_every_command() -> None:
     assert "gateway.cli.report" in _loaded(None)
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(action.choices)
+
+
+def test_every_command_parses_when_named_first() -> None:
+    everything = _commands(_parser(None))
+    assert {"serve", "status", "purge", "token", "report"} <= everything
+    for command in everything:
+        assert command in _commands(_parser(command)), command

@@ -15,6 +15,7 @@ import json
 import uuid
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -27,7 +28,7 @@ from gateway.core.errors import DatabaseError
 from gateway.core.jsonvalues import as_object
 from gateway.http.agencies import agency_health
 from gateway.http.command import decide_batch
-from gateway.http.keys import POLICY, POOL
+from gateway.http.keys import POLICY, POOL, SETTINGS
 from gateway.http.web.pages import SECURITY_HEADERS, SESSION_COOKIE, page, render, see_other
 from gateway.store import dashboard as store
 from gateway.store import db
@@ -46,8 +47,10 @@ ALERTS = 10
 
 
 async def snapshot(app: web.Application) -> dict[str, Any]:
-    """Everything the wall shows, as JSON-ready values."""
+    """Everything the wall shows, as JSON-ready values; times in the courts' time zone
+    (GATEWAY_TIMEZONE), which the page shows as they are."""
     now = app[POLICY].clock()
+    zone = ZoneInfo(app[SETTINGS].timezone)
     health = await agency_health(app)
     async with db.connection(app[POOL]) as conn:
         minutes = await store.completed_per_minute(conn, now - HOUR)
@@ -85,7 +88,7 @@ async def snapshot(app: web.Application) -> dict[str, Any]:
             "waiting": row["waiting"],
         }
     return {
-        "at": now.isoformat(),
+        "at": now.astimezone(zone).isoformat(),
         "agencies": [
             {
                 "name": item["name"],
@@ -106,7 +109,7 @@ async def snapshot(app: web.Application) -> dict[str, Any]:
         "batches": [_batch(row, by_batch.get(row["id"], {})) for row in open_rows],
         "alerts": [
             {
-                "at": row["at"].isoformat(),
+                "at": row["at"].astimezone(zone).isoformat(),
                 "kind": row["kind"],
                 "officer": row["officer"],
                 "team": row["team"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -66,7 +66,10 @@ def local_time(value: str | None, zone: str, length: int = 16) -> str:
     (GATEWAY_TIMEZONE), as "2026-12-03 09:30" (``length`` 10: the date alone)."""
     if not value:
         return ""
-    moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:  # never so from the API; read as UTC rather than as local
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(ZoneInfo(zone))
     return moment.isoformat(sep=" ")[:length]
 
 

@@ -118,7 +118,8 @@ async def test_signing_out_or_revoking_the_token_ends_the_session(gateway: Gatew
 async def test_the_dashboard_shows_what_the_database_holds(
     gateway_factory: Any, mocks: Any
 ) -> None:
-    gateway = await gateway_factory(approval_threshold=3)
+    now = datetime.now(UTC).replace(microsecond=0)
+    gateway = await gateway_factory(approval_threshold=3, clock=lambda: now)
     running = await gateway.submit(batch_body(sample_ids(2, seed=61), agencies=["vehicle"]))
     held = await gateway.submit(
         batch_body(sample_ids(4, seed=62), agencies=["household"]), team="team-b"
@@ -131,6 +132,9 @@ async def test_the_dashboard_shows_what_the_database_holds(
     initial = re.search(r'<script type="application/json" id="initial">(.*?)</script>', text, re.S)
     assert initial is not None
     data = json.loads(initial.group(1))
+    # The wall shows the courts' time (Asia/Shanghai, UTC+8 all year), not UTC.
+    local = (now + timedelta(hours=8)).strftime("%H:%M:%S")
+    assert f'<span id="updated">{local}</span>' in text
     assert [b["id"] for b in data["batches"]] == [held["id"]]  # the finished one is not open
     assert data["batches"][0]["status"] == "pending_approval"
     assert sum(data["throughput"]["series"]["vehicle"]) == 2  # two vehicle answers this hour
