@@ -87,16 +87,12 @@ Replica = tuple[asyncio.subprocess.Process, str]
 
 async def _replica(running: Stack) -> Replica:
     """A second ``gateway serve`` beside the stack's: (process, its URL)."""
-    port = _free_port()
+    port = free_port_block(1)
     env = {**running.gateway_env, "GATEWAY_PORT": str(port)}
     process = await spawn([sys.executable, "-m", "gateway", "serve"], env)
     url = f"http://127.0.0.1:{port}"
     await wait_http(url + "/readyz", timeout=60)
     return process, url
-
-
-def _free_port() -> int:
-    return free_port_block(1)
 
 
 async def _stop(replica: Replica) -> None:
@@ -167,9 +163,6 @@ async def _leased_to(running: Stack, owner: str) -> int:
 async def _figures(running: Stack, batch_id: str, total: int) -> dict[str, Any]:
     conn = await db.connect(running.database_url)
     try:
-        inquiries = await conn.fetchval(
-            "SELECT count(*) FROM inquiries WHERE batch_id = $1", batch_id
-        )
         answered = await conn.fetchval(
             "SELECT count(*) FROM inquiries i JOIN results r ON r.inquiry_id = i.id"
             " WHERE i.batch_id = $1",
@@ -186,7 +179,6 @@ async def _figures(running: Stack, batch_id: str, total: int) -> dict[str, Any]:
     broken = verification.first_broken
     return {
         "lost": total - answered,
-        "stored": inquiries,
         "doubled": doubled,
         "audited": verification.checked,
         "broken": None if broken is None else broken.message,

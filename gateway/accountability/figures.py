@@ -88,19 +88,13 @@ class ClusterFigures:
     async def verify_loop(self) -> None:
         """Verify the audit chain when this replica becomes the leader, then every
         GATEWAY_AUDIT_VERIFY_SECONDS while it leads (sooner again after a failed try)."""
-        while True:
-            leading = self._leadership.leading
-            wait: float | None = None
-            if leading:
-                wait = self._settings.audit_verify_seconds
-                try:
-                    await self.verify()
-                except DatabaseError as exc:
-                    log.warning("audit_verification_failed", error=type(exc).__name__)
-                    wait = min(wait, self._settings.cluster_metrics_seconds)
-            else:
-                self.clear_verification()
-            await self._leadership.wait_change(leading, wait)
+        await self._leadership.while_leading(
+            self.verify,
+            self._settings.audit_verify_seconds,
+            self._settings.cluster_metrics_seconds,
+            "audit_verification_failed",
+            self.clear_verification,
+        )
 
     async def refresh(self) -> bool:
         """One round now: count and export, if this replica leads; whether it did."""

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from gateway.core.errors import DatabaseError
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
 from gateway.store import retention
@@ -128,17 +127,12 @@ class ScheduledPurge:
         self._clock = clock
 
     async def loop(self) -> None:
-        while True:
-            leading = self._leadership.leading
-            wait: float | None = None
-            if leading:
-                wait = self._settings.purge_seconds
-                try:
-                    await self.round()
-                except DatabaseError as exc:
-                    log.warning("retention_purge_failed", error=type(exc).__name__)
-                    wait = min(wait, self._settings.cluster_metrics_seconds)
-            await self._leadership.wait_change(leading, wait)
+        await self._leadership.while_leading(
+            self.round,
+            self._settings.purge_seconds,
+            self._settings.cluster_metrics_seconds,
+            "retention_purge_failed",
+        )
 
     async def round(self) -> PurgeReport:
         return await purge(

@@ -109,6 +109,31 @@ class Leadership:
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
 
+    async def while_leading(
+        self,
+        work: Callable[[], Awaitable[object]],
+        every: float,
+        retry: float,
+        failed: str,
+        following: Callable[[], object] = lambda: None,
+    ) -> None:
+        """Run ``work`` when this replica becomes the leader, then every ``every`` seconds
+        while it leads (after ``retry`` seconds, if sooner, when the database failed it:
+        logged as the event ``failed``); ``following`` when it does not lead. For ever."""
+        while True:
+            leading = self._leading
+            wait: float | None = None
+            if leading:
+                wait = every
+                try:
+                    await work()
+                except DatabaseError as exc:
+                    log.warning(failed, error=type(exc).__name__)
+                    wait = min(every, retry)
+            else:
+                following()
+            await self.wait_change(leading, wait)
+
     async def _lead_on(self, conn: Connection) -> None:
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())

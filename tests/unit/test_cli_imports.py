@@ -7,12 +7,14 @@ import argparse
 import subprocess
 import sys
 
-from gateway.cli.main import _parser
+import uvloop
+
+from gateway.cli.main import _parser, event_loop_factory
 from tests.conftest import ROOT
 
 PROBE = """
 import sys
-from gateway.cli.main import _parser
+from gateway.cli.main import _parser, event_loop_factory
 _parser({command!r})
 heavy = ("gateway.http.app", "gateway.store.db", "asyncpg", "openpyxl", "gateway.cli.report")
 print(",".join(name for name in heavy if name in sys.modules))
@@ -49,3 +51,8 @@ def test_every_command_parses_when_named_first() -> None:
     assert {"serve", "status", "purge", "token", "report"} <= everything
     for command in everything:
         assert command in _commands(_parser(command)), command
+
+
+def test_the_event_loop_is_the_one_gateway_event_loop_names() -> None:
+    assert event_loop_factory("uvloop") is uvloop.new_event_loop
+    assert event_loop_factory("asyncio") is None  # asyncio's own
