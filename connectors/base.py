@@ -191,38 +191,66 @@ class Connector(ABC):
         ok: tuple[int, ...],
         forgotten: tuple[int, ...],
     ) -> Response:
-        url = self.base_url.rstrip("/") + path
         all_headers = requester.headers()
         if headers:
             all_headers.update(headers)
-        try:
-            async with self.session.request(
-                method,
-                url,
-                json=json_body,
-                data=data,
-                params=params,
-                headers=all_headers,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-            ) as resp:
-                body = await resp.read()
-                response = Response(resp.status, resp.headers, body)
-        except TimeoutError as exc:
-            raise AgencyTimeout(self.name, f"no answer within {self.timeout:g} s") from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise AgencyBadAnswer(self.name, "answer was cut off") from exc
-        except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError) as exc:
-            raise AgencyUnavailable(self.name, f"connection failed ({type(exc).__name__})") from exc
-        except aiohttp.ClientError as exc:
-            raise AgencyUnavailable(self.name, f"request failed ({type(exc).__name__})") from exc
+        response = await send_request(
+            self.session,
+            self.name,
+            method,
+            self.base_url.rstrip("/") + path,
+            headers=all_headers,
+            within=self.timeout,
+            json_body=json_body,
+            data=data,
+            params=params,
+        )
         if response.status in ok:
             return response
         if response.status in forgotten:
             raise AgencyForgot(self.name, f"the agency no longer knows it ({response.status})")
-        raise _status_error(self.name, response)
+        raise status_error(self.name, response)
 
 
-def _status_error(agency: str, response: Response) -> AgencyError:
+async def send_request(
+    session: aiohttp.ClientSession,
+    agency: str,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    within: float,
+    json_body: Any = None,
+    data: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Response:
+    """One HTTP request, whatever its status, answered ``within`` seconds; every library
+    failure (timeout, connection, cut-off answer) becomes the ``AgencyError`` it means, so
+    that connectors and the control client translate failures the same way."""
+    try:
+        async with session.request(
+            method,
+            url,
+            json=json_body,
+            data=data,
+            params=params,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=within),
+        ) as resp:
+            body = await resp.read()
+            return Response(resp.status, resp.headers, body)
+    except TimeoutError as exc:
+        raise AgencyTimeout(agency, f"no answer within {within:g} s") from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise AgencyBadAnswer(agency, "answer was cut off") from exc
+    except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError) as exc:
+        raise AgencyUnavailable(agency, f"connection failed ({type(exc).__name__})") from exc
+    except aiohttp.ClientError as exc:
+        raise AgencyUnavailable(agency, f"request failed ({type(exc).__name__})") from exc
+
+
+def status_error(agency: str, response: Response) -> AgencyError:
+    """The error an unwanted status means: 429 and 5xx may pass, other refusals will not."""
     status = response.status
     if status == 429:
         return AgencyRateLimited(

@@ -12,6 +12,8 @@ The tree, drawn once here (as httpx does)::
     │                             ticket): ask again from the start, not this step alone
     └── PermanentAgencyError      retrying will not help
         └── AgencyRejected        the agency refused the request (4xx other than 429)
+            └── ControlRefused    it refused a control action and said why: ``code``
+                                  (unknown_asset, already_held, expired, ...) and ``reason``
 
 Library errors (aiohttp, json, xml) are translated at the connector boundary with
 ``raise ... from exc``; nothing else escapes a connector. Messages name the agency and
@@ -71,3 +73,12 @@ class PermanentAgencyError(AgencyError):
 
 class AgencyRejected(PermanentAgencyError):
     """The agency refused the request."""
+
+
+class ControlRefused(AgencyRejected):
+    """The agency refused the control action."""
+
+    def __init__(self, agency: str, code: str, reason: str | None = None) -> None:
+        super().__init__(agency, reason or f"control action refused ({code})")
+        #: the agency's code for the refusal (``connectors.controls`` lists the known ones)
+        self.code = code

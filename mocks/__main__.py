@@ -1,6 +1,7 @@
 """``python -m mocks``: serve the six stand-in agencies until Ctrl-C or SIGTERM.
 
 python -m mocks --latency realistic --fault household:500=0.1 --fault police:outage=1
+python -m mocks --state-dir /var/lib/mocks    # holds survive a restart (or MOCKS_STATE_DIR)
 """
 
 from __future__ import annotations
@@ -8,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from mocks.agencies import AGENCIES, DEFAULT_PORTS
@@ -45,6 +48,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--latency", choices=PROFILES, default="realistic")
     parser.add_argument("--fault", action="append", default=[], metavar="AGENCY:KIND=FRACTION")
     parser.add_argument("--seed", type=int, default=0, help="seed of fault and latency draws")
+    parser.add_argument(
+        "--state-dir", type=Path, default=os.environ.get("MOCKS_STATE_DIR") or None,
+        help="where the control desks keep their holds across restarts (default: "
+        "$MOCKS_STATE_DIR; unset: memory only)",
+    )  # fmt: skip
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--limits", dest="limits", action="store_true", default=True)
     group.add_argument("--no-limits", dest="limits", action="store_false")
@@ -60,6 +68,7 @@ async def serve(args: argparse.Namespace) -> None:
         faults=parse_faults(args.fault),
         limits="default" if args.limits else None,
         seed=args.seed,
+        state_dir=args.state_dir,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,8 +4,10 @@ Admin (loopback only, no requester headers needed, never faulted):
 ``GET /admin/stats``, ``POST /admin/reset`` (start-up configuration, empty stats),
 ``GET|POST /admin/faults`` (``{"500": 0.1, "hang": 0.05, "outage": true}``; replaces),
 ``GET|POST /admin/limits`` (``{"max_in_flight": 4, "max_per_second": 10}``; null = none),
-``POST /admin/latency`` (``{"profile": "zero" | "realistic"}``) and
-``GET /admin/truth?id=...&kind=person&case=...`` (what the connector should return).
+``POST /admin/latency`` (``{"profile": "zero" | "realistic"}``),
+``GET /admin/truth?id=...&kind=person&case=...`` (what the connector should return) and, at
+the four agencies that take control actions, ``GET /admin/controls`` (every hold issued;
+``POST /admin/reset`` drops them too).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from mocks import forestry, household, police, realestate, subsidy, vehicle
+from mocks import control_routes, forestry, household, police, realestate, subsidy, vehicle
+from mocks.controls import DESKS
 from mocks.faults import AgencyControl, ConfigError, Faults, Limits, latency_profile
 from mocks.http import (
     CONTROL,
@@ -42,6 +45,8 @@ def build_app(control: AgencyControl) -> web.Application:
     app = web.Application(middlewares=[control_middleware], client_max_size=MAX_BODY)
     app[CONTROL] = control
     MOCK_APPS[control.agency](app)
+    if control.agency in DESKS:
+        control_routes.setup(app)
     app.router.add_get("/admin/stats", _stats)
     app.router.add_post("/admin/reset", _reset)
     app.router.add_get("/admin/faults", _get_faults)
@@ -61,6 +66,7 @@ async def _stats(request: web.Request) -> web.Response:
 
 async def _reset(request: web.Request) -> web.Response:
     request.app[CONTROL].reset()
+    control_routes.forget(request.app)
     return json_response({"reset": True})
 
 

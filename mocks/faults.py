@@ -15,6 +15,7 @@ import random
 from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 #: fault kinds a request may draw, in the fixed order the cumulative draw walks them
@@ -154,6 +155,11 @@ class Stats:
     #: the subsidy's first township's first page), so that a benchmark can count the
     #: questions asked twice (bench/chaos.py)
     asked: Counter[str] = field(default_factory=Counter[str])
+    #: requests the control desk handled (``/v1/controls...``, past the requester check,
+    #: limits and any failure injected before the handler), and the holds they created (a
+    #: request answered again by its idempotency key creates none)
+    control_requests: int = 0
+    holds_created: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -167,6 +173,8 @@ class Stats:
             "peak_in_flight": self.peak_in_flight,
             "subjects_asked": len(self.asked),
             "asked_again": sum(count - 1 for count in self.asked.values()),
+            "control_requests": self.control_requests,
+            "holds_created": self.holds_created,
         }
 
 
@@ -213,9 +221,12 @@ class AgencyControl:
         limits: Limits = UNLIMITED,
         latency: Latency = ZERO,
         seed: int = 0,
+        control_state: Path | None = None,
     ) -> None:
         self.agency = agency
         self.seed = seed
+        #: the file the control desk keeps its holds in (``mocks.controls``); None: memory only
+        self.control_state = control_state
         self._initial = (faults or Faults(), limits, latency)
         self.faults, self.limits, self.latency = self._initial
         self.stats = Stats()
@@ -234,6 +245,19 @@ class AgencyControl:
         self._window.clear()
         self._fault_rng = random.Random(_seed(self.agency, self.seed, "faults"))
         self._latency_rng = random.Random(_seed(self.agency, self.seed, "latency"))
+
+    def restarted(self) -> AgencyControl:
+        """A control as this agency starts with again after a restart: the same start-up
+        configuration and state file, fresh statistics, memory and RNGs."""
+        faults, limits, latency = self._initial
+        return AgencyControl(
+            self.agency,
+            faults=faults,
+            limits=limits,
+            latency=latency,
+            seed=self.seed,
+            control_state=self.control_state,
+        )
 
     def draw_fault(self) -> str | None:
         """One draw per request, even when no fault is set, so runs stay aligned."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
 
+from mocks import control_routes
 from mocks.agencies import AGENCIES
 from mocks.app import build_app
+from mocks.controls import state_file
 from mocks.faults import (
     DEFAULT_LIMITS,
     UNLIMITED,
@@ -32,6 +35,15 @@ class MockServer:
     control: AgencyControl
     runner: web.AppRunner
     url: str
+
+    def reset(self) -> None:
+        """Back to the start-up configuration: empty statistics and memory, no holds."""
+        self.control.reset()
+        control_routes.forget(self.runner.app)
+
+    def holds(self) -> list[dict[str, Any]]:
+        """Every hold the agency issued (as ``GET /admin/controls``); [] without a desk."""
+        return control_routes.holds(self.runner.app)
 
 
 def limits_for(agency: str, limits: LimitsSpec) -> Limits:
@@ -67,6 +79,14 @@ async def start_mock(control: AgencyControl, host: str = "127.0.0.1", port: int 
     return MockServer(control.agency, control, runner, f"http://{shown}:{bound_port}")
 
 
+async def restart_mock(server: MockServer) -> MockServer:
+    """Stop ``server`` and start its agency again on the same address, as after a crash or a
+    redeploy: statistics, memory and tickets are gone; holds come back from the state file."""
+    host, port = server.runner.addresses[0][:2]
+    await server.runner.cleanup()
+    return await start_mock(server.control.restarted(), host, port)
+
+
 async def start_mocks(
     *,
     host: str = "127.0.0.1",
@@ -75,8 +95,11 @@ async def start_mocks(
     faults: Mapping[str, Mapping[str, Any]] | None = None,
     limits: LimitsSpec = None,
     seed: int = 0,
+    state_dir: Path | None = None,
 ) -> dict[str, MockServer]:
-    """All six agencies; ``ports`` defaults to 0 (ephemeral) for each."""
+    """All six agencies; ``ports`` defaults to 0 (ephemeral) for each. ``state_dir``: where
+    the control desks keep their holds across restarts (``<agency>-controls.json``, created
+    when missing); None keeps them in memory only."""
     for name in faults or {}:
         if name not in AGENCIES:
             raise ConfigError(f"unknown agency {name!r}")
@@ -89,6 +112,7 @@ async def start_mocks(
                 limits=limits_for(agency, limits),
                 latency=latency_profile(agency, latency),
                 seed=seed,
+                control_state=state_file(state_dir, agency),
             )
             port = (ports or {}).get(agency, 0)
             servers[agency] = await start_mock(control, host, port)

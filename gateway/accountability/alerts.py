@@ -9,6 +9,9 @@
 - ``cross_team_subject``: a subject asked for by at least GATEWAY_CROSS_TEAM_ALERT_TEAMS
   distinct teams within GATEWAY_CROSS_TEAM_ALERT_DAYS, raised when a further team joins them
   (a team asking again is no news).
+- ``control_expiring``: a hold in effect whose last day is within GATEWAY_EXPIRY_WINDOW_DAYS
+  (renew it before it lapses, or lose the court's place in line); raised once per expiry date.
+- ``new_assets`` (新发现财产): a 终本 case's scheduled re-query found assets not known before.
 
 Alerts are written in the submission transaction (a batch and its alerts exist together or not
 at all) and hold no personal data: a subject is named only by its keyed digest. A list too
@@ -38,7 +41,10 @@ from gateway.store.db import Connection, Record
 OFF_HOURS = "off_hours"
 VOLUME_SPIKE = "volume_spike"
 CROSS_TEAM_SUBJECT = "cross_team_subject"
-KINDS = (OFF_HOURS, VOLUME_SPIKE, CROSS_TEAM_SUBJECT)
+#: raised by the controls' calendar (gateway/accountability/calendar.py), not a submission
+CONTROL_EXPIRING = "control_expiring"
+NEW_ASSETS = "new_assets"
+KINDS = (OFF_HOURS, VOLUME_SPIKE, CROSS_TEAM_SUBJECT, CONTROL_EXPIRING, NEW_ASSETS)
 
 #: an officer's "usual" volume is their daily average over this many preceding days
 BASELINE_DAYS = 30

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from gateway.accountability.admin import Actor, check_name
@@ -38,6 +39,8 @@ class CaseEntry(NamedTuple):
     case_number: str  # canonical
     team: str
     line: int | None = None  # in the CSV file, for problems found later
+    #: the amount the judgment requires (执行标的, yuan), checked against freezes
+    amount: Decimal | None = None
 
 
 def canonical_case_number(value: Any, field: str = "case_number") -> str:
@@ -142,14 +145,23 @@ async def register(conn: Connection, entries: Sequence[CaseEntry], actor: Actor)
     async with db.transaction(conn):
         numbers = [e.case_number for e in entries]
         before = await store.lock_cases(conn, numbers)
-        await store.upsert_cases(conn, numbers, [teams[e.team] for e in entries], actor.name)
+        await store.upsert_cases(
+            conn, numbers, [teams[e.team] for e in entries], actor.name, [e.amount for e in entries]
+        )
         records: list[tuple[Any, ...]] = []
         for e in entries:
             previous = before.get(e.case_number)
             if previous is not None and previous == e.team:
                 counts["unchanged"] += 1
+                if e.amount is not None:
+                    records.append(
+                        ("case.amount_set", actor.officer_id, actor.name, actor.team,
+                         e.case_number, None, "amount_set", {"amount_to_enforce": str(e.amount)})
+                    )  # fmt: skip
                 continue
             detail: dict[str, Any] = {"team": e.team}
+            if e.amount is not None:
+                detail["amount_to_enforce"] = str(e.amount)
             outcome = "registered" if previous is None else "transferred"
             if previous is not None:
                 detail["from_team"] = previous

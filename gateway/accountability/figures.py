@@ -35,6 +35,7 @@ from gateway.accountability import audit
 from gateway.core.errors import DatabaseError
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
+from gateway.store import controls as store_controls
 from gateway.store import db, figures, inquiries
 from gateway.store.db import Pool
 from gateway.store.leader import Leadership
@@ -46,6 +47,7 @@ BATCH_STATUSES = ("pending_approval", "queued", "running", "done", "cancelled", 
 #: the agency whose found answers are detentions assisted
 ASSISTING_AGENCY = "police"
 QUEUE_STATES = ("queued", "leased", "held")
+CONTROL_ACTIONS = ("seal", "seize", "freeze")
 
 
 class ClusterFigures:
@@ -109,9 +111,12 @@ class ClusterFigures:
                 batches = await figures.batches_by_status(conn)
                 assisted = await figures.detentions_assisted(conn)
                 head = await audit.read_head(conn)
+                holds = await store_controls.in_effect_by_action(conn)
             if not self._leadership.leading:  # the lead went elsewhere meanwhile
                 return False
             self._export(depth, waiting, batches, assisted, head.seq)
+            for action in CONTROL_ACTIONS:
+                self._metrics.controls_in_effect.labels(action).set(holds.get(action, 0))
             return True
 
     def _export(
@@ -146,6 +151,7 @@ class ClusterFigures:
             metrics.inquiries_late,
             metrics.batches,
             metrics.detentions_assisted,
+            metrics.controls_in_effect,
         ):
             gauge.clear()
         metrics.audit_chain_length.clear()

@@ -40,3 +40,33 @@ def assets_found(agency: str, data: Any) -> int | None:
         accounts = {(as_object(p) or {}).get("account") for p in entries}
         return len(accounts - {None})
     return len(entries)
+
+
+#: agency -> the field naming each asset in its list: what a control order names
+ASSET_IDS: Mapping[str, str] = {
+    "realestate": "certificate_number",
+    "vehicle": "plate",
+    "forestry": "certificate_number",
+    "subsidy": "account",
+}
+#: agency -> the control actions it takes: seal (查封), seize (扣押), freeze (冻结)
+CONTROL_ACTIONS: Mapping[str, frozenset[str]] = {
+    "realestate": frozenset({"seal"}),
+    "vehicle": frozenset({"seal", "seize"}),
+    "forestry": frozenset({"seal"}),
+    "subsidy": frozenset({"freeze"}),
+}
+
+
+def asset_identifiers(agency: str, data: Any) -> list[str]:
+    """The identifiers of the assets in a found record, in its order, each once (a subsidy
+    account paid several times is one account)."""
+    record = as_object(data)
+    if record is None or agency not in ASSET_IDS:
+        return []
+    seen: dict[str, None] = {}
+    for entry in as_list(record.get(ASSET_LISTS[agency])) or []:
+        value = (as_object(entry) or {}).get(ASSET_IDS[agency])
+        if isinstance(value, str) and value:
+            seen.setdefault(value)
+    return list(seen)

@@ -253,6 +253,32 @@ class Metrics:
             ["agency"],
             registry=r,
         )
+        self.controls_in_effect = Gauge(
+            "gateway_controls_in_effect",
+            "Holds in effect by action (seal, seize, freeze); cluster-wide, exported by the "
+            "leader replica only.",
+            ["action"],
+            registry=r,
+        )
+        self.control_steps = Counter(
+            "gateway_control_steps_total",
+            "Steps of control actions: requested, approved, rejected, in_effect, queued_behind, "
+            "refused, renewed, released, expired, reminded.",
+            ["action", "step"],
+            registry=r,
+        )
+        self.control_sends = Counter(
+            "gateway_control_sends_total",
+            "Control orders sent to agencies, by outcome (answered, refused, retry).",
+            ["agency", "outcome"],
+            registry=r,
+        )
+        self.closure_requeries = Counter(
+            "gateway_closure_requeries_total",
+            "Re-query batches the 终本 schedule submitted, and assets new to a case they found.",
+            ["kind"],
+            registry=r,
+        )
         self.audit_chain_length = OptionalGauge(
             "gateway_audit_chain_length",
             "Records in the audit chain (the seq of its head); cluster-wide, exported by the "

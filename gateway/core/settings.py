@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from gateway.core.agency_settings import AGENCY_DEFAULTS as AGENCY_DEFAULTS
 from gateway.core.agency_settings import AgencySettings as AgencySettings
 from gateway.core.agency_settings import default_agencies, http_url
+from gateway.core.control_settings import ControlSettings
 from gateway.core.errors import ConfigurationError
 from gateway.core.settings_source import AGENCY_PREFIX as AGENCY_PREFIX
 from gateway.core.settings_source import PREFIX as PREFIX
@@ -37,8 +38,9 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Settings(BaseSettings):
-    """The gateway's settings; build with ``Settings.from_env()``."""
+class Settings(ControlSettings):
+    """The gateway's settings; build with ``Settings.from_env()`` (the control actions' own
+    are declared in ``control_settings``)."""
 
     model_config = SettingsConfigDict(frozen=True, allow_inf_nan=False, extra="forbid")
 

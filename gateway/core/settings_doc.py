@@ -15,6 +15,7 @@ import annotated_types
 from pydantic.fields import FieldInfo
 
 from connectors.registry import AGENCIES
+from gateway.core.control_settings import ControlSettings
 from gateway.core.settings import (
     AGENCY_DEFAULTS,
     AgencySettings,
@@ -80,7 +81,10 @@ def _default(name: str, info: FieldInfo) -> str:
 def rows() -> list[tuple[str, str, str, str, str]]:
     """(variable, type, default, check, meaning) for every setting."""
     table: list[tuple[str, str, str, str, str]] = []
-    for name, info in Settings.model_fields.items():
+    # the control actions' settings (inherited, so first in model_fields) after the rest
+    own = [n for n in Settings.model_fields if n not in ControlSettings.model_fields]
+    for name in [*own, *ControlSettings.model_fields]:
+        info = Settings.model_fields[name]
         if name == "agencies":
             continue
         table.append(

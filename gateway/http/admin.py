@@ -195,7 +195,7 @@ async def revoke_token(request: web.Request) -> web.Response:
 )
 async def register_case(request: web.Request) -> web.Response:
     body = await read_model(request, CaseRegistration)
-    entry = cases.CaseEntry(body.case_number, body.team)
+    entry = cases.CaseEntry(body.case_number, body.team, amount=body.amount_to_enforce)
     async with db.connection(request.app[POOL]) as conn:
         counts = await cases.register(conn, [entry], _actor(request))
     status = 201 if counts["registered"] else 200

@@ -9,9 +9,12 @@ from datetime import datetime
 import aiohttp
 from aiohttp import web
 
+from connectors.controls import CONTROL_ACTIONS, ControlClient
 from connectors.registry import build_connectors
 from gateway.accountability import alerts
 from gateway.accountability.admission import AdmissionPolicy, utcnow
+from gateway.accountability.calendar import ControlCalendar
+from gateway.accountability.controls import ControlPolicy
 from gateway.accountability.figures import ClusterFigures
 from gateway.accountability.retention import ScheduledPurge
 from gateway.core.errors import ConfigurationError
@@ -22,6 +25,8 @@ from gateway.http.intake import ready_helper
 from gateway.http.keys import (
     CIPHER,
     CONNECTORS,
+    CONTROL_SENDER,
+    CONTROLS,
     DISPATCHER,
     DRAINING,
     FIGURES,
@@ -38,6 +43,7 @@ from gateway.http.web import dashboard, pages
 from gateway.store import db, migrations
 from gateway.store.crypto import cipher_for
 from gateway.store.leader import Leadership
+from gateway.worker.control_sender import ControlSender
 from gateway.worker.dispatcher import Dispatcher
 from gateway.worker.supervise import spawn
 
@@ -68,6 +74,7 @@ def make_app(
     offload = Offload(settings.intake_processes)
     app[POLICY] = AdmissionPolicy(settings, app[CIPHER], app[METRICS], clock, offload)
     app[POLICY].init_metrics()
+    app[CONTROLS] = ControlPolicy(settings, app[CIPHER], app[METRICS], clock)
 
     async def helpers(app: web.Application) -> AsyncIterator[None]:
         await offload.start(ready_helper)
@@ -99,7 +106,9 @@ def make_app(
         )
         app[LEADERSHIP], app[FIGURES] = leadership, figures
         purge = ScheduledPurge(app[POOL], leadership, settings, app[METRICS], clock)
+        calendar = ControlCalendar(app[CONTROLS], app[POOL])
         tasks = [
+            spawn("control_calendar", lambda: calendar.loop(leadership)),
             spawn("leadership", leadership.run),
             spawn("cluster_figures", figures.export_loop),
             spawn("audit_verification", figures.verify_loop),
@@ -137,12 +146,26 @@ def make_app(
         yield
         await worker.stop()
 
+    async def control_sender(app: web.Application) -> AsyncIterator[None]:
+        clients = {
+            name: ControlClient(app[SESSION], name, settings.agencies[name].url,
+                                settings.agencies[name].timeout)
+            for name in CONTROL_ACTIONS
+        }  # fmt: skip
+        sender = ControlSender(app[POOL], clients, settings, app[METRICS], app[CIPHER], clock)
+        app[CONTROL_SENDER] = sender
+        task = spawn("control_sender", sender.run)
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
     app.cleanup_ctx.append(helpers)
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(cluster)
     app.cleanup_ctx.append(agencies)
     if dispatch:
         app.cleanup_ctx.append(dispatcher)
+        app.cleanup_ctx.append(control_sender)
     pages.setup(app)
     app[dashboard.STREAMS] = set()
     app.on_shutdown.append(dashboard.close_streams)

@@ -9,12 +9,14 @@ from aiohttp import web
 
 from connectors.base import Connector
 from gateway.accountability.admission import AdmissionPolicy
+from gateway.accountability.controls import ControlPolicy
 from gateway.accountability.figures import ClusterFigures
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
 from gateway.store.crypto import DataCipher
 from gateway.store.db import Pool
 from gateway.store.leader import Leadership
+from gateway.worker.control_sender import ControlSender
 from gateway.worker.dispatcher import Dispatcher
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,6 +27,8 @@ POOL = web.AppKey("pool", Pool)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CONNECTORS = web.AppKey("connectors", dict[str, Connector])
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+CONTROLS = web.AppKey("controls", ControlPolicy)
+CONTROL_SENDER = web.AppKey("control_sender", ControlSender)
 LEADERSHIP = web.AppKey("leadership", Leadership)
 FIGURES = web.AppKey("figures", ClusterFigures)
 #: set on SIGTERM: readiness fails while the replica drains (``gateway serve``)

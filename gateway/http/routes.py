@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.http import admin, agencies, audit, batches, command, exports, ops, uploads
+from gateway.http import admin, agencies, audit, batches, command, controls, exports, ops, uploads
 from gateway.http.roles import Handler
 from gateway.http.web import dashboard, officer, signin, static
 
@@ -33,6 +33,16 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/v1/cases", admin.register_case),
     ("POST", "/v1/cases/import", admin.import_cases),
     ("GET", "/v1/cases", admin.list_cases),
+    ("POST", "/v1/cases/{case_number}/closure", controls.close_case),
+    ("POST", "/v1/cases/{case_number}/reopen", controls.reopen_case),
+    ("GET", "/v1/cases/{case_number}/history", controls.case_history),
+    ("POST", "/v1/controls", controls.request_control),
+    ("GET", "/v1/controls", controls.list_controls),
+    ("GET", "/v1/controls/{control_id}", controls.get_control),
+    ("POST", "/v1/controls/{control_id}/approve", controls.approve_control),
+    ("POST", "/v1/controls/{control_id}/reject", controls.reject_control),
+    ("POST", "/v1/controls/{control_id}/renew", controls.renew_control),
+    ("POST", "/v1/controls/{control_id}/release", controls.release_control),
     ("GET", "/v1/audit", audit.list_audit),
     ("GET", "/v1/audit/head", audit.audit_head),
     ("GET", "/v1/audit/verify", audit.audit_verify),

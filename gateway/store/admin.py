@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from gateway.store import _run
 from gateway.store._run import Connection, Record
@@ -85,9 +86,17 @@ async def lock_cases(conn: Connection, case_numbers: Sequence[str]) -> dict[str,
 
 
 async def upsert_cases(
-    conn: Connection, case_numbers: Sequence[str], team_ids: Sequence[int], registered_by: str
+    conn: Connection,
+    case_numbers: Sequence[str],
+    team_ids: Sequence[int],
+    registered_by: str,
+    amounts: Sequence[Decimal | None] | None = None,
 ) -> None:
-    await _run.execute(conn, "upsert_cases", list(case_numbers), list(team_ids), registered_by)
+    """``amounts``: each case's amount to enforce, None leaving it as it is."""
+    amounts = list(amounts) if amounts is not None else [None] * len(case_numbers)
+    await _run.execute(
+        conn, "upsert_cases", list(case_numbers), list(team_ids), registered_by, amounts
+    )
 
 
 async def list_cases(

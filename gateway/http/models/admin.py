@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJson
 from gateway.http.models.common import ApiModel
 from gateway.http.models.fields import (
     MAX_NAME_LENGTH,
+    Amount,
     CaseNumberField,
     problem,
     required_text,
@@ -111,6 +112,11 @@ class Revocation(BaseModel):
 class CaseRegistration(ApiModel):
     case_number: CaseNumberField
     team: LoginName
+    amount_to_enforce: Amount | None = Field(
+        default=None,
+        description="the amount the judgment requires (执行标的, yuan): what freezes on the "
+        "case may total without a commander's override; absent: unchanged",
+    )
 
 
 class CaseRegistered(BaseModel):

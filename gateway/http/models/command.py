@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.http.models.common import ApiModel, PageQuery
 from gateway.http.models.fields import BatchId, LocalTime, Note, QueryText
 
-AlertKind = Literal["off_hours", "volume_spike", "cross_team_subject"]
+AlertKind = Literal[
+    "off_hours", "volume_spike", "cross_team_subject", "control_expiring", "new_assets"
+]
 
 
 class AlertQuery(PageQuery):
@@ -109,6 +111,8 @@ class AlertCounts(BaseModel):
     off_hours: int = Field(ge=0)
     volume_spike: int = Field(ge=0)
     cross_team_subject: int = Field(ge=0)
+    control_expiring: int = Field(ge=0)
+    new_assets: int = Field(ge=0)
 
 
 class TeamReport(BaseModel):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, tzinfo
+from decimal import Decimal
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    Field,
     PlainValidator,
     ValidationInfo,
     WithJsonSchema,
@@ -353,4 +355,10 @@ BatchId = Annotated[
     uuid.UUID,
     PlainValidator(_batch_uuid),
     WithJsonSchema({"type": "string", "format": "uuid"}, mode="validation"),
+]
+
+#: yuan, to the fen: a JSON number or a decimal string ("12345.60")
+Amount = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=16, decimal_places=2, allow_inf_nan=False),
 ]

@@ -9,13 +9,17 @@ WHERE c.case_number = ANY ($1::text[])
 FOR UPDATE OF c;
 
 -- name: upsert_cases
--- $1 case numbers, $2 team ids, $3 registered by.
-INSERT INTO cases AS c (case_number, team_id, registered_by)
-SELECT t.case_number, t.team_id, $3
-FROM unnest($1::text[], $2::bigint[]) AS t (case_number, team_id)
+-- $1 case numbers, $2 team ids, $3 registered by, $4 amounts to enforce (NULL: unchanged).
+INSERT INTO cases AS c (case_number, team_id, registered_by, amount_to_enforce)
+SELECT t.case_number, t.team_id, $3, t.amount
+FROM unnest($1::text[], $2::bigint[], $4::numeric[]) AS t (case_number, team_id, amount)
 ON CONFLICT (case_number) DO UPDATE
-SET team_id = excluded.team_id, updated_at = now()
-WHERE c.team_id <> excluded.team_id;
+SET team_id = excluded.team_id,
+    amount_to_enforce = coalesce(excluded.amount_to_enforce, c.amount_to_enforce),
+    updated_at = now()
+WHERE c.team_id <> excluded.team_id
+   OR excluded.amount_to_enforce IS DISTINCT FROM c.amount_to_enforce
+      AND excluded.amount_to_enforce IS NOT NULL;
 
 -- name: list_cases
 SELECT c.case_number, t.name AS team, c.registered_by, c.registered_at, c.updated_at

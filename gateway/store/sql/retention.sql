@@ -15,6 +15,12 @@ WHERE b.purged_at IS NULL AND b.finished_at IS NOT NULL AND b.finished_at < $1
   AND b.status IN ('done', 'cancelled', 'rejected')
   AND NOT EXISTS (SELECT 1 FROM inquiries i
                   WHERE i.batch_id = b.id AND i.state IN ('queued', 'leased'))
+  -- the purpose continues: a hold on what it found is live, or its case is on its 终本
+  -- re-query schedule (migration 0016)
+  AND NOT EXISTS (SELECT 1 FROM controls c WHERE c.batch_id = b.id
+                  AND c.status IN ('pending_approval', 'sending', 'in_effect', 'queued_behind'))
+  AND NOT EXISTS (SELECT 1 FROM case_closures k
+                  WHERE k.case_number = b.case_number AND k.next_due_on IS NOT NULL)
 ORDER BY b.finished_at, b.id
 LIMIT $2;
 
@@ -32,6 +38,12 @@ WHERE b.id = $1 AND b.purged_at IS NULL AND b.finished_at < $3
   AND b.status IN ('done', 'cancelled', 'rejected')
   AND NOT EXISTS (SELECT 1 FROM inquiries i
                   WHERE i.batch_id = b.id AND i.state IN ('queued', 'leased'))
+  -- the purpose continues: a hold on what it found is live, or its case is on its 终本
+  -- re-query schedule (migration 0016)
+  AND NOT EXISTS (SELECT 1 FROM controls c WHERE c.batch_id = b.id
+                  AND c.status IN ('pending_approval', 'sending', 'in_effect', 'queued_behind'))
+  AND NOT EXISTS (SELECT 1 FROM case_closures k
+                  WHERE k.case_number = b.case_number AND k.next_due_on IS NOT NULL)
 RETURNING b.case_number, (SELECT t.name FROM teams t WHERE t.id = b.team_id) AS team;
 
 -- name: retention_subjects_chunk

@@ -32,6 +32,10 @@ ENDPOINTS = [
     ("subsidy", "POST", "/v1/townships/220322100/payments"),
     ("police", "POST", "/v1/assistance"),
     ("police", "GET", "/v1/assistance/nothing"),
+    ("realestate", "POST", "/v1/controls"),
+    ("vehicle", "POST", "/v1/controls/CLKZ-000001/renew"),
+    ("forestry", "POST", "/v1/controls/LQKZ-000001/release"),
+    ("subsidy", "GET", "/v1/controls/BTDJ-000001?on=garbage"),
 ]
 GARBAGE: list[bytes] = [
     b"",

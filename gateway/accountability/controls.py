@@ -1,0 +1,364 @@
+"""Control actions (控制): an officer asks to freeze, seal or seize an asset a result found; a
+commander other than the asker approves or rejects; approved, the order goes to the agency
+through the outbox (``gateway.worker.control_sender``), exactly once in effect; the officer
+renews it before its term ends or releases it when the case ends.
+
+- ``seal`` (查封): real estate, a forest right, a vehicle; ``seize`` (扣押): a vehicle;
+  ``freeze`` (冻结): a subsidy account, with an amount.
+- Terms: at most the longest term for the asset's kind (``core.control_settings``); a
+  renewal may not exceed it either, and must be asked on or before the hold's last day.
+- Over-freeze (超标的冻结): when a freeze takes the case's frozen total past its registered
+  amount to enforce (or the case has none registered), a commander must give an override
+  reason to approve it.
+
+Every step is audited and written to the case's history; no step's record holds personal
+data (the asset is named by its control's id; its identifier stays in the sealed record).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from gateway.accountability.alerts import zone
+from gateway.accountability.auth import Caller
+from gateway.core.assets import CONTROL_ACTIONS, asset_identifiers
+from gateway.core.control_settings import TermKind
+from gateway.core.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
+from gateway.core.metrics import Metrics
+from gateway.core.settings import Settings
+from gateway.store import audit as store_audit
+from gateway.store import controls as store
+from gateway.store import db
+from gateway.store.crypto import DataCipher, result_context
+from gateway.store.db import Connection, Pool, Record
+
+Decision = Literal["approved", "rejected"]
+
+
+def term_kind(agency: str, action: str) -> TermKind:
+    if action == "freeze":
+        return "funds"
+    return "movables" if agency == "vehicle" else "property"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPolicy:
+    """What control actions depend on, passed explicitly (tests inject the clock)."""
+
+    settings: Settings
+    cipher: DataCipher
+    metrics: Metrics
+    clock: Callable[[], datetime]
+
+    def today(self) -> date:
+        """The date in the courts' time zone: terms and orders are dated by it."""
+        return self.clock().astimezone(zone(self.settings)).date()
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    batch_id: uuid.UUID
+    row: int
+    agency: str
+    asset: str
+    action: str
+    reason: str
+    term_days: int | None = None
+    amount: Decimal | None = None
+
+
+def _problem(field: str, problem: str) -> ValidationFailed:
+    return ValidationFailed([{"row": None, "field": field, "problem": problem}])
+
+
+def _check_term(policy: ControlPolicy, agency: str, action: str, term: int | None) -> int:
+    limit = policy.settings.term_limit(term_kind(agency, action))
+    if term is None:
+        return limit
+    if term > limit:
+        raise _problem("term_days", f"may not exceed {limit} days for this kind of asset")
+    return term
+
+
+def _check_request(policy: ControlPolicy, req: ControlRequest) -> int:
+    allowed = CONTROL_ACTIONS.get(req.agency)
+    if not allowed:
+        raise _problem("agency", "holds no assets that can be frozen, sealed or seized")
+    if req.action not in allowed:
+        raise _problem("action", f"must be one of {', '.join(sorted(allowed))} for {req.agency}")
+    if req.action == "freeze" and req.amount is None:
+        raise _problem("amount", "is required to freeze (yuan)")
+    if req.action != "freeze" and req.amount is not None:
+        raise _problem("amount", "is only for a freeze")
+    return _check_term(policy, req.agency, req.action, req.term_days)
+
+
+async def request_control(
+    policy: ControlPolicy, pool: Pool, caller: Caller, req: ControlRequest
+) -> dict[str, Any]:
+    """Hold ``req`` for a commander's approval; the control as ``control_json`` shows it."""
+    term = _check_request(policy, req)
+    now = policy.clock()
+    async with db.transaction_on(pool) as conn:
+        src = await store.source(conn, req.batch_id, req.row, req.agency)
+        if src is None or src["team_id"] != caller.team_id:
+            raise NotFound("no such result")
+        if src["purged_at"] is not None:
+            raise Gone("the result's record was purged after the retention period")
+        record = policy.cipher.open_json(src["data"], result_context(src["inquiry_id"]))
+        if req.asset not in asset_identifiers(req.agency, record):
+            raise _problem("asset", "is not among the assets this result found")
+        case_number = src["case_number"]
+        digest = store.asset_digest(policy.cipher, req.agency, req.asset)
+        await store.lock_case(conn, case_number)
+        live = await store.live_on_asset(conn, case_number, req.agency, digest)
+        if live is not None:
+            raise Conflict("this asset already has a control on this case", control_id=live)
+        over_limit = False
+        if req.amount is not None:
+            total = await store.frozen_total(conn, case_number) + req.amount
+            limit = src["amount_to_enforce"]
+            over_limit = limit is None or total > limit
+        new = store.NewControl(
+            case_number, src["team_id"], req.batch_id, src["inquiry_id"], req.row, req.agency,
+            req.action, digest, req.amount, req.reason, term, caller.officer_id, now,
+            over_limit,
+        )  # fmt: skip
+        control_id = await store.insert(conn, new)
+        detail = {
+            "control_id": control_id,
+            "agency": req.agency,
+            "action": req.action,
+            "term_days": term,
+            "amount": None if req.amount is None else str(req.amount),
+            "over_limit": over_limit,
+        }
+        await _record(conn, caller, case_number, req.batch_id, "control.requested", now, detail)
+    policy.metrics.control_steps.labels(req.action, "requested").inc()
+    return await get_control(policy, pool, caller, control_id)
+
+
+async def decide(
+    policy: ControlPolicy,
+    pool: Pool,
+    caller: Caller,
+    control_id: int,
+    decision: Decision,
+    note: str | None,
+    override_reason: str | None,
+) -> dict[str, Any]:
+    """A commander approves (the order is queued for the agency) or rejects (final)."""
+    now = policy.clock()
+    async with db.transaction_on(pool) as conn:
+        row = await store.lock(conn, control_id)
+        if row is None:
+            raise NotFound("no such control")
+        if row["status"] != "pending_approval":
+            raise Conflict(f"the control is {row['status']}, not pending_approval")
+        if row["requested_by"] == caller.officer_id:
+            raise Forbidden("a control is decided by someone other than who asked for it")
+        if decision == "approved" and row["over_limit"] and not override_reason:
+            raise _problem(
+                "override_reason",
+                "is required: this freeze takes the case's frozen total past its amount to "
+                "enforce (or the case has none registered)",
+            )
+        status = "sending" if decision == "approved" else "rejected"
+        await store.decide(conn, control_id, status, caller.officer_id, now, note, override_reason)
+        if decision == "approved":
+            await store.enqueue_send(
+                conn, control_id, "hold", row["term_days"], policy.today(), row["requested_by"], now
+            )
+        detail = {"control_id": control_id, "overridden": bool(override_reason)}
+        await _record(
+            conn, caller, row["case_number"], row["batch_id"], f"control.{decision}", now, detail
+        )
+    policy.metrics.control_steps.labels(row["action"], decision).inc()
+    return await get_control(policy, pool, caller, control_id)
+
+
+async def renew(
+    policy: ControlPolicy, pool: Pool, caller: Caller, control_id: int, term_days: int | None
+) -> dict[str, Any]:
+    """Ask the agency to extend a hold in effect (续行), on or before its last day."""
+    now, today = policy.clock(), policy.today()
+    async with db.transaction_on(pool) as conn:
+        row = await _locked_visible(conn, caller, control_id)
+        if row["status"] != "in_effect":
+            raise Conflict(f"only a hold in effect is renewed; this one is {row['status']}")
+        if row["expires_on"] < today:
+            raise Conflict(
+                f"the hold lapsed after {row['expires_on'].isoformat()}; a lapsed hold is not "
+                "renewed (ask for a new one)"
+            )
+        term = _check_term(policy, row["agency"], row["action"], term_days)
+        if not await store.enqueue_send(
+            conn, control_id, "renew", term, today, caller.officer_id, now
+        ):
+            raise Conflict("an order for this control is still being sent")
+        detail = {"control_id": control_id, "term_days": term}
+        await _record(
+            conn, caller, row["case_number"], row["batch_id"], "control.renewal_asked", now, detail
+        )
+    return await get_control(policy, pool, caller, control_id)
+
+
+async def release(
+    policy: ControlPolicy, pool: Pool, caller: Caller, control_id: int
+) -> dict[str, Any]:
+    """Ask the agency to lift a hold (解除), in effect or waiting in line."""
+    now = policy.clock()
+    async with db.transaction_on(pool) as conn:
+        row = await _locked_visible(conn, caller, control_id)
+        if row["status"] not in ("in_effect", "queued_behind"):
+            raise Conflict(
+                f"only a hold in effect or in line is released; this one is {row['status']}"
+            )
+        if not await store.enqueue_send(
+            conn, control_id, "release", None, policy.today(), caller.officer_id, now
+        ):
+            raise Conflict("an order for this control is still being sent")
+        detail = {"control_id": control_id}
+        await _record(
+            conn, caller, row["case_number"], row["batch_id"], "control.release_asked", now, detail
+        )
+    return await get_control(policy, pool, caller, control_id)
+
+
+async def _locked_visible(conn: Connection, caller: Caller, control_id: int) -> Record:
+    row = await store.lock(conn, control_id)
+    if row is None or (caller.role == "officer" and row["team_id"] != caller.team_id):
+        raise NotFound("no such control")
+    return row
+
+
+async def _record(
+    conn: Connection,
+    caller: Caller,
+    case_number: str,
+    batch_id: uuid.UUID,
+    action: str,
+    now: datetime,
+    detail: dict[str, Any],
+) -> None:
+    """The step in the audit log and in the case's history."""
+    await store_audit.action(
+        conn,
+        action,
+        officer_id=caller.officer_id,
+        officer=caller.officer,
+        team=caller.team,
+        case_number=case_number,
+        batch_id=batch_id,
+        outcome=action.removeprefix("control."),
+        detail=detail,
+    )
+    history = {k: v for k, v in detail.items() if k != "control_id"} | {"by": caller.officer}
+    await store.case_event(
+        conn, case_number, now, action, batch_id=batch_id, control_id=detail["control_id"],
+        detail=history,
+    )  # fmt: skip
+
+
+def _team_of(caller: Caller) -> int | None:
+    return caller.team_id if caller.role == "officer" else None
+
+
+async def get_control(
+    policy: ControlPolicy, pool: Pool, caller: Caller, control_id: int
+) -> dict[str, Any]:
+    async with db.connection(pool) as conn:
+        row = await store.get(conn, control_id, _team_of(caller))
+        if row is None:
+            raise NotFound("no such control")
+        assets = await _assets(policy, conn, [row])
+    return control_json(row, assets.get(row["id"]))
+
+
+async def list_controls(
+    policy: ControlPolicy,
+    pool: Pool,
+    caller: Caller,
+    *,
+    case_number: str | None,
+    status: str | None,
+    expiring_within: int | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Newest first: an officer's team's, or (a commander) every team's."""
+    by = (
+        None
+        if expiring_within is None
+        else date.fromordinal(policy.today().toordinal() + expiring_within)
+    )
+    async with db.connection(pool) as conn:
+        rows = await store.page(
+            conn, team_id=_team_of(caller), case_number=case_number, status=status,
+            expiring_by=by, after=after, limit=limit + 1,
+        )  # fmt: skip
+        assets = await _assets(policy, conn, rows[:limit])
+    items = [control_json(r, assets.get(r["id"])) for r in rows[:limit]]
+    return items, (rows[limit - 1]["id"] if len(rows) > limit else None)
+
+
+async def _assets(policy: ControlPolicy, conn: Connection, rows: list[Record]) -> dict[int, str]:
+    """Each control's asset identifier, found again in its sealed record by its digest (a
+    purged record shows none)."""
+    sealed = await store.records(conn, [r["inquiry_id"] for r in rows])
+    found: dict[int, str] = {}
+    for r in rows:
+        data = sealed.get(r["inquiry_id"])
+        if data is None:
+            continue
+        record = policy.cipher.open_json(data, result_context(r["inquiry_id"]))
+        for identifier in asset_identifiers(r["agency"], record):
+            if store.asset_digest(policy.cipher, r["agency"], identifier) == r["asset_digest"]:
+                found[r["id"]] = identifier
+                break
+    return found
+
+
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def control_json(row: Record, asset: str | None) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "case_number": row["case_number"],
+        "team": row["team"],
+        "batch_id": str(row["batch_id"]),
+        "row": row["row"],
+        "agency": row["agency"],
+        "asset": asset,
+        "action": row["action"],
+        "amount": None if row["amount"] is None else str(row["amount"]),
+        "reason": row["reason"],
+        "term_days": row["term_days"],
+        "status": row["status"],
+        "sending": row["sending"],
+        "requested_by": row["requested_by_name"],
+        "requested_at": _time(row["requested_at"]),
+        "over_limit": row["over_limit"],
+        "decided_by": row["decided_by_name"],
+        "decided_at": _time(row["decided_at"]),
+        "decision_note": row["decision_note"],
+        "override_reason": row["override_reason"],
+        "receipt_no": row["receipt_no"],
+        "position": row["position"],
+        "effective_on": _day(row["effective_on"]),
+        "expires_on": _day(row["expires_on"]),
+        "refusal": row["refusal"],
+        "renewals": row["renewals"],
+        "released_at": _time(row["released_at"]),
+    }
