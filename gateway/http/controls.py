@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.accountability import closures, controls
 from gateway.accountability.cases import canonical_case_number
-from gateway.core.errors import NotFound
+from gateway.core.errors import NotFound, ValidationFailed
 from gateway.http import cursors
 from gateway.http.inputs import json_response, query_model, read_model
 from gateway.http.keys import CONTROL_SENDER, CONTROLS, POOL
@@ -37,7 +37,11 @@ def control_id(request: web.Request) -> int:
 
 
 def case_number(request: web.Request) -> str:
-    return canonical_case_number(request.match_info["case_number"])
+    """The ``{case_number}`` path segment; one that is not a case number names no case."""
+    try:
+        return canonical_case_number(request.match_info["case_number"])
+    except ValidationFailed as exc:
+        raise NotFound("no such case for your team") from exc
 
 
 def _wake(request: web.Request) -> None:

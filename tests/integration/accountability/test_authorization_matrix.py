@@ -43,6 +43,8 @@ def allow(**ok: int | str) -> dict[str, int | str]:
 
 PUBLIC: dict[str, int | str] = dict.fromkeys(CALLERS, 200)
 BATCH = "/v1/batches/{batch_id}"
+CONTROL = "/v1/controls/{control_id}"
+CASE_PATH = "/v1/cases/{case_number}"
 
 #: (method, route) -> caller -> status: the batch API, administration, command centre, ops
 OWN: dict[tuple[str, str], dict[str, int | str]] = {
@@ -81,6 +83,17 @@ OTHERS: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/v1/audit"): allow(auditor=200),
     ("GET", "/v1/audit/head"): allow(auditor=200),
     ("GET", "/v1/audit/verify"): allow(auditor=200),
+    # control actions and 终本 (tests/integration/controls): a control "1" does not exist
+    ("POST", "/v1/controls"): allow(officer=ADMITTED, other_team=ADMITTED, commander=ADMITTED),
+    ("GET", "/v1/controls"): allow(officer=200, other_team=200, commander=200),
+    ("GET", CONTROL): allow(officer=404, other_team=404, commander=404),
+    ("POST", CONTROL + "/approve"): allow(commander=404),
+    ("POST", CONTROL + "/reject"): allow(commander=404),
+    ("POST", CONTROL + "/renew"): allow(officer=404, other_team=404, commander=404),
+    ("POST", CONTROL + "/release"): allow(officer=404, other_team=404, commander=404),
+    ("POST", CASE_PATH + "/closure"): allow(officer=ADMITTED, other_team=404),
+    ("POST", CASE_PATH + "/reopen"): allow(officer=ADMITTED, other_team=404),
+    ("GET", CASE_PATH + "/history"): allow(officer=200, other_team=404, commander=200),
 }
 MATRIX = {**OWN, **OTHERS}
 #: further audit-log routes: the auditor's alone, whatever their parameters
@@ -136,7 +149,9 @@ class Fixtures:
             params["name"] = await self.officer()
         if "{token_id}" in path:
             params["token_id"] = await self.token_id()
-        for name in ("{seq}", "{id}", "{record_id}"):  # the audit routes' own, if any
+        if "{case_number}" in path:
+            params["case_number"] = CASE
+        for name in ("{seq}", "{id}", "{record_id}", "{control_id}"):
             if name in path:
                 params[name.strip("{}")] = "1"
         url = path.format(**params)
