@@ -23,6 +23,7 @@ from typing import Any
 
 from connectors.registry import AGENCIES, connector_classes
 from gateway.core.assets import ASSET_LISTS
+from gateway.store import controls as store_controls
 from gateway.store import stats
 from gateway.store.db import Connection, Record
 
@@ -178,3 +179,38 @@ async def gather(conn: Connection, since: datetime | None, until: datetime | Non
         figures = total if team is None else teams.setdefault(team, _empty())
         figures[agency] = AgencyCounts.of(agency, row)
     return Report(since, until, total, dict(sorted(teams.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class ControlFigures:
+    """Holds in effect now, by action; holds that took effect, renewals and releases in the
+    report's period (every team: holds are counted court-wide)."""
+
+    in_effect: dict[str, int]
+    took_effect: int
+    renewals: int
+    releases: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def sentence(self) -> str:
+        held = self.in_effect
+        return (
+            f"控制措施：在控查封{held.get('seal', 0)}项、扣押{held.get('seize', 0)}项、"
+            f"冻结{held.get('freeze', 0)}项；期内生效{self.took_effect}项，续行{self.renewals}次，"
+            f"解除{self.releases}次。"
+        )
+
+
+async def control_figures(
+    conn: Connection, since: datetime | None, until: datetime | None
+) -> ControlFigures:
+    held = await store_controls.in_effect_by_action(conn)
+    steps = await store_controls.steps_between(conn, since, until)
+    return ControlFigures(
+        in_effect={action: held.get(action, 0) for action in ("seal", "seize", "freeze")},
+        took_effect=steps.get("control.in_effect", 0),
+        renewals=steps.get("control.renewed", 0),
+        releases=steps.get("control.released", 0),
+    )

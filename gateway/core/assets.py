@@ -70,3 +70,34 @@ def asset_identifiers(agency: str, data: Any) -> list[str]:
         if isinstance(value, str) and value:
             seen.setdefault(value)
     return list(seen)
+
+
+def _described(agency: str, entries: list[dict[str, Any]]) -> str:
+    first = entries[0]
+    if agency == "realestate":
+        return f"{first.get('address', '')} {first.get('area_m2', '')}㎡ {first.get('use', '')}"
+    if agency == "vehicle":
+        return f"{first.get('vehicle_type', '')} {first.get('brand_model', '')}"
+    if agency == "forestry":
+        return (
+            f"{first.get('location', '')} {first.get('area_mu', '')}亩 {first.get('species', '')}"
+        )
+    paid = sum(float(e.get("amount") or 0) for e in entries)
+    return f"{first.get('bank', '')} 已发放 {paid:.2f} 元（{len(entries)} 笔）"
+
+
+def assets_described(agency: str, data: Any) -> list[tuple[str, str]]:
+    """(identifier, a few words) of each asset in a found record, for an officer choosing
+    what to hold: where a property lies, which vehicle, what a subsidy account received."""
+    record = as_object(data)
+    if record is None or agency not in ASSET_IDS:
+        return []
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for entry in as_list(record.get(ASSET_LISTS[agency])) or []:
+        item = as_object(entry) or {}
+        value = item.get(ASSET_IDS[agency])
+        if isinstance(value, str) and value:
+            grouped.setdefault(value, []).append(item)
+    return [
+        (identifier, _described(agency, entries).strip()) for identifier, entries in grouped.items()
+    ]

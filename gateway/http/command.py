@@ -164,6 +164,7 @@ async def statistics(request: web.Request) -> web.Response:
         teams = await stats.teams(conn, window)
         statuses = await stats.statuses(conn, window)
         kinds = await stats.alerts(conn, window)
+        holds = await report.control_figures(conn, since, until)
     agencies: dict[str, dict[str, Any]] = {}
     for agency in AGENCIES:
         counts = figures.total[agency].to_json()
@@ -196,5 +197,6 @@ async def statistics(request: web.Request) -> web.Response:
             for team, counts in figures.teams.items()
         ],
         "sentence": report.sentence(figures.total),
+        "controls": {**holds.to_json(), "sentence": holds.sentence()},
     }
     return json_response(Statistics.model_validate(body))

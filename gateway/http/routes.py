@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway.http import admin, agencies, audit, batches, command, controls, exports, ops, uploads
 from gateway.http.roles import Handler
+from gateway.http.web import controls as control_pages
 from gateway.http.web import dashboard, officer, signin, static
 
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
@@ -66,6 +67,15 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/batches/{batch_id}/cancel", officer.cancel),
     ("POST", "/batches/{batch_id}/rerun", officer.rerun),
     ("GET", "/batches/{batch_id}/results.xlsx", officer.download),
+    ("POST", "/batches/{batch_id}/controls", control_pages.ask_control),
+    ("GET", "/controls", control_pages.controls_page),
+    ("POST", "/controls/{control_id}/renew", control_pages.renew),
+    ("POST", "/controls/{control_id}/release", control_pages.release),
+    ("POST", "/cases/closure", control_pages.close_case),
+    ("GET", "/cases/{case_number}", control_pages.case_page),
+    ("POST", "/cases/{case_number}/reopen", control_pages.reopen_case),
+    ("POST", "/dashboard/controls/{control_id}/approve", control_pages.approve),
+    ("POST", "/dashboard/controls/{control_id}/reject", control_pages.reject),
     ("GET", "/static/{path:.+}", static.static_file),
 )
 

@@ -200,3 +200,28 @@ async def case_event(
 
 async def case_events(conn: Connection, case_number: str) -> list[Record]:
     return await _run.fetch(conn, "case_events_list", case_number)
+
+
+async def batch_assets(
+    conn: Connection, batch_id: uuid.UUID, agencies: list[str], limit: int
+) -> list[Record]:
+    return await _run.fetch(conn, "control_batch_assets", batch_id, agencies, limit)
+
+
+async def batch_controls(conn: Connection, batch_id: uuid.UUID) -> list[Record]:
+    return await _run.fetch(conn, "control_batch_controls", batch_id)
+
+
+async def pending_list(conn: Connection, limit: int) -> list[Record]:
+    return await _run.fetch(conn, "controls_pending_list", limit)
+
+
+async def expiring_list(conn: Connection, last_day: date, limit: int) -> list[Record]:
+    return await _run.fetch(conn, "controls_expiring_list", last_day, limit)
+
+
+async def steps_between(
+    conn: Connection, since: datetime | None, until: datetime | None
+) -> dict[str, int]:
+    rows = await _run.fetch(conn, "control_steps_between", since, until)
+    return {r["kind"]: r["steps"] for r in rows}

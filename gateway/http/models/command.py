@@ -121,6 +121,16 @@ class TeamReport(BaseModel):
     sentence: str = Field(description="the team's figures in the court's words")
 
 
+class ControlFigures(BaseModel):
+    in_effect: dict[Literal["seal", "seize", "freeze"], int] = Field(
+        description="holds in effect now, by action (court-wide)"
+    )
+    took_effect: int = Field(ge=0, description="holds that took effect in the period")
+    renewals: int = Field(ge=0, description="renewals (续行) that took effect in the period")
+    releases: int = Field(ge=0, description="holds released (解除) in the period")
+    sentence: str = Field(description="the same in the court's words")
+
+
 class Statistics(BaseModel):
     since: datetime | None
     until: datetime | None
@@ -131,6 +141,7 @@ class Statistics(BaseModel):
     by_team: list[TeamReport] = Field(
         description="the report's figures per team with batches in the window, by name"
     )
+    controls: ControlFigures
     sentence: str = Field(
         description="the report in the court's words (Chinese), e.g. 户政信息查询198批次，"
         "查询458人电子头像信息和426人身份信息；不动产信息查询185批次，查询2059人不动产情况；……"

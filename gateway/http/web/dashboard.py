@@ -1,7 +1,8 @@
 """The command centre's wall page (``/dashboard``, commander): inquiries completed per minute
 per agency over the last hour, each agency's queue, waiting, late and overdue inquiries, error
 rate, median latency and breaker, the batches under way with their progress, the batches held
-for approval (approve or reject from the page) and the latest risk alerts.
+for approval (approve or reject from the page), the controls awaiting approval (decided from
+the page too), the holds in effect and those expiring, and the latest alerts.
 
 The page is rendered whole on the server; then ``/dashboard/events`` (server-sent events)
 sends a fresh snapshot every few seconds, and the browser's EventSource reconnects by itself
@@ -23,12 +24,12 @@ from aiohttp_sse import sse_response
 
 from connectors.registry import AGENCIES
 from gateway.accountability import batches as views
-from gateway.accountability import sessions
+from gateway.accountability import control_views, sessions
 from gateway.core.errors import DatabaseError
 from gateway.core.jsonvalues import as_object
 from gateway.http.agencies import agency_health
 from gateway.http.command import decide_batch
-from gateway.http.keys import POLICY, POOL, SETTINGS
+from gateway.http.keys import CONTROLS, POLICY, POOL, SETTINGS
 from gateway.http.web.pages import SECURITY_HEADERS, SESSION_COOKIE, page, render, see_other
 from gateway.store import dashboard as store
 from gateway.store import db
@@ -61,6 +62,7 @@ async def snapshot(app: web.Application) -> dict[str, Any]:
         ]
         progress = await store.batches_progress(conn, [row["id"] for row in open_rows])
         overdue = await store.overdue_per_agency(conn, now - timedelta(days=1))
+        holds = await control_views.wall(app[CONTROLS], conn)
         alert_rows = await store_rules.list_alerts(
             conn,
             kind=None,
@@ -107,6 +109,7 @@ async def snapshot(app: web.Application) -> dict[str, Any]:
         ],
         "throughput": {"minutes": axis, "series": series},
         "batches": [_batch(row, by_batch.get(row["id"], {})) for row in open_rows],
+        "controls": holds,
         "alerts": [
             {
                 "at": row["at"].astimezone(zone).isoformat(),

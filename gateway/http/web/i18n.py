@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from gateway.http.web.control_words import CONTROL_WORDS
+
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
 
-MESSAGES: Mapping[str, Mapping[str, str]] = {
+_PAGES: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "title": "执行查控联动网关",
         "team_batches": "本组批次",
@@ -202,6 +204,11 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "language": "中文",
         "decided": "Done.",
     },
+}
+
+
+MESSAGES: Mapping[str, Mapping[str, str]] = {
+    language: {**_PAGES[language], **CONTROL_WORDS[language]} for language in LANGUAGES
 }
 
 

@@ -17,12 +17,12 @@ from aiohttp import web
 from connectors.household import ITEMS as HOUSEHOLD_ITEMS
 from connectors.registry import AGENCIES
 from gateway.accountability import batches as views
-from gateway.accountability import sessions
+from gateway.accountability import control_views, sessions
 from gateway.http import batches as api
 from gateway.http import uploads
 from gateway.http.exports import results_spreadsheet
 from gateway.http.inputs import batch_id
-from gateway.http.keys import POOL
+from gateway.http.keys import CONTROLS, POOL
 from gateway.http.web.pages import page, render
 
 #: batches listed on the team's page (newest first)
@@ -41,8 +41,13 @@ async def batches_page(request: web.Request, session: sessions.Session) -> web.S
 
 @page("officer")
 async def batch_page(request: web.Request, session: sessions.Session) -> web.StreamResponse:
-    batch = await views.get_batch(request.app[POOL], session.caller, batch_id(request))
-    return render(request, "batch.html", {"batch": batch, "totals": _totals(batch)})
+    target = batch_id(request)
+    batch = await views.get_batch(request.app[POOL], session.caller, target)
+    assets = await control_views.batch_assets(
+        request.app[CONTROLS], request.app[POOL], session.caller, target
+    )
+    context = {"batch": batch, "totals": _totals(batch), "assets": assets}
+    return render(request, "batch.html", context)
 
 
 def _totals(batch: dict[str, Any]) -> dict[str, int]:

@@ -166,3 +166,42 @@ VALUES ($1, $2, $3, $4, $5, $6);
 -- name: case_events_list
 SELECT id, at, kind, batch_id, control_id, detail FROM case_events
 WHERE case_number = $1 ORDER BY at, id;
+
+-- name: control_batch_assets
+-- Found asset records of batch $1 (agencies $2), with the subjects' sealed names, row order,
+-- at most $3.
+SELECT r.inquiry_id, r.row, r.agency, r.data, s.name
+FROM results r JOIN subjects s ON s.batch_id = r.batch_id AND s.row = r.row
+WHERE r.batch_id = $1 AND r.status = 'found' AND r.data IS NOT NULL
+  AND r.agency = ANY($2::text[])
+ORDER BY r.row, r.agency
+LIMIT $3;
+
+-- name: control_batch_controls
+-- The controls asked on batch $1's results, newest last.
+SELECT id, row, agency, asset_digest, action, status, expires_on FROM controls
+WHERE batch_id = $1 ORDER BY id;
+
+-- name: controls_pending_list
+-- Controls awaiting a commander, oldest first (no personal data: case, team, agency, kind).
+SELECT c.id, c.case_number, c.agency, c.action, c.amount, c.term_days, c.over_limit,
+       c.requested_at, t.name AS team, o.name AS officer
+FROM controls c JOIN teams t ON t.id = c.team_id JOIN officers o ON o.id = c.requested_by
+WHERE c.status = 'pending_approval'
+ORDER BY c.requested_at, c.id
+LIMIT $1;
+
+-- name: controls_expiring_list
+-- Holds in effect whose last day is on or before $1, soonest first.
+SELECT c.id, c.case_number, c.agency, c.action, c.expires_on, c.receipt_no, t.name AS team
+FROM controls c JOIN teams t ON t.id = c.team_id
+WHERE c.status = 'in_effect' AND c.expires_on <= $1
+ORDER BY c.expires_on, c.id
+LIMIT $2;
+
+-- name: control_steps_between
+-- Renewals and releases recorded in [$1, $2) (NULL: unbounded), by step.
+SELECT kind, count(*)::bigint AS steps FROM case_events
+WHERE kind IN ('control.renewed', 'control.released', 'control.in_effect')
+  AND ($1::timestamptz IS NULL OR at >= $1) AND ($2::timestamptz IS NULL OR at < $2)
+GROUP BY kind;

@@ -74,6 +74,38 @@
     ])) : [el("tr", { class: "none" }, [el("td", { colspan: "5" }, [words.none])])]));
   }
 
+  function controlForm(c, decision) {
+    const fields = [el("input", { type: "hidden", name: "csrf_token", value: csrf })];
+    if (decision === "approve" && c.over_limit) {
+      fields.push(el("input", { name: "override_reason", required: "", placeholder: words.override_reason }));
+    }
+    fields.push(el("button", { class: decision }, [words[decision]]));
+    return el("form", { method: "post", action: "/dashboard/controls/" + c.id + "/" + decision, class: "inline" }, fields);
+  }
+
+  function none() { return [el("li", { class: "none" }, [words.none])]; }
+
+  // Forms being filled in are left alone: a refresh would wipe an override reason half typed.
+  function controls(data) {
+    const pending = document.getElementById("controls-pending");
+    if (!pending.contains(document.activeElement)) {
+      pending.replaceChildren(...(data.pending.length ? data.pending.map((c) => el("li", { "data-control": String(c.id) }, [
+        el("span", { class: "case" }, [c.case_number]), " ",
+        el("span", {}, [c.team + " · " + c.officer + " · " + words[c.agency] + " " + words["action_" + c.action] +
+          (c.amount ? " " + c.amount + " " + words.yuan : "")]), " ",
+        c.over_limit ? el("b", { class: "warn" }, [words.over_limit]) : "", " ",
+        controlForm(c, "approve"), " ", controlForm(c, "reject"),
+      ])) : none()));
+    }
+    document.getElementById("controls-expiring").replaceChildren(...(data.expiring.length ? data.expiring.map((c) => el("li", { "data-control": String(c.id) }, [
+      el("span", { class: "case" }, [c.case_number]),
+      " " + c.team + " · " + words[c.agency] + " " + words["action_" + c.action] + " · " + words.expires_on + " " +
+        c.expires_on + "（" + c.days_left + " " + words.days + "）",
+    ])) : none()));
+    document.getElementById("in-effect").textContent = words.in_effect_now + " " +
+      ["seal", "seize", "freeze"].map((a) => words["action_" + a] + " " + data.in_effect[a]).join(" ");
+  }
+
   function alerts(list) {
     const box = document.getElementById("alerts");
     box.replaceChildren(...(list.length ? list.map((a) => el("li", {}, [
@@ -86,6 +118,7 @@
     drawChart(data.throughput);
     agencyRows(data.agencies);
     batches(data.batches);
+    controls(data.controls);
     alerts(data.alerts);
     document.getElementById("updated").textContent = data.at.slice(11, 19);
   }
