@@ -25,13 +25,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from pydantic import BaseModel
 
 from gateway.http.models.batches import Batch, BatchPage, BatchSummary, Rerun
 from gateway.http.models.common import ErrorBody, Problem
+from gateway.http.models.controls import CaseHistory, Control, ControlPage
 from gateway.http.models.fields import MAX_PAGE
 
 M = TypeVar("M", bound=BaseModel)
@@ -189,6 +190,29 @@ class GatewayClient:
         async with self._request("GET", path, params=params, read_seconds=FILE_SECONDS) as r:
             yield Download(r.content_type, r.content.iter_chunked(256 * 1024))
 
+    # -- control actions and 终本
+
+    async def ask_control(self, body: Mapping[str, Any]) -> Control:
+        return await self._json("POST", "/v1/controls", Control, json=body)
+
+    async def control(self, control_id: int, step: str | None = None, **body: Any) -> Control:
+        """``GET /v1/controls/{id}``, or with ``step``, ``POST .../{step}`` (approve, reject,
+        renew, release) with ``body``."""
+        path = f"/v1/controls/{control_id}"
+        if step is None:
+            return await self._json("GET", path, Control)
+        return await self._json("POST", f"{path}/{step}", Control, json=body or None)
+
+    async def controls(self, params: Mapping[str, str]) -> ControlPage:
+        return await self._json("GET", "/v1/controls", ControlPage, params=params)
+
+    async def case(self, case_number: str, step: str | None = None, **body: Any) -> CaseHistory:
+        """``GET /v1/cases/{case}/history``, or ``POST .../{step}`` (closure, reopen)."""
+        path = f"/v1/cases/{quote(case_number, safe='')}"
+        if step is None:
+            return await self._json("GET", f"{path}/history", CaseHistory)
+        return await self._json("POST", f"{path}/{step}", CaseHistory, json=body or None)
+
     # -- the one place requests are made
 
     @asynccontextmanager
@@ -255,8 +279,9 @@ class GatewayClient:
         model: type[M],
         *,
         params: Mapping[str, str] | None = None,
+        json: Any = None,
     ) -> M:
-        async with self._request(method, path, params=params) as response:
+        async with self._request(method, path, params=params, json=json) as response:
             return model.model_validate(await response.json())
 
     async def _submission(

@@ -1,6 +1,6 @@
 """``gateway``: serve, migrate, issue tokens, run the demo, and the commands of the modules in
 ``COMMAND_MODULES`` (keys, audit, teams, cases, token revoke/list, report; and an officer's
-submit, status, batches, cancel, rerun, results through the HTTP API)."""
+submit, status, batches, cancel, rerun, results, controls and 终本 through the HTTP API)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ COMMAND_MODULES = {
     "report": "report",
     "purge": "retention",
     **dict.fromkeys(("submit", "status", "batches", "cancel", "rerun", "results"), "officer"),
+    **dict.fromkeys(("controls", "control", "closure", "reopen", "history"), "controls"),
 }
 
 

@@ -51,7 +51,7 @@ UPLOADS = {
 
 def add_commands(commands: Any) -> None:
     gateway = argparse.ArgumentParser(add_help=False)
-    gateway.add_argument("--url", type=_url, help="the gateway (default GATEWAY_URL)")
+    gateway.add_argument("--url", type=url_arg, help="the gateway (default GATEWAY_URL)")
     gateway.add_argument(
         "--token",
         help="the officer's token (default GATEWAY_TOKEN; a flag is visible in the process list)",
@@ -86,21 +86,21 @@ def add_commands(commands: Any) -> None:
     submit.set_defaults(run=run_submit)
 
     status = commands.add_parser("status", parents=[gateway], help="a batch's status per agency")
-    status.add_argument("batch_id", type=_batch_id, metavar="ID")
+    status.add_argument("batch_id", type=batch_id_arg, metavar="ID")
     status.set_defaults(run=run_status)
 
     listing = commands.add_parser("batches", parents=[gateway], help="the team's batches")
-    listing.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
+    listing.add_argument("--limit", type=positive_arg, default=20, help="how many (default 20)")
     listing.set_defaults(run=run_batches)
 
     cancel = commands.add_parser("cancel", parents=[gateway], help="stop a batch")
-    cancel.add_argument("batch_id", type=_batch_id, metavar="ID")
+    cancel.add_argument("batch_id", type=batch_id_arg, metavar="ID")
     cancel.set_defaults(run=run_cancel)
 
     rerun = commands.add_parser(
         "rerun", parents=[gateway], help="ask again what failed for want of an answer"
     )
-    rerun.add_argument("batch_id", type=_batch_id, metavar="ID")
+    rerun.add_argument("batch_id", type=batch_id_arg, metavar="ID")
     rerun.add_argument(
         "--failed",
         action="store_true",
@@ -112,7 +112,7 @@ def add_commands(commands: Any) -> None:
     results = commands.add_parser(
         "results", parents=[gateway], help="download a batch's results (.xlsx, .csv, .jsonl, .zip)"
     )
-    results.add_argument("batch_id", type=_batch_id, metavar="ID")
+    results.add_argument("batch_id", type=batch_id_arg, metavar="ID")
     results.add_argument(
         "-o",
         "--output",
@@ -123,21 +123,21 @@ def add_commands(commands: Any) -> None:
     results.set_defaults(run=run_results)
 
 
-def _url(value: str) -> str:
+def url_arg(value: str) -> str:
     try:
         return http_url(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _batch_id(value: str) -> uuid.UUID:
+def batch_id_arg(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
         raise argparse.ArgumentTypeError("is not a batch id (a UUID)") from None
 
 
-def _positive(value: str) -> int:
+def positive_arg(value: str) -> int:
     if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 100_000:
         raise argparse.ArgumentTypeError("must be a whole number from 1 to 100000")
     return int(value)
@@ -148,7 +148,7 @@ def _list(value: str | None) -> list[str] | None:
 
 
 @asynccontextmanager
-async def _client(settings: Settings, args: argparse.Namespace) -> AsyncGenerator[GatewayClient]:
+async def api_client(settings: Settings, args: argparse.Namespace) -> AsyncGenerator[GatewayClient]:
     token = args.token if args.token is not None else settings.token
     async with aiohttp.ClientSession() as session:
         yield GatewayClient(session, args.url or settings.url, token)
@@ -189,7 +189,7 @@ async def run_submit(settings: Settings, args: argparse.Namespace) -> int:
         "requery_reason": args.requery_reason,
     }
     key = args.idempotency_key or new_idempotency_key()
-    async with _client(settings, args) as client:
+    async with api_client(settings, args) as client:
         try:
             if subjects is not None:
                 body = {name: value for name, value in fields.items() if value is not None}
@@ -233,7 +233,7 @@ def _accepted(submitted: Submitted) -> None:
 
 
 async def run_status(settings: Settings, args: argparse.Namespace) -> int:
-    async with _client(settings, args) as client:
+    async with api_client(settings, args) as client:
         try:
             batch = await client.batch(args.batch_id)
         except GatewayClientError as exc:
@@ -244,7 +244,7 @@ async def run_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_batches(settings: Settings, args: argparse.Namespace) -> int:
-    async with _client(settings, args) as client:
+    async with api_client(settings, args) as client:
         try:
             batches = await client.batches(args.limit)
         except GatewayClientError as exc:
@@ -257,7 +257,7 @@ async def run_batches(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_cancel(settings: Settings, args: argparse.Namespace) -> int:
-    async with _client(settings, args) as client:
+    async with api_client(settings, args) as client:
         try:
             batch = await client.cancel(args.batch_id)
         except GatewayClientError as exc:
@@ -268,7 +268,7 @@ async def run_cancel(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_rerun(settings: Settings, args: argparse.Namespace) -> int:
-    async with _client(settings, args) as client:
+    async with api_client(settings, args) as client:
         try:
             rerun = await client.rerun(args.batch_id)
         except GatewayClientError as exc:
@@ -292,7 +292,7 @@ async def run_results(settings: Settings, args: argparse.Namespace) -> int:
     if fmt is None:
         print(f"gateway results: {target} must be .xlsx, .csv, .jsonl or .zip", file=sys.stderr)
         return 2
-    async with _client(settings, args) as client:
+    async with api_client(settings, args) as client:
         try:
             size = await output.download_results(client, args.batch_id, fmt, target)
         except GatewayClientError as exc:

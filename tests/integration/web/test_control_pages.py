@@ -86,7 +86,9 @@ async def test_from_a_found_property_to_a_seal_in_effect_and_its_renewal(
     await officer.page.fill('#closure input[name="case_number"]', CASE)
     await officer.page.locator("#closure button").click()
     await officer.page.wait_for_url(f"{officer.base}/cases/{quote(CASE, safe='')}")
-    assert (await officer.page.text_content("#next-due") or "") == "2029-11-01"  # six months after today, 1 May 2029
+    assert (
+        await officer.page.text_content("#next-due") or ""
+    ) == "2029-11-01"  # six months after today, 1 May 2029
     kinds = await officer.page.locator("#history tr[data-kind]").evaluate_all(
         "rows => rows.map(r => r.dataset.kind)"
     )
