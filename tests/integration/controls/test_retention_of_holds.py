@@ -1,0 +1,70 @@
+"""The retention purge leaves alone what a hold or a 终本 schedule still needs: a batch whose
+result carries a hold in force, and the batches of a case on its re-query schedule. Once the
+hold is released, or the case reopened, they go like any other."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.accountability import retention
+from gateway.http.keys import CONTROL_SENDER
+from tests.conftest import CASE, Gateway
+from tests.integration.accountability.helpers import GatewayFactory, auth
+from tests.integration.controls.helpers import (
+    act,
+    ask,
+    assets_of,
+    debtor_with_assets,
+    file_case,
+    first_of_june,
+    found_batch,
+)
+
+DAYS = 180
+
+
+async def purged(gateway: Gateway, batch_id: str) -> list[str]:
+    """Make the batch older than the retention period, purge; the batches purged."""
+    await gateway.pool.execute(
+        "UPDATE batches SET finished_at = now() - make_interval(days => $2) WHERE id = $1",
+        uuid.UUID(batch_id), DAYS + 5,
+    )  # fmt: skip
+    settings = gateway.settings.replace(retention_days=DAYS)
+    report = await retention.purge(gateway.pool, settings, datetime.now(UTC), "test")
+    return [str(b.id) for b in report.batches]
+
+
+async def test_a_batch_with_a_hold_in_force_is_kept_until_release(
+    gateway_factory: GatewayFactory, mocks: Any
+) -> None:
+    gateway = await gateway_factory(clock=first_of_june(), retention_days=100 * DAYS)
+    await file_case(gateway)
+    debtor = debtor_with_assets(mocks, ("forestry",))
+    batch_id = await found_batch(gateway, debtor, ("forestry",))
+    asset = assets_of(mocks, "forestry", debtor[1])[0]
+    asked = await (await ask(gateway, batch_id, "forestry", asset, "seal")).json()
+    await act(gateway, asked["id"], "approve")
+    sender = gateway.client.app[CONTROL_SENDER]
+    await asyncio.wait_for(sender.wait_answered(asked["id"]), 30)
+    assert await purged(gateway, batch_id) == []
+    await act(gateway, asked["id"], "release", role="officer", team="team-a")
+    await asyncio.wait_for(sender.wait_answered(asked["id"], 2), 30)
+    assert await purged(gateway, batch_id) == [batch_id]
+
+
+async def test_a_closed_cases_batches_are_kept_until_it_is_reopened(
+    gateway_factory: GatewayFactory, mocks: Any
+) -> None:
+    gateway = await gateway_factory(clock=first_of_june(), retention_days=100 * DAYS)
+    await file_case(gateway)
+    batch_id = await found_batch(gateway, debtor_with_assets(mocks), ("household",))
+    headers = await auth(gateway, "officer", "team-a")
+    closed = await gateway.client.post(f"/v1/cases/{CASE}/closure", headers=headers)
+    assert closed.status == 200, await closed.text()
+    assert await purged(gateway, batch_id) == []
+    reopened = await gateway.client.post(f"/v1/cases/{CASE}/reopen", headers=headers)
+    assert reopened.status == 200, await reopened.text()
+    assert await purged(gateway, batch_id) == [batch_id]
