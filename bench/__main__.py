@@ -28,6 +28,7 @@ SCENARIOS = {
     "makespan": "bench.makespan",
     "chaos": "bench.chaos",
     "growth": "bench.growth",
+    "controls": "bench.controls",
 }
 
 

@@ -110,6 +110,12 @@ async def request_control(
             raise NotFound("no such result")
         if src["purged_at"] is not None:
             raise Gone("the result's record was purged after the retention period")
+        if not src["filed"] or src["case_team_id"] != src["team_id"]:
+            # With GATEWAY_REQUIRE_FILED_CASE off a batch may name an unregistered case; a
+            # hold is a court order on a filed case, handled by its team.
+            raise Conflict(
+                "the batch's case is not registered for your team; holds are on filed cases"
+            )
         record = policy.cipher.open_json(src["data"], result_context(src["inquiry_id"]))
         if req.asset not in asset_identifiers(req.agency, record):
             raise _problem("asset", "is not among the assets this result found")

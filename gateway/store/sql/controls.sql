@@ -6,7 +6,7 @@
 -- subject (sealed).
 SELECT r.inquiry_id, r.status, r.data, b.team_id, b.case_number, b.purged_at, b.officer_id,
        s.kind, s.name, s.id_number, s.subject_digest,
-       c.amount_to_enforce
+       c.case_number IS NOT NULL AS filed, c.team_id AS case_team_id, c.amount_to_enforce
 FROM results r
 JOIN batches b ON b.id = r.batch_id
 JOIN subjects s ON s.batch_id = r.batch_id AND s.row = r.row

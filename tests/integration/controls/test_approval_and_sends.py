@@ -183,3 +183,18 @@ async def test_reminders_come_at_the_windows_edge_once(
     assert alert["detail"]["control_id"] == asked["id"]
     assert alert["detail"]["days_left"] == 30
     assert alert["team"] == "team-a"
+
+
+async def test_no_hold_on_a_case_not_filed_for_the_team(
+    gateway_factory: GatewayFactory, mocks: Any
+) -> None:
+    # The suites' gateway lets batches name cases not registered (GATEWAY_REQUIRE_FILED_CASE
+    # off); a hold is a court order on a filed case.
+    gateway = await gateway_factory(clock=first_of_june())
+    debtor = debtor_with_assets(mocks, ("vehicle",))
+    batch_id = await found_batch(gateway, debtor, ("vehicle",))
+    plate = assets_of(mocks, "vehicle", debtor[1])[0]
+    response = await ask(gateway, batch_id, "vehicle", plate, "seal")
+    assert response.status == 409, await response.text()
+    async with gateway.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM controls") == 0
