@@ -24,6 +24,7 @@ from gateway.accountability.admin import Actor
 from gateway.accountability.auth import create_token
 from gateway.accountability.cases import CaseEntry, register
 from gateway.cli.runner import serving, wait_for_stop
+from gateway.core.assets import asset_identifiers
 from gateway.core.settings import Settings
 from gateway.http.app import make_app
 from gateway.http.keys import DISPATCHER, POOL
@@ -64,6 +65,16 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                 console.print(f"submitted batch {batch_id}: {args.subjects} debtors x 6 agencies")
                 await _show_progress(console, base, token, batch_id)
                 _summary(console, app, await _get(base, token, f"/v1/batches/{batch_id}"))
+                held = await _ask_seal(base, token, batch_id)
+                if held is not None:
+                    console.print(
+                        f"asked a seal (查封) on {held['agency']} asset of row {held['row']}: "
+                        f"control {held['id']}, awaiting a commander's approval on the wall",
+                        soft_wrap=True,
+                    )
+                console.print(
+                    f"holds:    {base}/batches/{batch_id} (demo-officer), {base}/controls"
+                )
                 console.print(f"\nresults:  {base}/v1/batches/{batch_id}/results", soft_wrap=True)
                 console.print(f"API:      {base}/openapi.json", soft_wrap=True)
                 console.print(f"metrics:  {base}/metrics", soft_wrap=True)
@@ -98,6 +109,27 @@ async def _submit(base: str, token: str, count: int, household_items: list[str])
         if response.status != 202:
             raise RuntimeError(f"demo batch refused: {payload}")
         return str(payload["id"])
+
+
+async def _ask_seal(base: str, token: str, batch_id: str) -> dict[str, Any] | None:
+    """An officer's next step: a seal on the first property the batch found (it then waits
+    for a commander on the wall)."""
+    page = await _get(base, token, f"/v1/batches/{batch_id}/results?limit=500")
+    for item in page["items"]:
+        found = asset_identifiers(item["agency"], item["data"]) if item["data"] else []
+        if item["agency"] == "realestate" and found:
+            body = {
+                "batch_id": batch_id, "row": item["subject"]["row"], "agency": "realestate",
+                "asset": found[0], "action": "seal", "reason": "被执行人未履行生效判决，查封其房产",
+            }  # fmt: skip
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    f"{base}/v1/controls", json=body, headers={"Authorization": f"Bearer {token}"}
+                ) as response,
+            ):
+                return await response.json() if response.status == 201 else None
+    return None
 
 
 async def _get(base: str, token: str, path: str) -> dict[str, Any]:
