@@ -4,6 +4,8 @@ tests, one round at a time, with an injected clock):
 1. holds whose last day has passed are expired (the agency lets them lapse the same day);
 2. holds in effect whose last day is within GATEWAY_EXPIRY_WINDOW_DAYS raise a
    ``control_expiring`` alert for their team, once per expiry date (a renewal moves it);
+   holds waiting in line (轮候) are asked about once a day: one takes effect when the court
+   before it releases;
 3. 终本 cases due for a re-query get their batch (``closures``);
 4. finished re-query batches are compared with what the case knew: ``new_assets``.
 
@@ -68,6 +70,7 @@ class ControlCalendar:
     async def round(self) -> dict[str, int]:
         """One pass of every step; how much each did."""
         done = {"expired": await self.expire(), "reminded": await self.remind()}
+        done["lines_checked"] = await self.check_lines()
         done["requeried"] = await self.requery()
         done["compared"] = await self.compare()
         if any(done.values()):
@@ -107,6 +110,14 @@ class ControlCalendar:
             policy.metrics.alerts.labels(CONTROL_EXPIRING).inc()
             policy.metrics.control_steps.labels(r["action"], "reminded").inc()
         return len(rows)
+
+    async def check_lines(self) -> int:
+        """Once a day, ask the agency how each hold waiting in line stands (the court before
+        may have released); the replicas' senders ask (``control_sender``)."""
+        policy = self._policy
+        async with db.connection(self._pool) as conn:
+            asked = await store_controls.lines_to_check(conn, policy.today(), policy.clock())
+        return len(asked)
 
     async def requery(self) -> int:
         policy = self._policy

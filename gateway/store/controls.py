@@ -147,6 +147,21 @@ async def answered(conn: Connection, control_id: int, answer: Answer, now: datet
     return row
 
 
+async def lines_to_check(conn: Connection, today: date, now: datetime) -> list[int]:
+    """Ask today about every hold waiting in line; the controls asked about."""
+    return [r["control_id"] for r in await _run.fetch(conn, "control_lines_to_check", today, now)]
+
+
+async def line_moved(
+    conn: Connection, control_id: int, answer: Answer, now: datetime
+) -> Record | None:
+    """The hold as the agency says it stands now, if it still waits and that changed."""
+    return await _run.fetchrow(
+        conn, "control_line_moved", control_id, answer.status, answer.position,
+        answer.effective_on, answer.expires_on, now,
+    )  # fmt: skip
+
+
 async def page(
     conn: Connection,
     *,

@@ -64,10 +64,17 @@ class ControlSender:
         self._woken = asyncio.Event()
         #: answers this sender recorded, per control (what ``wait_answered`` waits on)
         self.answered: Counter[int] = Counter()
+        #: sends this sender finished (marked done), whatever they changed
+        self.sent = 0
         self._recorded = asyncio.Condition()
 
     def wake(self) -> None:
         self._woken.set()
+
+    async def wait_sent(self, count: int = 1) -> None:
+        """Until this sender has finished ``count`` sends (answers recorded or not)."""
+        async with self._recorded:
+            await self._recorded.wait_for(lambda: self.sent >= count)
 
     async def wait_answered(self, control_id: int, count: int = 1) -> None:
         """Until this sender has recorded ``count`` answers about the control."""
@@ -106,7 +113,10 @@ class ControlSender:
         except PermanentAgencyError as exc:
             code = exc.code if isinstance(exc, ControlRefused) else "rejected"
             self._metrics.control_sends.labels(agency, "refused").inc()
-            await self._record(claim, ctx, _refusal(claim["operation"], ctx, code, exc.reason))
+            if claim["operation"] == "status":  # a question not answered: the hold stands
+                await self._record(claim, ctx, None)
+            else:
+                await self._record(claim, ctx, _refusal(claim["operation"], ctx, code, exc.reason))
             return
         except TransientAgencyError as exc:
             self._metrics.control_sends.labels(agency, "retry").inc()
@@ -134,6 +144,8 @@ class ControlSender:
             )
         if operation == "release":
             return await client.release(ctx["receipt_no"], key, claim["order_date"], requester)
+        if operation == "status":
+            return await client.status(ctx["receipt_no"], requester, claim["order_date"])
         order = HoldOrder(
             idempotency_key=key,
             court=self._settings.court_name,
@@ -162,12 +174,32 @@ class ControlSender:
                 return identifier
         raise LookupError("the control's asset is no longer in its record")
 
-    async def _record(self, claim: Record, ctx: Record, answer: store.Answer) -> None:
+    async def _record(self, claim: Record, ctx: Record, answer: store.Answer | None) -> None:
+        """The answer recorded with its audit record and history, once; ``None`` (or a
+        question whose answer changes nothing): the send is only marked done."""
         now = self._clock()
+        try:
+            await self._record_once(claim, ctx, answer, now)
+        finally:
+            async with self._recorded:
+                self.sent += 1
+                self._recorded.notify_all()
+
+    async def _record_once(
+        self, claim: Record, ctx: Record, answer: store.Answer | None, now: datetime
+    ) -> None:
         async with db.transaction_on(self._pool) as conn:
             if not await store.send_done(conn, claim["id"], self._settings.worker_id, now):
                 return  # the lease went to another replica, which records the answer
-            row = await store.answered(conn, ctx["id"], answer, now)
+            if answer is None:
+                return
+            if claim["operation"] == "status":
+                moved = await store.line_moved(conn, ctx["id"], answer, now)
+                if moved is None:
+                    return  # still in the same place (or no longer waiting)
+                row = moved
+            else:
+                row = await store.answered(conn, ctx["id"], answer, now)
             step = _step(claim["operation"], answer)
             detail: dict[str, Any] = {
                 "control_id": ctx["id"],

@@ -39,7 +39,8 @@ RETURNING id;
 -- One control with the names around it; $2 the caller's team (NULL: any).
 SELECT c.*, t.name AS team, o.name AS requested_by_name, d.name AS decided_by_name,
        (SELECT s.operation FROM control_sends s
-        WHERE s.control_id = c.id AND s.state = 'pending') AS sending
+        WHERE s.control_id = c.id AND s.state = 'pending' AND s.operation <> 'status')
+           AS sending
 FROM controls c
 JOIN teams t ON t.id = c.team_id
 JOIN officers o ON o.id = c.requested_by
@@ -61,8 +62,30 @@ WHERE id = $1;
 INSERT INTO control_sends (control_id, operation, idempotency_key, term_days, order_date,
                            officer_id, not_before, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-ON CONFLICT (control_id) WHERE state = 'pending' DO NOTHING
+ON CONFLICT (control_id) WHERE state = 'pending' AND operation <> 'status' DO NOTHING
 RETURNING id;
+
+-- name: control_lines_to_check
+-- A question for each hold waiting in line not asked about on $1 (once a day): has the court
+-- before it released? $2 now.
+INSERT INTO control_sends (control_id, operation, idempotency_key, order_date, officer_id,
+                           not_before, created_at)
+SELECT c.id, 'status', gen_random_uuid(), $1, c.requested_by, $2, $2
+FROM controls c
+WHERE c.status = 'queued_behind'
+  AND NOT EXISTS (SELECT 1 FROM control_sends s WHERE s.control_id = c.id
+                  AND s.operation = 'status' AND (s.state = 'pending' OR s.order_date >= $1))
+ON CONFLICT DO NOTHING
+RETURNING control_id;
+
+-- name: control_line_moved
+-- A hold waiting in line, as the agency now says it stands (only while it is still waiting:
+-- a release recorded meanwhile stands). $2 status, $3 position, $4 effective, $5 expires, $6 now
+UPDATE controls SET status = $2, position = $3, effective_on = $4, expires_on = $5,
+       updated_at = $6
+WHERE id = $1 AND status = 'queued_behind'
+  AND (status, position) IS DISTINCT FROM ($2, $3)
+RETURNING *, (SELECT name FROM teams WHERE id = team_id) AS team;
 
 -- name: control_sends_claim
 -- Up to $4 sends due at $2, leased to $1 until $3 (a lease lapsed by a dead replica is taken
@@ -81,7 +104,7 @@ RETURNING s.id, s.control_id, s.operation, s.idempotency_key, s.term_days, s.ord
 -- name: control_send_context
 -- What a send needs: the control, its asset's record and subject (sealed), the officer.
 SELECT c.id, c.case_number, c.batch_id, c.inquiry_id, c.row, c.agency, c.action,
-       c.asset_digest, c.amount, c.term_days, c.receipt_no, c.status,
+       c.asset_digest, c.amount, c.term_days, c.receipt_no, c.status, c.position,
        r.data, s.kind, s.name, s.id_number, o.name AS officer, t.name AS team
 FROM controls c
 JOIN results r ON r.inquiry_id = c.inquiry_id
@@ -119,7 +142,8 @@ RETURNING *, (SELECT name FROM teams WHERE id = team_id) AS team;
 -- $1 team (NULL: all), $2 case, $3 status, $4 expiring on or before, $5 cursor id, $6 limit
 SELECT c.*, t.name AS team, o.name AS requested_by_name, d.name AS decided_by_name,
        (SELECT s.operation FROM control_sends s
-        WHERE s.control_id = c.id AND s.state = 'pending') AS sending
+        WHERE s.control_id = c.id AND s.state = 'pending' AND s.operation <> 'status')
+           AS sending
 FROM controls c
 JOIN teams t ON t.id = c.team_id
 JOIN officers o ON o.id = c.requested_by

@@ -101,7 +101,8 @@ async def test_a_hold_from_request_to_release(
 
 
 async def test_a_second_court_waits_in_line(gateway_factory: GatewayFactory, mocks: Any) -> None:
-    gateway = await gateway_factory(clock=first_of_june())
+    clock = first_of_june()
+    gateway = await gateway_factory(clock=clock)
     await file_case(gateway)
     debtor = debtor_with_assets(mocks, ("realestate",))
     batch_id = await found_batch(gateway, debtor, ("realestate",))
@@ -128,6 +129,30 @@ async def test_a_second_court_waits_in_line(gateway_factory: GatewayFactory, moc
     assert (queued["status"], queued["position"]) == ("queued_behind", 1)
     mine = [h for h in holds(mocks, "realestate") if h["court"] != "长春市中级人民法院"]
     assert queued["receipt_no"] == mine[0]["receipt_no"]
+
+    schedule = calendar(gateway)
+    assert await schedule.check_lines() == 1
+    sender = gateway.client.app[CONTROL_SENDER]
+    before = sender.sent
+    sender.wake()
+    await asyncio.wait_for(sender.wait_sent(before + 1), 30)
+    assert (await control(gateway, asked["id"]))["status"] == "queued_behind"  # still waiting
+    assert await schedule.check_lines() == 0  # asked today already
+    theirs = holds(mocks, "realestate")[0]["receipt_no"]
+    release = {
+        "idempotency_key": "7d1b7d8e-5a55-4d3c-9d4c-0c9d2f1b1a02",
+        "order_date": "2026-06-15",
+    }
+    async with aiohttp.ClientSession() as session:
+        url = f"{mocks.urls['realestate']}/v1/controls/{theirs}/release"
+        released = await session.post(url, json=release, headers=court.headers())
+        assert released.status == 200, await released.text()
+    clock.at += timedelta(days=1)
+    assert await schedule.check_lines() == 1
+    sender.wake()
+    in_effect = await answered(gateway, asked["id"], 2)
+    assert (in_effect["status"], in_effect["position"]) == ("in_effect", None)
+    assert in_effect["effective_on"] == "2026-06-15"  # the day the court before released
 
 
 async def test_a_lapsed_hold_expires_and_is_not_renewed(

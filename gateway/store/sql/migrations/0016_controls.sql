@@ -58,11 +58,13 @@ CREATE INDEX controls_batch ON controls (batch_id)
 
 -- What must reach an agency (a hold, a renewal, a release): an outbox, so a send survives a
 -- crash and is retried with the same idempotency key, which the agency honours: sent at
--- least once, in effect exactly once.
+-- least once, in effect exactly once. 'status' asks how a hold waiting in line stands (it
+-- takes effect when the court before it releases): a question, changing nothing.
 CREATE TABLE control_sends (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     control_id        bigint NOT NULL REFERENCES controls (id),
-    operation         text NOT NULL CHECK (operation IN ('hold', 'renew', 'release')),
+    operation         text NOT NULL
+                      CHECK (operation IN ('hold', 'renew', 'release', 'status')),
     idempotency_key   uuid NOT NULL UNIQUE,
     term_days         integer,
     order_date        date NOT NULL,
@@ -77,9 +79,12 @@ CREATE TABLE control_sends (
     finished_at       timestamptz
 );
 CREATE INDEX control_sends_pending ON control_sends (not_before) WHERE state = 'pending';
--- at most one send in flight per control: a renewal waits for the hold's answer
+-- at most one order in flight per control (a renewal waits for the hold's answer), and one
+-- question
 CREATE UNIQUE INDEX control_sends_one_pending ON control_sends (control_id)
-    WHERE state = 'pending';
+    WHERE state = 'pending' AND operation <> 'status';
+CREATE UNIQUE INDEX control_sends_one_question ON control_sends (control_id)
+    WHERE state = 'pending' AND operation = 'status';
 
 -- 终本: a case closed for want of assets, re-queried on schedule until reopened or done.
 -- generation counts the closures of one case (closed, reopened, closed again: 2).
