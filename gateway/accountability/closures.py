@@ -17,7 +17,6 @@ schedule advances only from the round before.
 
 from __future__ import annotations
 
-import calendar
 from collections import Counter
 from datetime import date
 from typing import Any
@@ -27,7 +26,8 @@ from connectors.registry import AGENCIES
 from gateway.accountability.auth import Caller
 from gateway.accountability.controls import ControlPolicy
 from gateway.core.assets import ASSET_IDS, asset_identifiers
-from gateway.core.errors import NotFound, ValidationFailed
+from gateway.core.control_settings import add_months
+from gateway.core.errors import Conflict, NotFound, TransactionConflict, ValidationFailed
 from gateway.core.validation import BatchRequest
 from gateway.store import audit as store_audit
 from gateway.store import closures as store
@@ -42,12 +42,8 @@ REASON = (
     "第九条：终本后五年内每六个月通过网络执行查控系统查询一次被执行人财产）"
 )
 REQUERY_REASON = "终本案件定期复查"
-
-
-def add_months(day: date, months: int) -> date:
-    years, month = divmod(day.month - 1 + months, 12)
-    year = day.year + years
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+#: a closure holds its case's batches, then appends to the audit log (see controls.ATTEMPTS)
+ATTEMPTS = 3
 
 
 def due_on(policy: ControlPolicy, closed_on: date, round_: int) -> date:
@@ -66,7 +62,7 @@ async def close_case(
 ) -> dict[str, Any]:
     """Start the case's re-query schedule from ``closed_on`` (default today). A date long past
     schedules its latest passed mark at once and the rest from there."""
-    today, now = policy.today(), policy.clock()
+    today = policy.today()
     closed_on = closed_on or today
     if closed_on > today:
         problem = {"row": None, "field": "closed_on", "problem": "may not be in the future"}
@@ -78,8 +74,28 @@ async def close_case(
         raise ValidationFailed([{"row": None, "field": "closed_on", "problem": problem}])
     rounds_done = max(0, passed - 1)
     next_due = due_on(policy, closed_on, rounds_done + 1)
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            await _close_once(policy, pool, caller, case_number, closed_on, rounds_done, next_due)
+            break
+        except TransactionConflict:
+            if attempt == ATTEMPTS:
+                raise
+    return await history(policy, pool, caller, case_number)
+
+
+async def _close_once(
+    policy: ControlPolicy, pool: Pool, caller: Caller, case_number: str, closed_on: date,
+    rounds_done: int, next_due: date,
+) -> None:  # fmt: skip
+    now = policy.clock()
     async with db.transaction_on(pool) as conn:
-        await _case_visible(conn, caller, case_number)
+        case = await _case_visible(conn, caller, case_number)
+        if case["next_due_on"] is not None:
+            raise Conflict(f"the case is closed (终本) since {case['closed_on'].isoformat()}")
+        # Its batches are held to commit, as a control holds its own (controls.py): a purge
+        # beginning meanwhile waits, then sees the closure and keeps them.
+        await store.lock_batches_kept(conn, case_number)
         debtors = await store.debtors(conn, case_number)
         if not debtors:
             problem = "no debtor of this case is on record: submit a batch for it first"
@@ -91,14 +107,13 @@ async def close_case(
         detail = {
             "closed_on": closed_on.isoformat(),
             "debtors": len(debtors),
-            "assets_known": known,
+            "assets_known": dict(sorted(known.items())),
             "next_due_on": next_due.isoformat(),
         }
         await record_step(
             conn, caller.officer_id, caller.officer, caller.team, case_number, "case.closed", detail
         )
         await store_controls.case_event(conn, case_number, now, "case.closed", detail=detail)
-    return await history(policy, pool, caller, case_number)
 
 
 async def reopen_case(

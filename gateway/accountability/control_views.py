@@ -53,7 +53,9 @@ async def batch_assets(
                     "asset": identifier,
                     "words": words,
                     "actions": actions,
-                    "term_limit": policy.settings.term_limit(term_kind(agency, actions[0])),
+                    "term_limit": policy.settings.term_limit(
+                        term_kind(agency, actions[0]), policy.today()
+                    ),
                     "control": None
                     if control is None
                     else {

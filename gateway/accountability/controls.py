@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -28,7 +28,14 @@ from gateway.accountability.alerts import zone
 from gateway.accountability.auth import Caller
 from gateway.core.assets import CONTROL_ACTIONS, asset_identifiers
 from gateway.core.control_settings import TermKind
-from gateway.core.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
+from gateway.core.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    TransactionConflict,
+    ValidationFailed,
+)
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
 from gateway.store import audit as store_audit
@@ -38,6 +45,10 @@ from gateway.store.crypto import DataCipher, result_context
 from gateway.store.db import Connection, Pool, Record
 
 Decision = Literal["approved", "rejected"]
+#: a request holds its batch's row, then appends to the audit log; the result writer takes
+#: them the other way round (a batch asked again runs): PostgreSQL may end one as a
+#: deadlock's victim, and it is run again
+ATTEMPTS = 3
 
 
 def term_kind(agency: str, action: str) -> TermKind:
@@ -76,8 +87,11 @@ def _problem(field: str, problem: str) -> ValidationFailed:
     return ValidationFailed([{"row": None, "field": field, "problem": problem}])
 
 
-def _check_term(policy: ControlPolicy, agency: str, action: str, term: int | None) -> int:
-    limit = policy.settings.term_limit(term_kind(agency, action))
+def _check_term(
+    policy: ControlPolicy, agency: str, action: str, term: int | None, first_day: date
+) -> int:
+    """The term asked for, or the longest for the asset's kind from ``first_day``."""
+    limit = policy.settings.term_limit(term_kind(agency, action), first_day)
     if term is None:
         return limit
     if term > limit:
@@ -95,7 +109,7 @@ def _check_request(policy: ControlPolicy, req: ControlRequest) -> int:
         raise _problem("amount", "is required to freeze (yuan)")
     if req.action != "freeze" and req.amount is not None:
         raise _problem("amount", "is only for a freeze")
-    return _check_term(policy, req.agency, req.action, req.term_days)
+    return _check_term(policy, req.agency, req.action, req.term_days, policy.today())
 
 
 async def request_control(
@@ -103,12 +117,29 @@ async def request_control(
 ) -> dict[str, Any]:
     """Hold ``req`` for a commander's approval; the control as ``control_json`` shows it."""
     term = _check_request(policy, req)
+    control_id = 0
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            control_id = await _request_once(policy, pool, caller, req, term)
+            break
+        except TransactionConflict:
+            if attempt == ATTEMPTS:
+                raise
+    policy.metrics.control_steps.labels(req.action, "requested").inc()
+    return await get_control(policy, pool, caller, control_id)
+
+
+async def _request_once(
+    policy: ControlPolicy, pool: Pool, caller: Caller, req: ControlRequest, term: int
+) -> int:
     now = policy.clock()
     async with db.transaction_on(pool) as conn:
         src = await store.source(conn, req.batch_id, req.row, req.agency)
         if src is None or src["team_id"] != caller.team_id:
             raise NotFound("no such result")
-        if src["purged_at"] is not None:
+        # The batch's row is held until commit: a purge beginning meanwhile waits, then sees
+        # this control (and keeps the batch); one that began first is seen here.
+        if await store.lock_batch_kept(conn, req.batch_id) is not None:
             raise Gone("the result's record was purged after the retention period")
         if not src["filed"] or src["case_team_id"] != src["team_id"]:
             # With GATEWAY_REQUIRE_FILED_CASE off a batch may name an unregistered case; a
@@ -145,8 +176,7 @@ async def request_control(
             "over_limit": over_limit,
         }
         await _record(conn, caller, case_number, req.batch_id, "control.requested", now, detail)
-    policy.metrics.control_steps.labels(req.action, "requested").inc()
-    return await get_control(policy, pool, caller, control_id)
+    return control_id
 
 
 async def decide(
@@ -197,12 +227,20 @@ async def renew(
         row = await _locked_visible(conn, caller, control_id)
         if row["status"] != "in_effect":
             raise Conflict(f"only a hold in effect is renewed; this one is {row['status']}")
-        if row["expires_on"] < today:
+        last_day: date = row["expires_on"]
+        if last_day < today:
             raise Conflict(
-                f"the hold lapsed after {row['expires_on'].isoformat()}; a lapsed hold is not "
-                "renewed (ask for a new one)"
+                f"the hold lapsed after {last_day.isoformat()}; a lapsed hold is not renewed "
+                "(ask for a new one)"
             )
-        term = _check_term(policy, row["agency"], row["action"], term_days)
+        window = policy.settings.expiry_window_days
+        if (last_day - today).days > window:
+            # Renewals stacked early would hold an asset past the longest term the rules allow.
+            raise Conflict(
+                f"a hold is renewed within {window} days of its last day ({last_day.isoformat()})"
+            )
+        first_day = last_day + timedelta(days=1)
+        term = _check_term(policy, row["agency"], row["action"], term_days, first_day)
         if not await store.enqueue_send(
             conn, control_id, "renew", term, today, caller.officer_id, now
         ):

@@ -11,6 +11,8 @@ five years.
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
 from typing import Literal
 
 from pydantic import Field
@@ -21,6 +23,13 @@ from pydantic_settings import BaseSettings
 TermKind = Literal["funds", "movables", "property"]
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it has no such day)."""
+    years, month = divmod(day.month - 1 + months, 12)
+    year = day.year + years
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
 class ControlSettings(BaseSettings):
     """Mixed into ``Settings``, which reads them (never built alone)."""
 
@@ -29,16 +38,20 @@ class ControlSettings(BaseSettings):
         min_length=2,
         description="the court named on control orders sent to agencies",
     )
-    term_days_funds: int = Field(
-        default=365, ge=1, description="longest freeze of funds (days; SPC 2020: 1 year)"
+    term_months_funds: int = Field(
+        default=12, ge=1, le=120, description="longest freeze of funds (months; SPC 2020: 1 year)"
     )
-    term_days_movables: int = Field(
-        default=730, ge=1, description="longest seal or seizure of a vehicle (days; 2 years)"
-    )
-    term_days_property: int = Field(
-        default=1095,
+    term_months_movables: int = Field(
+        default=24,
         ge=1,
-        description="longest seal of real estate or a forest right (days; 3 years)",
+        le=120,
+        description="longest seal or seizure of a vehicle (months; 2 years)",
+    )
+    term_months_property: int = Field(
+        default=36,
+        ge=1,
+        le=120,
+        description="longest seal of real estate or a forest right (months; 3 years)",
     )
     expiry_window_days: int = Field(
         default=30, ge=0, description="a hold expiring within this many days raises a reminder"
@@ -56,12 +69,16 @@ class ControlSettings(BaseSettings):
         default=5, ge=1, le=20, description="years a 终本 case is re-queried"
     )
 
-    def term_limit(self, kind: TermKind) -> int:
-        return {
-            "funds": self.term_days_funds,
-            "movables": self.term_days_movables,
-            "property": self.term_days_property,
+    def term_limit(self, kind: TermKind, first_day: date) -> int:
+        """The longest term in days of a hold (or a renewal) whose first day is
+        ``first_day``: so many calendar months, as the rules count (a term of 3 years from
+        1 June 2026 has 1,096 days: 2028 has a 29 February)."""
+        months = {
+            "funds": self.term_months_funds,
+            "movables": self.term_months_movables,
+            "property": self.term_months_property,
         }[kind]
+        return (add_months(first_day, months) - first_day).days
 
     @property
     def closure_rounds(self) -> int:

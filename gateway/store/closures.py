@@ -43,6 +43,10 @@ async def advance(
     return done is not None
 
 
+async def lock_batches_kept(conn: Connection, case_number: str) -> None:
+    await _run.fetch(conn, "closure_lock_batches", case_number)
+
+
 async def debtors(conn: Connection, case_number: str) -> list[Record]:
     return await _run.fetch(conn, "case_debtors", case_number)
 

@@ -56,6 +56,11 @@ async def source(conn: Connection, batch_id: uuid.UUID, row: int, agency: str) -
     return await _run.fetchrow(conn, "control_source", batch_id, row, agency)
 
 
+async def lock_batch_kept(conn: Connection, batch_id: uuid.UUID) -> datetime | None:
+    """Hold the batch's row to commit; when its data was purged (None: kept)."""
+    return await _run.fetchval(conn, "control_lock_batch_kept", batch_id)
+
+
 async def lock_case(conn: Connection, case_number: str) -> None:
     await _run.execute(conn, "control_lock_case", case_number)
 

@@ -52,6 +52,10 @@ async def begin(
     """Mark ``batch`` purged and audit it, if it is still due; whether it was (another
     replica, or a re-run, may have come first)."""
     async with _run.transaction_on(pool) as conn:
+        # The row's lock first, in a statement of its own: a control being asked on the batch
+        # (or a 终本 closure of its case) holds the row to commit, and the statement after
+        # this wait sees what it committed (one statement would judge by its older snapshot).
+        await _run.execute(conn, "retention_lock_batch", batch.id)
         row = await _run.fetchrow(conn, "retention_begin", batch.id, now, finished_before)
         if row is None:
             return False

@@ -43,6 +43,10 @@ INSERT INTO case_requeries (case_number, generation, round, batch_id, submitted_
 SELECT $1, $6, $2, $3, $5 FROM advanced
 RETURNING batch_id;
 
+-- name: closure_lock_batches
+-- Holds the rows of case $1's batches whose data is kept (FOR SHARE), to commit.
+SELECT id FROM batches WHERE case_number = $1 AND purged_at IS NULL ORDER BY id FOR SHARE;
+
 -- name: case_debtors
 -- The case's debtors as last submitted (sealed), each once: from batches still holding them.
 SELECT DISTINCT ON (s.subject_digest) s.batch_id, s.row, s.kind, s.name, s.id_number,

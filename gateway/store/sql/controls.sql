@@ -13,6 +13,10 @@ JOIN subjects s ON s.batch_id = r.batch_id AND s.row = r.row
 LEFT JOIN cases c ON c.case_number = b.case_number
 WHERE r.batch_id = $1 AND r.row = $2 AND r.agency = $3;
 
+-- name: control_lock_batch_kept
+-- Holds batch $1's row (FOR SHARE) to commit; its purged_at (NULL while its data is kept).
+SELECT purged_at FROM batches WHERE id = $1 FOR SHARE;
+
 -- name: control_lock_case
 -- Controls on one case take turns (the frozen total is checked against what is committed).
 SELECT pg_advisory_xact_lock(hashtextextended('controls:' || $1::text, 0));

@@ -28,6 +28,9 @@ LIMIT $2;
 -- Purges begun and cut short, to finish first.
 SELECT id FROM batches WHERE purge_pending ORDER BY purged_at, id;
 
+-- name: retention_lock_batch
+SELECT 1 FROM batches WHERE id = $1 FOR UPDATE;
+
 -- name: retention_begin
 -- Marks batch $1 purged at $2, if it is still due (finished before $3, nothing left to ask):
 -- under the row's lock, so a concurrent re-run (which locks it too) either went first, and

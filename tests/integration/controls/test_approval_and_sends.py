@@ -65,7 +65,7 @@ async def test_bad_requests_are_refused_and_store_nothing(
     cases = [
         (("vehicle", plate, "freeze"), {}, "action"),
         (("vehicle", "吉Z99999", "seal"), {}, "asset"),
-        (("vehicle", plate, "seal"), {"term_days": 731}, "term_days"),
+        (("vehicle", plate, "seal"), {"term_days": 732}, "term_days"),
         (("subsidy", account, "freeze"), {}, "amount"),
         (("vehicle", plate, "seal"), {"amount": "10.00"}, "amount"),
     ]

@@ -5,7 +5,7 @@ released; a second court's hold waits in line; a lapsed hold expires and is not 
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -27,8 +27,16 @@ from tests.integration.controls.helpers import (
     found_batch,
 )
 
-#: the longest terms of the SPC's 2020 rules, in days (funds 1 year, movables 2, property 3)
-TERMS = {"realestate": 1095, "forestry": 1095, "vehicle": 730, "subsidy": 365}
+#: the longest terms of the SPC's 2020 rules (funds 1 year, movables 2, property 3) from
+#: 1 June 2026, in days (2028 has a 29 February), and the last days of a hold and of its
+#: renewal for as long again
+TERMS = {"realestate": 1096, "forestry": 1096, "vehicle": 731, "subsidy": 365}
+LAST_DAYS = {
+    "realestate": ("2029-05-31", "2032-05-31"),
+    "forestry": ("2029-05-31", "2032-05-31"),
+    "vehicle": ("2028-05-31", "2030-05-31"),
+    "subsidy": ("2027-05-31", "2028-05-31"),
+}
 KINDS = [("realestate", "seal"), ("forestry", "seal"), ("vehicle", "seize"), ("subsidy", "freeze")]
 
 
@@ -67,14 +75,10 @@ async def test_a_hold_from_request_to_release(
     assert approved.status == 200, await approved.text()
     in_effect = await answered(gateway, asked["id"], 1)
     [hold] = holds(mocks, agency)
-    today = date(2026, 6, 1)
-    last_day = today + timedelta(days=TERMS[agency] - 1)
+    last_day, renewed_to = LAST_DAYS[agency]
     assert in_effect["status"] == "in_effect"
     assert in_effect["receipt_no"] == hold["receipt_no"]
-    assert (in_effect["effective_on"], in_effect["expires_on"]) == (
-        today.isoformat(),
-        last_day.isoformat(),
-    )
+    assert (in_effect["effective_on"], in_effect["expires_on"]) == ("2026-06-01", last_day)
     assert hold["asset"] == asset and hold["action"] == action
 
     clock.at += timedelta(days=TERMS[agency] - 11)  # ten days before the last day
@@ -82,7 +86,7 @@ async def test_a_hold_from_request_to_release(
     assert renewal.status == 200, await renewal.text()
     renewed = await answered(gateway, asked["id"], 2)
     assert renewed["renewals"] == 1
-    assert renewed["expires_on"] == (last_day + timedelta(days=TERMS[agency])).isoformat()
+    assert renewed["expires_on"] == renewed_to
 
     release = await act(gateway, asked["id"], "release", role="officer", team="team-a")
     assert release.status == 200, await release.text()

@@ -68,7 +68,7 @@ async def test_from_a_found_property_to_a_seal_in_effect_and_its_renewal(
     text = await line.text_content() or ""
     assert "在控" in text and hold["receipt_no"] in text and certificate in text
 
-    clock.at += timedelta(days=1095 - 30)  # the last day is 30 days away
+    clock.at += timedelta(days=1096 - 30)  # 2 May 2029: the last day, 31 May, 29 days away
     calendar = ControlCalendar(gateway.client.app[CONTROLS], gateway.client.app[POOL])
     assert await calendar.remind() == 1
     await officer.page.goto(f"{officer.base}/controls")
@@ -81,14 +81,14 @@ async def test_from_a_found_property_to_a_seal_in_effect_and_its_renewal(
     expires = officer.page.locator(
         f'#controls tr[data-control="{control_id}"] [data-field="expires_on"]'
     )
-    assert (await expires.text_content() or "").startswith("2032-05-29")  # 1,095 days more
+    assert (await expires.text_content() or "").startswith("2032-05-31")  # three years more
 
     await officer.page.fill('#closure input[name="case_number"]', CASE)
     await officer.page.locator("#closure button").click()
     await officer.page.wait_for_url(f"{officer.base}/cases/{quote(CASE, safe='')}")
     assert (
         await officer.page.text_content("#next-due") or ""
-    ) == "2029-11-01"  # six months after today, 1 May 2029
+    ) == "2029-11-02"  # six months after today, 2 May 2029
     kinds = await officer.page.locator("#history tr[data-kind]").evaluate_all(
         "rows => rows.map(r => r.dataset.kind)"
     )
