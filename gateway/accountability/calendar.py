@@ -15,6 +15,7 @@ an advance only from the round before), so a lead changing hands mid-round does 
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from datetime import date, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from gateway.accountability.closures import (
     system_caller,
 )
 from gateway.accountability.controls import ControlPolicy
+from gateway.core.errors import DatabaseError, RequestError
 from gateway.store import closures as store
 from gateway.store import controls as store_controls
 from gateway.store import db
@@ -102,9 +104,14 @@ class ControlCalendar:
         async with db.transaction_on(self._pool) as conn:
             rows = await store_controls.to_remind(conn, today, last)
             for r in rows:
+                detail = _reminder(r, today)
                 await store_rules.insert_alert(
                     conn, now, CONTROL_EXPIRING, r["requested_by"], r["team_id"], r["batch_id"],
-                    None, _reminder(r, today),
+                    None, detail,
+                )  # fmt: skip
+                await record_step(
+                    conn, None, "system:calendar", r["team"], r["case_number"],
+                    "control.reminded", detail, r["batch_id"],
                 )  # fmt: skip
         for r in rows:
             policy.metrics.alerts.labels(CONTROL_EXPIRING).inc()
@@ -125,27 +132,37 @@ class ControlCalendar:
             due = await store.due(conn, policy.today(), DUE_PER_ROUND)
         submitted = 0
         for closure in due:
-            submitted += await self._requery_one(closure)
+            try:
+                submitted += await self._requery_one(closure)
+            except (DatabaseError, RequestError) as exc:  # one case's trouble stops no other
+                log.warning("closure_requery_failed", error=type(exc).__name__)
         return submitted
 
     async def _requery_one(self, closure: Record) -> int:
         policy, case_number = self._policy, closure["case_number"]
-        round_ = closure["rounds_done"] + 1
-        async with db.connection(self._pool) as conn:
-            team_id, team = closure["team_id"], closure["team"]
+        round_, generation = closure["rounds_done"] + 1, closure["generation"]
+        team_id, team = closure["team_id"], closure["team"]
+        async with db.connection(self._pool) as conn:  # committed before its batch names it
             officer_id = await store.system_officer(conn, SYSTEM_PREFIX + team, team_id)
-            debtors = await store.debtors(conn, case_number)
-        if not debtors:
-            log.warning("closure_without_debtors", round=round_)
-            return 0
-        caller = system_caller(officer_id, team_id, team)
-        request = requery_request(case_number, round_, debtor_subjects(policy, debtors))
-        key = f"closure:{case_number}:{closure['generation']}:{round_}"
-        submitted = await admission.submit(self._admission, self._pool, caller, request, key)
-        last = round_ >= policy.settings.closure_rounds
-        next_due = None if last else due_on(policy, closure["closed_on"], round_ + 1)
-        now = policy.clock()
         async with db.transaction_on(self._pool) as conn:
+            # The closure's row is held from here to the round's record: a reopening waits
+            # and finds the round done; a closure reopened (or a round taken) first is left.
+            if not await store.claim_round(conn, case_number, generation, round_, policy.today()):
+                return 0
+            debtors = await store.debtors(conn, case_number)
+            if not debtors:
+                log.warning("closure_without_debtors", round=round_)
+                return 0
+            caller = system_caller(officer_id, team_id, team)
+            request = requery_request(case_number, round_, debtor_subjects(policy, debtors))
+            # The same round asked again (a crash before its record) is answered with the same
+            # batch; a changed list of debtors makes a new one rather than a refused key.
+            people = hashlib.sha256(b"".join(sorted(d["subject_digest"] for d in debtors)))
+            key = f"closure:{case_number}:{generation}:{round_}:{people.hexdigest()[:16]}"
+            submitted = await admission.submit(self._admission, self._pool, caller, request, key)
+            last = round_ >= policy.settings.closure_rounds
+            next_due = None if last else due_on(policy, closure["closed_on"], round_ + 1)
+            now = policy.clock()
             if not await store.advance(
                 conn, case_number, closure["generation"], round_, submitted.batch_id, next_due, now
             ):
@@ -190,6 +207,10 @@ class ControlCalendar:
                 await store_controls.case_event(
                     conn, case_number, now, "case.new_assets", batch_id=batch["id"], detail=detail
                 )
+                await record_step(
+                    conn, None, "system:calendar", batch["team"], case_number, "case.new_assets",
+                    detail, batch["id"],
+                )  # fmt: skip
             await store.compared(conn, batch["id"], now)
         if new:
             policy.metrics.alerts.labels(NEW_ASSETS).inc()

@@ -27,6 +27,7 @@ from gateway.core.errors import ValidationFailed
 from gateway.core.identifiers import InvalidCaseNumber, parse_case_number
 from gateway.store import admin as store
 from gateway.store import audit as store_audit
+from gateway.store import controls as store_controls
 from gateway.store import db
 from gateway.store.db import Connection
 
@@ -148,6 +149,7 @@ async def register(conn: Connection, entries: Sequence[CaseEntry], actor: Actor)
         await store.upsert_cases(
             conn, numbers, [teams[e.team] for e in entries], actor.name, [e.amount for e in entries]
         )
+        await store_controls.follow_cases(conn, numbers)
         records: list[tuple[Any, ...]] = []
         for e in entries:
             previous = before.get(e.case_number)

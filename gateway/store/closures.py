@@ -32,6 +32,16 @@ async def due(conn: Connection, today: date, limit: int) -> list[Record]:
     return await _run.fetch(conn, "closures_due", today, limit)
 
 
+async def claim_round(
+    conn: Connection, case_number: str, generation: int, round_: int, today: date
+) -> bool:
+    """Hold the closure's row to commit, if ``round_`` is due and not taken by another."""
+    return (
+        await _run.fetchval(conn, "closure_claim_round", case_number, generation, round_, today)
+        is not None
+    )
+
+
 async def advance(
     conn: Connection, case_number: str, generation: int, round_: int, batch_id: uuid.UUID,
     next_due: date | None, now: datetime,

@@ -50,6 +50,7 @@ class Answer(NamedTuple):
     refusal: str | None = None
     renewed: bool = False
     released_at: datetime | None = None
+    refusal_code: str | None = None
 
 
 async def source(conn: Connection, batch_id: uuid.UUID, row: int, agency: str) -> Record | None:
@@ -142,14 +143,16 @@ async def send_done(conn: Connection, send_id: int, owner: str, now: datetime) -
     return await _run.fetchval(conn, "control_send_done", send_id, owner, now) is not None
 
 
-async def answered(conn: Connection, control_id: int, answer: Answer, now: datetime) -> Record:
-    row = await _run.fetchrow(
+async def answered(
+    conn: Connection, control_id: int, answer: Answer, now: datetime
+) -> Record | None:
+    """The agency's answer applied; None when the control has moved on since it was sent
+    (released, expired: the answer to an older order does not undo that)."""
+    return await _run.fetchrow(
         conn, "control_answered", control_id, answer.status, answer.receipt_no,
         answer.position, answer.effective_on, answer.expires_on, answer.refusal, now,
         1 if answer.renewed else 0, answer.released_at,
     )  # fmt: skip
-    assert row is not None
-    return row
 
 
 async def lines_to_check(conn: Connection, today: date, now: datetime) -> list[int]:
@@ -220,6 +223,10 @@ async def case_event(
 
 async def case_events(conn: Connection, case_number: str) -> list[Record]:
     return await _run.fetch(conn, "case_events_list", case_number)
+
+
+async def follow_cases(conn: Connection, case_numbers: list[str]) -> None:
+    await _run.execute(conn, "controls_follow_cases", case_numbers)
 
 
 async def batch_assets(

@@ -24,6 +24,7 @@ from connectors.base import Requester, Subject
 from connectors.controls import ControlAnswer, ControlClient, ControlRefused, HoldOrder
 from connectors.errors import PermanentAgencyError, TransientAgencyError
 from gateway.core.assets import asset_identifiers
+from gateway.core.errors import DatabaseError
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
 from gateway.store import audit as store_audit
@@ -100,8 +101,28 @@ class ControlSender:
         lease = now + timedelta(seconds=self._settings.lease_seconds)
         async with db.connection(self._pool) as conn:
             claims = await store.claim_sends(conn, self._settings.worker_id, now, lease, CLAIM)
-        await asyncio.gather(*(self._send(claim) for claim in claims))
+        await asyncio.gather(*(self._send_guarded(claim) for claim in claims))
         return len(claims)
+
+    async def _send_guarded(self, claim: Record) -> None:
+        """One send; whatever goes wrong outside the agency's answer (the database, a sealed
+        value that will not open) puts it off like an agency's failure, named in its
+        ``last_error``, instead of leaving it leased."""
+        try:
+            await self._send(claim)
+        except Exception as exc:
+            log.warning(
+                "control_send_failed", control_id=claim["control_id"], error=type(exc).__name__
+            )
+            self._metrics.control_sends.labels("unknown", "error").inc()
+            later = self._clock() + timedelta(seconds=self._backoff.delay(claim["attempts"]))
+            try:
+                async with db.connection(self._pool) as conn:
+                    await store.send_retry(
+                        conn, claim["id"], self._settings.worker_id, later, type(exc).__name__
+                    )
+            except DatabaseError:
+                pass  # the lease runs out; the send is taken up again
 
     async def _send(self, claim: Record) -> None:
         async with db.connection(self._pool) as conn:
@@ -189,17 +210,19 @@ class ControlSender:
         self, claim: Record, ctx: Record, answer: store.Answer | None, now: datetime
     ) -> None:
         async with db.transaction_on(self._pool) as conn:
+            # The control's row first, as the API's steps take it (then the send's): the
+            # other order deadlocks with an officer's renewal or release.
+            await store.lock(conn, ctx["id"])
             if not await store.send_done(conn, claim["id"], self._settings.worker_id, now):
                 return  # the lease went to another replica, which records the answer
             if answer is None:
                 return
             if claim["operation"] == "status":
-                moved = await store.line_moved(conn, ctx["id"], answer, now)
-                if moved is None:
-                    return  # still in the same place (or no longer waiting)
-                row = moved
+                row = await store.line_moved(conn, ctx["id"], answer, now)
             else:
                 row = await store.answered(conn, ctx["id"], answer, now)
+            if row is None:
+                return  # nothing changed, or the control moved on (released meanwhile)
             step = _step(claim["operation"], answer)
             detail: dict[str, Any] = {
                 "control_id": ctx["id"],
@@ -208,7 +231,8 @@ class ControlSender:
                 "receipt_no": answer.receipt_no,
                 "position": answer.position,
                 "expires_on": None if row["expires_on"] is None else row["expires_on"].isoformat(),
-                "refusal": answer.refusal,
+                # the agency's words may name the asset or the person: its code only
+                "refusal": answer.refusal_code,
             }
             await store_audit.action(
                 conn, f"control.{step}", officer_id=claim["officer_id"], officer=ctx["officer"],
@@ -252,7 +276,9 @@ def _refusal(operation: str, ctx: Record, code: str, reason: str) -> store.Answe
     """A refused hold is refused; a refused renewal or release leaves the hold as it was,
     unless the agency says it has lapsed."""
     if operation == "hold":
-        return store.Answer(status="refused", refusal=reason)
+        return store.Answer(status="refused", refusal=reason, refusal_code=code)
     if code == "expired":
-        return store.Answer(status="expired", refusal=reason)
-    return store.Answer(status=ctx["status"], position=None, refusal=reason)
+        return store.Answer(status="expired", refusal=reason, refusal_code=code)
+    return store.Answer(
+        status=ctx["status"], position=ctx["position"], refusal=reason, refusal_code=code
+    )

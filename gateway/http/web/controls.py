@@ -21,7 +21,7 @@ from gateway.core.errors import RequestError, ValidationFailed
 from gateway.http.controls import case_number, control_id
 from gateway.http.inputs import batch_id, problems_of
 from gateway.http.keys import CONTROL_SENDER, CONTROLS, POOL
-from gateway.http.models.controls import ClosureBody, ControlRequestBody
+from gateway.http.models.controls import ClosureBody, ControlDecision, ControlRequestBody
 from gateway.http.web.i18n import words
 from gateway.http.web.pages import form_fields, language, page, render, see_other
 
@@ -165,11 +165,18 @@ async def _decide(
     request: web.Request, session: sessions.Session, decision: controls.Decision
 ) -> web.StreamResponse:
     fields = _filled(await form_fields(request))
-    work = controls.decide(
-        request.app[CONTROLS], request.app[POOL], session.caller, control_id(request), decision,
-        fields.get("note"), fields.get("override_reason"),
-    )  # fmt: skip
-    return await _answer(request, work, "/dashboard")
+    target = control_id(request)
+
+    async def work() -> None:
+        body = _checked(
+            ControlDecision, {k: fields[k] for k in ("note", "override_reason") if k in fields}
+        )
+        await controls.decide(
+            request.app[CONTROLS], request.app[POOL], session.caller, target, decision,
+            body.note, body.override_reason,
+        )  # fmt: skip
+
+    return await _answer(request, work(), "/dashboard")
 
 
 @page("commander")

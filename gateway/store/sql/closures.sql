@@ -31,6 +31,13 @@ WHERE k.next_due_on IS NOT NULL AND k.next_due_on <= $1
 ORDER BY k.next_due_on, k.case_number
 LIMIT $2;
 
+-- name: closure_claim_round
+-- Holds case $1's closure row to commit if round $3 of closure $2 is due on $4 and not taken.
+SELECT 1 FROM case_closures
+WHERE case_number = $1 AND generation = $2 AND rounds_done = $3 - 1
+  AND next_due_on IS NOT NULL AND next_due_on <= $4
+FOR UPDATE SKIP LOCKED;
+
 -- name: closure_advance
 -- Round $2 of case $1's closure $6 was submitted as batch $3: the next is due on $4 (NULL:
 -- the schedule is over). Only if no one advanced it first.
@@ -75,8 +82,9 @@ RETURNING agency;
 
 -- name: batches_to_compare
 -- Scheduled re-query batches finished and not compared yet (one at a time: SKIP LOCKED).
-SELECT q.batch_id AS id, q.case_number, q.round AS closure_round, b.officer_id, b.team_id
-FROM case_requeries q JOIN batches b ON b.id = q.batch_id
+SELECT q.batch_id AS id, q.case_number, q.round AS closure_round, b.officer_id, b.team_id,
+       t.name AS team
+FROM case_requeries q JOIN batches b ON b.id = q.batch_id JOIN teams t ON t.id = b.team_id
 WHERE q.compared_at IS NULL AND b.status = 'done'
 ORDER BY q.submitted_at
 LIMIT $1

@@ -139,7 +139,7 @@ UPDATE controls SET status = $2, receipt_no = coalesce($3, receipt_no), position
        effective_on = coalesce($5, effective_on), expires_on = coalesce($6, expires_on),
        refusal = $7, updated_at = $8, renewals = renewals + $9,
        released_at = coalesce($10, released_at)
-WHERE id = $1
+WHERE id = $1 AND status IN ('sending', 'in_effect', 'queued_behind')
 RETURNING *, (SELECT name FROM teams WHERE id = team_id) AS team;
 
 -- name: controls_list
@@ -166,8 +166,12 @@ SELECT inquiry_id, data FROM results WHERE inquiry_id = ANY($1::bigint[]);
 
 -- name: controls_expire
 -- Holds whose last day is before $1: expired (the agency lets them lapse the same way).
-UPDATE controls SET status = 'expired', updated_at = $2
-WHERE status = 'in_effect' AND expires_on < $1
+UPDATE controls c SET status = 'expired', updated_at = $2
+WHERE c.status = 'in_effect' AND c.expires_on < $1
+  -- a renewal or release asked in time and still on its way decides (the agency dates it
+  -- by the day it was asked)
+  AND NOT EXISTS (SELECT 1 FROM control_sends s WHERE s.control_id = c.id
+                  AND s.state = 'pending' AND s.operation <> 'status')
 RETURNING id, case_number, team_id, batch_id, action, agency, expires_on, requested_by,
           (SELECT name FROM teams WHERE id = team_id) AS team;
 
@@ -178,7 +182,8 @@ WHERE id IN (SELECT id FROM controls
              WHERE status = 'in_effect' AND expires_on BETWEEN $1 AND $2
                AND reminded_for IS DISTINCT FROM expires_on
              FOR UPDATE SKIP LOCKED)
-RETURNING id, case_number, team_id, batch_id, action, agency, expires_on, requested_by;
+RETURNING id, case_number, team_id, batch_id, action, agency, expires_on, requested_by,
+          (SELECT name FROM teams t WHERE t.id = team_id) AS team;
 
 -- name: controls_in_effect_by_action
 SELECT action, count(*)::bigint AS holds FROM controls WHERE status = 'in_effect'
@@ -194,6 +199,14 @@ VALUES ($1, $2, $3, $4, $5, $6);
 -- name: case_events_list
 SELECT id, at, kind, batch_id, control_id, detail FROM case_events
 WHERE case_number = $1 ORDER BY at, id;
+
+-- name: controls_follow_cases
+-- Cases $1 were (re)registered: their controls belong to the team now handling each (a
+-- transferred case's holds are renewed, released and reminded of by its new team).
+UPDATE controls c SET team_id = k.team_id
+FROM cases k
+WHERE k.case_number = c.case_number AND c.case_number = ANY($1::text[])
+  AND c.team_id <> k.team_id;
 
 -- name: control_batch_assets
 -- Found asset records of batch $1 (agencies $2), with the subjects' sealed names, row order,
