@@ -34,7 +34,7 @@ from gateway.accountability.closures import (
     requery_request,
     system_caller,
 )
-from gateway.accountability.controls import ControlPolicy
+from gateway.accountability.control_records import ControlPolicy
 from gateway.core.errors import DatabaseError, RequestError
 from gateway.store import closures as store
 from gateway.store import controls as store_controls

@@ -24,7 +24,7 @@ from typing import Any
 from connectors.base import Subject
 from connectors.registry import AGENCIES
 from gateway.accountability.auth import Caller
-from gateway.accountability.controls import ControlPolicy
+from gateway.accountability.control_records import ControlPolicy
 from gateway.core.assets import ASSET_IDS, asset_identifiers
 from gateway.core.control_settings import add_months
 from gateway.core.errors import Conflict, NotFound, TransactionConflict, ValidationFailed

@@ -11,7 +11,7 @@ from typing import Any
 from gateway.accountability import batches as batch_views
 from gateway.accountability.alerts import CONTROL_EXPIRING, NEW_ASSETS
 from gateway.accountability.auth import Caller
-from gateway.accountability.controls import ControlPolicy, term_kind
+from gateway.accountability.control_records import ControlPolicy, term_kind
 from gateway.core.assets import ASSET_IDS, CONTROL_ACTIONS, assets_described
 from gateway.store import controls as store
 from gateway.store import db

@@ -14,7 +14,7 @@ from connectors.registry import build_connectors
 from gateway.accountability import alerts
 from gateway.accountability.admission import AdmissionPolicy, utcnow
 from gateway.accountability.calendar import ControlCalendar
-from gateway.accountability.controls import ControlPolicy
+from gateway.accountability.control_records import ControlPolicy
 from gateway.accountability.figures import ClusterFigures
 from gateway.accountability.retention import ScheduledPurge
 from gateway.core.errors import ConfigurationError

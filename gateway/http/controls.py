@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.accountability import closures, controls
+from gateway.accountability import closures, control_records, controls
 from gateway.accountability.cases import canonical_case_number
 from gateway.core.errors import NotFound, ValidationFailed
 from gateway.http import cursors
@@ -92,7 +92,7 @@ async def list_controls(request: web.Request) -> web.Response:
     after = cursors.parse(query.cursor, cursors.parse_id)
     case = None if query.case_number is None else canonical_case_number(query.case_number)
     size = query.limit or 50
-    items, last = await controls.list_controls(
+    items, last = await control_records.list_controls(
         request.app[CONTROLS], request.app[POOL], caller(request), case_number=case,
         status=query.status, expiring_within=query.expiring_within, after=after, limit=size,
     )  # fmt: skip
@@ -103,7 +103,7 @@ async def list_controls(request: web.Request) -> web.Response:
 @roles("officer", "commander")
 @operation("One control", replies={200: (Control, "the control"), 404: _NOT_FOUND})
 async def get_control(request: web.Request) -> web.Response:
-    made = await controls.get_control(
+    made = await control_records.get_control(
         request.app[CONTROLS], request.app[POOL], caller(request), control_id(request)
     )
     return _control(made)

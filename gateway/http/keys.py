@@ -9,7 +9,7 @@ from aiohttp import web
 
 from connectors.base import Connector
 from gateway.accountability.admission import AdmissionPolicy
-from gateway.accountability.controls import ControlPolicy
+from gateway.accountability.control_records import ControlPolicy
 from gateway.accountability.figures import ClusterFigures
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import ValidationError
 
-from gateway.accountability import closures, control_views, controls, sessions
+from gateway.accountability import closures, control_records, control_views, controls, sessions
 from gateway.accountability.cases import canonical_case_number
 from gateway.core.errors import RequestError, ValidationFailed
 from gateway.http.controls import case_number, control_id
@@ -76,7 +76,7 @@ async def ask_control(request: web.Request, session: sessions.Session) -> web.St
 @page("officer")
 async def controls_page(request: web.Request, session: sessions.Session) -> web.StreamResponse:
     policy, pool, caller = request.app[CONTROLS], request.app[POOL], session.caller
-    items, _ = await controls.list_controls(
+    items, _ = await control_records.list_controls(
         policy, pool, caller, case_number=None, status=None, expiring_within=None, after=None,
         limit=LISTED,
     )  # fmt: skip
