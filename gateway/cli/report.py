@@ -65,7 +65,8 @@ async def run_report(settings: Settings, args: argparse.Namespace) -> int:
             if args.team is not None:
                 await admin.team_id(conn, args.team)
             figures = await report.gather(conn, since, until)
-            holds = await report.control_figures(conn, since, until)
+            # holds are the court's (a team's report has none of its own)
+            holds = None if args.team else await report.control_figures(conn, since, until)
     except ValidationFailed as exc:  # no such team
         print(f"gateway report: --team: {exc.problems[0]['problem']}", file=sys.stderr)
         return 1
@@ -79,7 +80,8 @@ async def run_report(settings: Settings, args: argparse.Namespace) -> int:
         table.add_row(*(Text(cell) for cell in row))  # a team's name is text, not markup
     Console().print(table)
     print(sentence)
-    print(holds.sentence())
+    if holds is not None:
+        print(holds.sentence())
     if args.xlsx is not None:
         workbook = write_text_sheet(
             "统计",
@@ -89,7 +91,7 @@ async def run_report(settings: Settings, args: argparse.Namespace) -> int:
                 *rows,
                 [],
                 ["报告", sentence],
-                ["控制措施", holds.sentence()],
+                *([["控制措施", holds.sentence()]] if holds is not None else []),
                 ["说明", report.NOTE],
             ],
         )
