@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -112,11 +113,17 @@ class ClusterFigures:
                 assisted = await figures.detentions_assisted(conn)
                 head = await audit.read_head(conn)
                 holds = await store_controls.in_effect_by_action(conn)
+                now = self._clock()
+                window = timedelta(days=self._settings.expiry_window_days)
+                today = now.astimezone(ZoneInfo(self._settings.timezone)).date()
+                orders = await store_controls.cluster_figures(conn, now, today + window)
             if not self._leadership.leading:  # the lead went elsewhere meanwhile
                 return False
             self._export(depth, waiting, batches, assisted, head.seq)
             for action in CONTROL_ACTIONS:
                 self._metrics.controls_in_effect.labels(action).set(holds.get(action, 0))
+            self._metrics.controls_expiring.set(orders["expiring"])
+            self._metrics.control_order_age.set(orders["oldest_order_seconds"])
             return True
 
     def _export(
@@ -155,6 +162,8 @@ class ClusterFigures:
         ):
             gauge.clear()
         metrics.audit_chain_length.clear()
+        metrics.controls_expiring.clear()
+        metrics.control_order_age.clear()
 
     async def verify(self) -> audit.Verification | None:
         """Verify the whole audit chain now and export the result, if this replica leads:

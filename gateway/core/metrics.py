@@ -260,6 +260,18 @@ class Metrics:
             ["action"],
             registry=r,
         )
+        self.controls_expiring = OptionalGauge(
+            "gateway_controls_expiring",
+            "Holds in effect whose last day is within GATEWAY_EXPIRY_WINDOW_DAYS; cluster-wide, "
+            "exported by the leader replica only.",
+            registry=r,
+        )
+        self.control_order_age = OptionalGauge(
+            "gateway_control_order_oldest_seconds",
+            "Age of the oldest control order (hold, renewal, release) still on its way to an "
+            "agency, 0 when none; cluster-wide, exported by the leader replica only.",
+            registry=r,
+        )
         self.control_steps = Counter(
             "gateway_control_steps_total",
             "Steps of control actions: requested, approved, rejected, in_effect, queued_behind, "

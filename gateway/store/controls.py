@@ -202,6 +202,13 @@ async def in_effect_by_action(conn: Connection) -> dict[str, int]:
     return {r["action"]: r["holds"] for r in await _run.fetch(conn, "controls_in_effect_by_action")}
 
 
+async def cluster_figures(conn: Connection, now: datetime, expiring_by: date) -> Record:
+    """(expiring, oldest_order_seconds): see ``controls_cluster_figures``."""
+    row = await _run.fetchrow(conn, "controls_cluster_figures", now, expiring_by)
+    assert row is not None
+    return row
+
+
 async def pending_approval(conn: Connection) -> int:
     return await _run.fetchval(conn, "controls_pending_approval")
 

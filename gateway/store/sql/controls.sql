@@ -189,6 +189,15 @@ RETURNING id, case_number, team_id, batch_id, action, agency, expires_on, reques
 SELECT action, count(*)::bigint AS holds FROM controls WHERE status = 'in_effect'
 GROUP BY action;
 
+-- name: controls_cluster_figures
+-- Holds in effect whose last day is on or before $2, and the age at $1 (seconds) of the
+-- oldest order (hold, renewal, release) still on its way to an agency (0: none).
+SELECT (SELECT count(*) FROM controls
+        WHERE status = 'in_effect' AND expires_on <= $2)::bigint AS expiring,
+       coalesce((SELECT extract(epoch FROM $1 - min(created_at)) FROM control_sends
+                 WHERE state = 'pending' AND operation <> 'status'), 0)::float8
+           AS oldest_order_seconds;
+
 -- name: controls_pending_approval
 SELECT count(*)::bigint FROM controls WHERE status = 'pending_approval';
 
