@@ -278,6 +278,36 @@ def panels() -> list[Json]:
             unit="short",
         )
     )
+    out.append(row("Holds (查封、扣押、冻结)", 42))
+    out.append(
+        timeseries(
+            "Holds in effect, by action",
+            [target("max by (action) (gateway_controls_in_effect)", "{{action}}")],
+            (0, 43, 12, 6),
+            description="Seals, seizures and freezes in effect (the leader counts them).",
+            unit="short",
+        )
+    )
+    out.append(
+        stat(
+            "Expiring within the window",
+            "max(gateway_controls_expiring)",
+            (12, 43, 6, 6),
+            description="Holds in effect whose last day is within GATEWAY_EXPIRY_WINDOW_DAYS: "
+            "to be renewed or let go.",
+            thresholds=steps((None, "green"), (1, "orange")),
+        )
+    )
+    out.append(
+        stat(
+            "Oldest order waiting",
+            "max(gateway_control_order_oldest_seconds)",
+            (18, 43, 6, 6),
+            description="The oldest hold, renewal or release still on its way to its agency.",
+            unit="s",
+            thresholds=steps((None, "green"), (3600, "red")),
+        )
+    )
     for i, item in enumerate(out, start=1):
         item["id"] = i
     return out
