@@ -176,6 +176,12 @@ async def test_reminders_come_at_the_windows_edge_once(
     clock.at += timedelta(days=1)  # 30 days before: inside the window
     assert await schedule.remind() == 1
     assert await schedule.remind() == 0  # once per expiry date
+    for within, listed in ((30, [asked["id"]]), (29, [])):
+        page = await gateway.client.get(
+            "/v1/controls", params={"expiring_within": str(within)},
+            headers=await auth(gateway, "officer", "team-a"),
+        )  # fmt: skip
+        assert [c["id"] for c in (await page.json())["items"]] == listed
     alerts = await gateway.client.get(
         "/v1/alerts", params={"kind": "control_expiring"}, headers=await auth(gateway, "commander")
     )
