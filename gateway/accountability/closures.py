@@ -100,9 +100,10 @@ async def _close_once(
         if not debtors:
             problem = "no debtor of this case is on record: submit a batch for it first"
             raise ValidationFailed([{"row": None, "field": "case_number", "problem": problem}])
-        await store.close(
+        if not await store.close(
             conn, case_number, closed_on, caller.officer_id, rounds_done, next_due, now
-        )
+        ):
+            raise Conflict("the case was closed (终本) a moment ago")
         known = await remember_assets(policy, conn, case_number, None)
         detail = {
             "closed_on": closed_on.isoformat(),

@@ -18,10 +18,12 @@ async def case(conn: Connection, case_number: str) -> Record | None:
 async def close(
     conn: Connection, case_number: str, closed_on: date, officer_id: int, rounds_done: int,
     next_due: date, now: datetime,
-) -> None:  # fmt: skip
-    await _run.execute(
+) -> bool:  # fmt: skip
+    """Close the case; False when it is closed already (a second close at the same time)."""
+    generation = await _run.fetchval(
         conn, "closure_upsert", case_number, closed_on, officer_id, rounds_done, next_due, now
     )
+    return generation is not None
 
 
 async def reopen(conn: Connection, case_number: str, now: datetime) -> bool:

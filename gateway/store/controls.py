@@ -51,6 +51,8 @@ class Answer(NamedTuple):
     renewed: bool = False
     released_at: datetime | None = None
     refusal_code: str | None = None
+    #: a refused renewal or release: the hold stands as it is (only the refusal is noted)
+    stands: bool = False
 
 
 async def source(conn: Connection, batch_id: uuid.UUID, row: int, agency: str) -> Record | None:
@@ -148,6 +150,8 @@ async def answered(
 ) -> Record | None:
     """The agency's answer applied; None when the control has moved on since it was sent
     (released, expired: the answer to an older order does not undo that)."""
+    if answer.stands:
+        return await _run.fetchrow(conn, "control_refusal_noted", control_id, answer.refusal, now)
     return await _run.fetchrow(
         conn, "control_answered", control_id, answer.status, answer.receipt_no,
         answer.position, answer.effective_on, answer.expires_on, answer.refusal, now,
@@ -191,6 +195,9 @@ async def records(conn: Connection, inquiry_ids: list[int]) -> dict[int, bytes |
 
 
 async def expire(conn: Connection, today: date, now: datetime) -> list[Record]:
+    """Expire what lapsed before ``today`` (in a transaction): the candidates are locked
+    first, then judged by a statement that sees a renewal asked while it waited."""
+    await _run.fetch(conn, "controls_to_expire", today)
     return await _run.fetch(conn, "controls_expire", today, now)
 
 

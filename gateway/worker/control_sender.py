@@ -222,6 +222,19 @@ class ControlSender:
             else:
                 row = await store.answered(conn, ctx["id"], answer, now)
             if row is None:
+                if claim["operation"] != "status" and answer.refusal is None:
+                    # The agency did it, but the control had moved on: say so, loudly.
+                    log.warning(
+                        "control_answer_not_applied", control_id=ctx["id"],
+                        operation=claim["operation"], status=answer.status,
+                    )  # fmt: skip
+                    await store_audit.action(
+                        conn, "control.answer_not_applied", officer_id=claim["officer_id"],
+                        officer=ctx["officer"], team=ctx["team"], case_number=ctx["case_number"],
+                        batch_id=ctx["batch_id"], outcome=answer.status,
+                        detail={"control_id": ctx["id"], "operation": claim["operation"],
+                                "receipt_no": answer.receipt_no},
+                    )  # fmt: skip
                 return  # nothing changed, or the control moved on (released meanwhile)
             step = _step(claim["operation"], answer)
             detail: dict[str, Any] = {
@@ -279,6 +292,4 @@ def _refusal(operation: str, ctx: Record, code: str, reason: str) -> store.Answe
         return store.Answer(status="refused", refusal=reason, refusal_code=code)
     if code == "expired":
         return store.Answer(status="expired", refusal=reason, refusal_code=code)
-    return store.Answer(
-        status=ctx["status"], position=ctx["position"], refusal=reason, refusal_code=code
-    )
+    return store.Answer(status=ctx["status"], refusal=reason, refusal_code=code, stands=True)

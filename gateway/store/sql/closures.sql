@@ -15,7 +15,9 @@ INSERT INTO case_closures (case_number, closed_on, closed_by, rounds_done, next_
 VALUES ($1, $2, $3, $4, $5, NULL, $6)
 ON CONFLICT (case_number) DO UPDATE
 SET generation = case_closures.generation + 1, closed_on = $2, closed_by = $3,
-    rounds_done = $4, next_due_on = $5, reopened_at = NULL, updated_at = $6;
+    rounds_done = $4, next_due_on = $5, reopened_at = NULL, updated_at = $6
+WHERE case_closures.next_due_on IS NULL
+RETURNING generation;
 
 -- name: closure_reopen
 UPDATE case_closures SET next_due_on = NULL, reopened_at = $2, updated_at = $2
@@ -52,7 +54,8 @@ RETURNING batch_id;
 
 -- name: closure_lock_batches
 -- Holds the rows of case $1's batches whose data is kept (FOR SHARE), to commit.
-SELECT id FROM batches WHERE case_number = $1 AND purged_at IS NULL ORDER BY id FOR SHARE;
+SELECT id FROM batches WHERE case_number = $1 AND purged_at IS NULL ORDER BY id
+FOR KEY SHARE;
 
 -- name: case_debtors
 -- The case's debtors as last submitted (sealed), each once: from batches still holding them.

@@ -14,8 +14,9 @@ LEFT JOIN cases c ON c.case_number = b.case_number
 WHERE r.batch_id = $1 AND r.row = $2 AND r.agency = $3;
 
 -- name: control_lock_batch_kept
--- Holds batch $1's row (FOR SHARE) to commit; its purged_at (NULL while its data is kept).
-SELECT purged_at FROM batches WHERE id = $1 FOR SHARE;
+-- Holds batch $1's row to commit (FOR KEY SHARE: the purge's FOR UPDATE waits for it, the
+-- result writer's updates of the row do not); its purged_at (NULL while its data is kept).
+SELECT purged_at FROM batches WHERE id = $1 FOR KEY SHARE;
 
 -- name: control_lock_case
 -- Controls on one case take turns (the frozen total is checked against what is committed).
@@ -86,7 +87,7 @@ RETURNING control_id;
 -- A hold waiting in line, as the agency now says it stands (only while it is still waiting:
 -- a release recorded meanwhile stands). $2 status, $3 position, $4 effective, $5 expires, $6 now
 UPDATE controls SET status = $2, position = $3, effective_on = $4, expires_on = $5,
-       updated_at = $6
+       updated_at = $6, released_at = CASE WHEN $2 = 'released' THEN $6::timestamptz END
 WHERE id = $1 AND status = 'queued_behind'
   AND (status, position) IS DISTINCT FROM ($2, $3)
 RETURNING *, (SELECT name FROM teams WHERE id = team_id) AS team;
@@ -164,6 +165,11 @@ LIMIT $6;
 -- The sealed records of results $1 (to show each control's asset identifier).
 SELECT inquiry_id, data FROM results WHERE inquiry_id = ANY($1::bigint[]);
 
+-- name: controls_to_expire
+-- Holds in effect whose last day is before $1, locked (expiry judges them in the next
+-- statement, which sees a renewal or release committed while this one waited).
+SELECT id FROM controls WHERE status = 'in_effect' AND expires_on < $1 ORDER BY id FOR UPDATE;
+
 -- name: controls_expire
 -- Holds whose last day is before $1: expired (the agency lets them lapse the same way).
 UPDATE controls c SET status = 'expired', updated_at = $2
@@ -208,6 +214,11 @@ VALUES ($1, $2, $3, $4, $5, $6);
 -- name: case_events_list
 SELECT id, at, kind, batch_id, control_id, detail FROM case_events
 WHERE case_number = $1 ORDER BY at, id;
+
+-- name: control_refusal_noted
+-- The agency refused a renewal or release: the hold stands as it is; its words are kept.
+UPDATE controls SET refusal = $2, updated_at = $3 WHERE id = $1
+RETURNING *, (SELECT name FROM teams WHERE id = team_id) AS team;
 
 -- name: controls_follow_cases
 -- Cases $1 were (re)registered: their controls belong to the team now handling each (a

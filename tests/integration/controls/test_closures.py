@@ -130,3 +130,19 @@ async def test_closing_refuses_a_future_date_and_another_teams_case(
     assert other.status == 404
     async with gateway.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM case_closures") == 0
+
+
+async def test_a_case_closed_twice_at_once_is_closed_once(
+    gateway_factory: GatewayFactory, mocks: Any
+) -> None:
+    gateway = await gateway_factory(clock=first_of_june())
+    await file_case(gateway)
+    await found_batch(gateway, debtor_with_assets(mocks), ("household",))
+    headers = await auth(gateway, "officer", "team-a")
+    answers = await asyncio.gather(
+        *(gateway.client.post(f"/v1/cases/{CASE}/closure", headers=headers) for _ in range(2))
+    )
+    assert sorted(a.status for a in answers) == [200, 409]
+    async with gateway.pool.acquire() as conn:
+        closed = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'case.closed'")
+    assert closed == 1

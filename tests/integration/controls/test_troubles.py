@@ -5,6 +5,7 @@ go with it to its new team."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from connectors.base import Requester
+from gateway.http.keys import CONTROL_SENDER
 from tests.conftest import CASE
 from tests.integration.accountability.helpers import GatewayFactory, auth
 from tests.integration.controls.helpers import (
@@ -67,10 +69,13 @@ async def test_a_renewal_through_a_failing_agency_is_not_overtaken_by_expiry(
 async def test_a_refusal_is_recorded_and_its_words_stay_out_of_the_audit_log(
     gateway_factory: GatewayFactory, mocks: Any
 ) -> None:
-    gateway = await gateway_factory(clock=first_of_june())
-    await file_case(gateway)
+    clock = first_of_june()
+    first = await gateway_factory(clock=clock)
+    await file_case(first)
     debtor = debtor_with_assets(mocks, ("realestate",))
-    batch_id = await found_batch(gateway, debtor, ("realestate",))
+    batch_id = await found_batch(first, debtor, ("realestate",))
+    await first.client.close()
+    gateway = await gateway_factory(clock=clock, dispatch=False)  # the test sends
     certificate = assets_of(mocks, "realestate", debtor[1])[0]
     # The same court holds it already (under another case): the registry refuses a second.
     earlier = {
@@ -124,3 +129,39 @@ async def test_a_transferred_cases_holds_go_to_its_new_team(
         headers=await auth(gateway, "officer", "team-b"),
     )
     assert [c["id"] for c in (await listed.json())["items"]] == [asked["id"]]
+
+
+async def test_expiry_waits_for_a_renewal_being_asked_at_midnight(
+    gateway_factory: GatewayFactory, mocks: Any
+) -> None:
+    clock = first_of_june()
+    gateway = await gateway_factory(clock=clock)
+    await file_case(gateway)
+    debtor = debtor_with_assets(mocks, ("vehicle",))
+    batch_id = await found_batch(gateway, debtor, ("vehicle",))
+    plate = assets_of(mocks, "vehicle", debtor[1])[0]
+    asked = await (await ask(gateway, batch_id, "vehicle", plate, "seal", term_days=10)).json()
+    await act(gateway, asked["id"], "approve")
+    await asyncio.wait_for(gateway.client.app[CONTROL_SENDER].wait_answered(asked["id"]), 30)
+    clock.at += timedelta(days=10)  # the day after the last: expiry is due
+    async with gateway.pool.acquire() as renewing:
+        # An officer's renewal, asked on the last day, still committing at midnight.
+        transaction = renewing.transaction()
+        await transaction.start()
+        await renewing.execute("SELECT 1 FROM controls WHERE id = $1 FOR UPDATE", asked["id"])
+        await renewing.execute(
+            "INSERT INTO control_sends (control_id, operation, idempotency_key, term_days,"
+            " order_date, officer_id, not_before, created_at) SELECT id, 'renew',"
+            " gen_random_uuid(), 30, DATE '2026-06-10', requested_by, now(), now()"
+            " FROM controls WHERE id = $1",
+            asked["id"],
+        )
+        expiring = asyncio.ensure_future(calendar(gateway).expire())
+        # Until the expiry waits on the renewal's lock: a count in the database, not a time.
+        while not await gateway.pool.fetchval(  # noqa: ASYNC110
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        ):
+            await asyncio.sleep(0)
+        await transaction.commit()
+    assert await expiring == 0
+    assert (await control(gateway, asked["id"]))["status"] == "in_effect"
