@@ -89,7 +89,11 @@ async def _until_answered(
 
 
 async def run(console: Console) -> list[dict[str, Any]]:
-    async with stack(latency="realistic") as running:
+    # The holds are renewed at once: a reminder window longer than any term lets them be
+    # (a renewal is otherwise asked within GATEWAY_EXPIRY_WINDOW_DAYS of the last day).
+    async with stack(
+        latency="realistic", gateway_env={"GATEWAY_EXPIRY_WINDOW_DAYS": "3700"}
+    ) as running:
         commander = await _token(running, "commander", None)
         conn = await db.connect(running.database_url)
         try:  # a hold is on a filed case (the stack files none: its batches need not be)
