@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -20,10 +21,23 @@ DATA_KEY, DIGEST_KEY = generate_key(), generate_key()
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: below Linux's ephemeral range (32768-60999): a port the OS hands out for a bind to port 0
+#: (every in-process test server, the stand-ins) may otherwise go to another test between
+#: this choice and the gateway process's bind, and that test's gateway would answer for ours
+PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, outside the ephemeral range."""
+    chooser = random.SystemRandom()
+    while True:
+        port = chooser.choice(PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @contextlib.asynccontextmanager
