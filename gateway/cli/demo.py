@@ -72,9 +72,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                         f"control {held['id']}, awaiting a commander's approval on the wall",
                         soft_wrap=True,
                     )
-                console.print(
-                    f"holds:    {base}/batches/{batch_id} (demo-officer), {base}/controls"
-                )
+                console.print(f"holds:    {base}/controls (demo-officer)", soft_wrap=True)
                 console.print(f"\nresults:  {base}/v1/batches/{batch_id}/results", soft_wrap=True)
                 console.print(f"API:      {base}/openapi.json", soft_wrap=True)
                 console.print(f"metrics:  {base}/metrics", soft_wrap=True)
