@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import cast
 
 import aiohttp
 from aiohttp import web
@@ -45,6 +46,7 @@ from gateway.store.crypto import cipher_for
 from gateway.store.leader import Leadership
 from gateway.worker.control_sender import ControlSender
 from gateway.worker.dispatcher import Dispatcher
+from gateway.worker.limits import GatedSession
 from gateway.worker.supervise import spawn
 
 
@@ -147,11 +149,18 @@ def make_app(
         await worker.stop()
 
     async def control_sender(app: web.Application) -> AsyncIterator[None]:
+        # Control orders pass each agency's gate as inquiries do: its rate and in-flight
+        # limits are the agency's, whatever is asked of it.
+        gates = app[DISPATCHER].agencies
         clients = {
-            name: ControlClient(app[SESSION], name, settings.agencies[name].url,
-                                settings.agencies[name].timeout)
+            name: ControlClient(
+                cast(aiohttp.ClientSession, GatedSession(app[SESSION], gates[name].gate)),
+                name,
+                settings.agencies[name].url,
+                settings.agencies[name].timeout,
+            )
             for name in CONTROL_ACTIONS
-        }  # fmt: skip
+        }
         sender = ControlSender(app[POOL], clients, settings, app[METRICS], app[CIPHER], clock)
         app[CONTROL_SENDER] = sender
         task = spawn("control_sender", sender.run)

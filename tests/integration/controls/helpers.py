@@ -41,11 +41,16 @@ def assets_of(mocks: Any, agency: str, id_number: str) -> list[str]:
     return list(dict.fromkeys(entry[field] for entry in record[listed]))
 
 
-def debtor_with_assets(mocks: Any, agencies: tuple[str, ...] = ASSET_AGENCIES) -> tuple[str, str]:
-    """A person whom every agency in ``agencies`` holds at least one asset of."""
+def debtor_with_assets(
+    mocks: Any, agencies: tuple[str, ...] = ASSET_AGENCIES, skip: int = 0
+) -> tuple[str, str]:
+    """A person whom every agency in ``agencies`` holds at least one asset of (after
+    ``skip`` such people)."""
     for name, number in sample_ids(3000, seed=7, organisations=0.0):
         if all(assets_of(mocks, agency, number) for agency in agencies):
-            return name, number
+            if skip == 0:
+                return name, number
+            skip -= 1
     raise AssertionError("no such person among the sample")
 
 
@@ -82,7 +87,8 @@ async def ask(
     role: str = "officer", team: str | None = "team-a", **extra: Any,
 ) -> aiohttp.ClientResponse:  # fmt: skip
     body = {
-        "batch_id": batch_id, "row": 0, "agency": agency, "asset": asset, "action": action,
+        "batch_id": batch_id, "row": extra.pop("row", 0), "agency": agency, "asset": asset,
+        "action": action,
         "reason": "被执行人未履行生效判决，依法控制其财产", **extra,
     }  # fmt: skip
     return await gateway.client.post(

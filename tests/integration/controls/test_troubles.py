@@ -14,6 +14,7 @@ import aiohttp
 
 from connectors.base import Requester
 from gateway.http.keys import CONTROL_SENDER
+from mocks.faults import Latency
 from tests.conftest import CASE
 from tests.integration.accountability.helpers import GatewayFactory, auth
 from tests.integration.controls.helpers import (
@@ -28,6 +29,7 @@ from tests.integration.controls.helpers import (
     found_batch,
     senders,
 )
+from tests.integration.worker.conftest import agencies
 
 
 async def test_a_renewal_through_a_failing_agency_is_not_overtaken_by_expiry(
@@ -165,3 +167,34 @@ async def test_expiry_waits_for_a_renewal_being_asked_at_midnight(
         await transaction.commit()
     assert await expiring == 0
     assert (await control(gateway, asked["id"]))["status"] == "in_effect"
+
+
+async def test_control_orders_keep_to_the_agencys_limits(
+    gateway_factory: GatewayFactory, mocks: Any
+) -> None:
+    # One request at a time at the registry, taking 50 ms each: three orders approved at once
+    # queue at the gateway's gate for the agency instead of all arriving together.
+    limits = agencies(mocks.urls, realestate={"max_in_flight": 1, "max_rps": 0})
+    gateway = await gateway_factory(clock=first_of_june(), agencies=limits)
+    await file_case(gateway)
+    people = [debtor_with_assets(mocks, ("realestate",), skip=k) for k in range(3)]
+    body = {
+        "case_number": CASE, "reason": "查询被执行人财产线索", "agencies": ["realestate"],
+        "subjects": [{"name": n, "id_number": i} for n, i in people],
+    }  # fmt: skip
+    batch = await gateway.submit(body)
+    await gateway.wait_finished(batch["id"])
+    mocks.set_limits("realestate", max_in_flight=1)
+    mocks.set_latency("realestate", Latency(request=(0.05, 0.05)))
+    ids = []
+    for row, (_, number) in enumerate(people):
+        asset = assets_of(mocks, "realestate", number)[0]
+        asked = await ask(gateway, batch["id"], "realestate", asset, "seal", row=row)
+        ids.append((await asked.json())["id"])
+    for control_id in ids:
+        await act(gateway, control_id, "approve")
+    sender = gateway.client.app[CONTROL_SENDER]
+    for control_id in ids:
+        await asyncio.wait_for(sender.wait_answered(control_id), 30)
+    assert len(mocks.holds("realestate")) == 3
+    assert mocks.stats("realestate")["breaches"] == {}
