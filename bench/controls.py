@@ -21,8 +21,9 @@ import aiohttp
 from rich.console import Console
 
 from bench.harness import Stack, stack, submit, wait_done
+from connectors.controls import CONTROL_ACTIONS
 from gateway.accountability.auth import create_token
-from gateway.core.assets import CONTROL_ACTIONS, asset_identifiers
+from gateway.core.assets import asset_identifiers
 from gateway.store import db
 from mocks.population import sample_ids
 

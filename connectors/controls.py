@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import quote
 
 import aiohttp
@@ -51,6 +51,8 @@ from connectors.errors import AgencyBadAnswer, ControlRefused
 
 ControlAction = Literal["seal", "seize", "freeze"]
 ControlState = Literal["in_effect", "queued", "released", "expired"]
+#: every action, in the order reports list them
+ACTIONS: tuple[ControlAction, ...] = get_args(ControlAction)
 
 #: what each agency's control desk does: sealing real estate, forest rights and vehicles,
 #: seizing vehicles, freezing subsidy accounts

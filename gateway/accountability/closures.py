@@ -22,10 +22,11 @@ from datetime import date
 from typing import Any
 
 from connectors.base import Subject
+from connectors.controls import ASSET_FIELDS
 from connectors.registry import AGENCIES
 from gateway.accountability.auth import Caller
 from gateway.accountability.control_records import ControlPolicy
-from gateway.core.assets import ASSET_IDS, asset_identifiers
+from gateway.core.assets import asset_identifiers
 from gateway.core.control_settings import add_months
 from gateway.core.errors import Conflict, NotFound, TransactionConflict, ValidationFailed
 from gateway.core.validation import BatchRequest
@@ -65,13 +66,12 @@ async def close_case(
     today = policy.today()
     closed_on = closed_on or today
     if closed_on > today:
-        problem = {"row": None, "field": "closed_on", "problem": "may not be in the future"}
-        raise ValidationFailed([problem])
+        raise ValidationFailed.of_field("closed_on", "may not be in the future")
     rounds = policy.settings.closure_rounds
     passed = sum(1 for k in range(1, rounds + 1) if due_on(policy, closed_on, k) <= today)
     if passed >= rounds:
         problem = f"the schedule of {policy.settings.closure_years} years after it is over"
-        raise ValidationFailed([{"row": None, "field": "closed_on", "problem": problem}])
+        raise ValidationFailed.of_field("closed_on", problem)
     rounds_done = max(0, passed - 1)
     next_due = due_on(policy, closed_on, rounds_done + 1)
     for attempt in range(1, ATTEMPTS + 1):
@@ -99,7 +99,7 @@ async def _close_once(
         debtors = await store.debtors(conn, case_number)
         if not debtors:
             problem = "no debtor of this case is on record: submit a batch for it first"
-            raise ValidationFailed([{"row": None, "field": "case_number", "problem": problem}])
+            raise ValidationFailed.of_field("case_number", problem)
         if not await store.close(
             conn, case_number, closed_on, caller.officer_id, rounds_done, next_due, now
         ):
@@ -126,7 +126,7 @@ async def reopen_case(
         await _case_visible(conn, caller, case_number)
         if not await store.reopen(conn, case_number, now):
             problem = "the case is not closed (终本)"
-            raise ValidationFailed([{"row": None, "field": "case_number", "problem": problem}])
+            raise ValidationFailed.of_field("case_number", problem)
         await record_step(
             conn, caller.officer_id, caller.officer, caller.team, case_number, "case.reopened", {}
         )
@@ -173,7 +173,7 @@ async def remember_assets(
 ) -> Counter[str]:
     """Add the assets found on the case (by batch ``batch``, or by every batch) to what it
     knows; how many were new, per agency."""
-    records = await store.found_records(conn, case_number, batch, list(ASSET_IDS))
+    records = await store.found_records(conn, case_number, batch, list(ASSET_FIELDS))
     by_batch: dict[Any, list[tuple[bytes, str, bytes]]] = {}
     for r in records:
         data = policy.cipher.open_json(r["data"], result_context(r["inquiry_id"]))

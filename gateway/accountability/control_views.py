@@ -8,11 +8,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from connectors.controls import ACTIONS, ASSET_FIELDS, CONTROL_ACTIONS
 from gateway.accountability import batches as batch_views
 from gateway.accountability.alerts import CONTROL_EXPIRING, NEW_ASSETS
 from gateway.accountability.auth import Caller
 from gateway.accountability.control_records import ControlPolicy, term_kind
-from gateway.core.assets import ASSET_IDS, CONTROL_ACTIONS, assets_described
+from gateway.core.assets import assets_described
 from gateway.store import controls as store
 from gateway.store import db
 from gateway.store import rules as store_rules
@@ -33,7 +34,7 @@ async def batch_assets(
         return []
     cipher = policy.cipher
     async with db.connection(pool) as conn:
-        rows = await store.batch_assets(conn, batch_id, list(ASSET_IDS), RESULTS_LISTED)
+        rows = await store.batch_assets(conn, batch_id, list(ASSET_FIELDS), RESULTS_LISTED)
         controls = await store.batch_controls(conn, batch_id)
     latest = {(c["row"], c["agency"], bytes(c["asset_digest"])): c for c in controls}
     assets: list[dict[str, Any]] = []
@@ -124,5 +125,5 @@ async def wall(policy: ControlPolicy, conn: Connection) -> dict[str, Any]:
             }
             for r in expiring
         ],
-        "in_effect": {action: in_effect.get(action, 0) for action in ("seal", "seize", "freeze")},
+        "in_effect": {action: in_effect.get(action, 0) for action in ACTIONS},
     }

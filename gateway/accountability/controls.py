@@ -23,9 +23,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from connectors.controls import CONTROL_ACTIONS
 from gateway.accountability.auth import Caller
 from gateway.accountability.control_records import ControlPolicy, get_control, term_kind
-from gateway.core.assets import CONTROL_ACTIONS, asset_identifiers
+from gateway.core.assets import asset_identifiers
 from gateway.core.errors import (
     Conflict,
     Forbidden,
@@ -59,10 +60,6 @@ class ControlRequest:
     amount: Decimal | None = None
 
 
-def _problem(field: str, problem: str) -> ValidationFailed:
-    return ValidationFailed([{"row": None, "field": field, "problem": problem}])
-
-
 def _check_term(
     policy: ControlPolicy, agency: str, action: str, term: int | None, first_day: date
 ) -> int:
@@ -71,20 +68,26 @@ def _check_term(
     if term is None:
         return limit
     if term > limit:
-        raise _problem("term_days", f"may not exceed {limit} days for this kind of asset")
+        raise ValidationFailed.of_field(
+            "term_days", f"may not exceed {limit} days for this kind of asset"
+        )
     return term
 
 
 def _check_request(policy: ControlPolicy, req: ControlRequest) -> int:
     allowed = CONTROL_ACTIONS.get(req.agency)
     if not allowed:
-        raise _problem("agency", "holds no assets that can be frozen, sealed or seized")
+        raise ValidationFailed.of_field(
+            "agency", "holds no assets that can be frozen, sealed or seized"
+        )
     if req.action not in allowed:
-        raise _problem("action", f"must be one of {', '.join(sorted(allowed))} for {req.agency}")
+        raise ValidationFailed.of_field(
+            "action", f"must be one of {', '.join(sorted(allowed))} for {req.agency}"
+        )
     if req.action == "freeze" and req.amount is None:
-        raise _problem("amount", "is required to freeze (yuan)")
+        raise ValidationFailed.of_field("amount", "is required to freeze (yuan)")
     if req.action != "freeze" and req.amount is not None:
-        raise _problem("amount", "is only for a freeze")
+        raise ValidationFailed.of_field("amount", "is only for a freeze")
     return _check_term(policy, req.agency, req.action, req.term_days, policy.today())
 
 
@@ -125,7 +128,7 @@ async def _request_once(
             )
         record = policy.cipher.open_json(src["data"], result_context(src["inquiry_id"]))
         if req.asset not in asset_identifiers(req.agency, record):
-            raise _problem("asset", "is not among the assets this result found")
+            raise ValidationFailed.of_field("asset", "is not among the assets this result found")
         case_number = src["case_number"]
         digest = store.asset_digest(policy.cipher, req.agency, req.asset)
         await store.lock_case(conn, case_number)
@@ -175,7 +178,7 @@ async def decide(
         if row["requested_by"] == caller.officer_id:
             raise Forbidden("a control is decided by someone other than who asked for it")
         if decision == "approved" and row["over_limit"] and not override_reason:
-            raise _problem(
+            raise ValidationFailed.of_field(
                 "override_reason",
                 "is required: this freeze takes the case's frozen total past its amount to "
                 "enforce (or the case has none registered)",

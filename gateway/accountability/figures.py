@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from connectors.controls import ACTIONS
 from gateway.accountability import audit
 from gateway.core.errors import DatabaseError
 from gateway.core.metrics import Metrics
@@ -48,7 +49,6 @@ BATCH_STATUSES = ("pending_approval", "queued", "running", "done", "cancelled", 
 #: the agency whose found answers are detentions assisted
 ASSISTING_AGENCY = "police"
 QUEUE_STATES = ("queued", "leased", "held")
-CONTROL_ACTIONS = ("seal", "seize", "freeze")
 
 
 class ClusterFigures:
@@ -120,7 +120,7 @@ class ClusterFigures:
             if not self._leadership.leading:  # the lead went elsewhere meanwhile
                 return False
             self._export(depth, waiting, batches, assisted, head.seq)
-            for action in CONTROL_ACTIONS:
+            for action in ACTIONS:
                 self._metrics.controls_in_effect.labels(action).set(holds.get(action, 0))
             self._metrics.controls_expiring.set(orders["expiring"])
             self._metrics.control_order_age.set(orders["oldest_order_seconds"])

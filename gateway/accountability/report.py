@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connectors.controls import ACTIONS
 from connectors.registry import AGENCIES, connector_classes
 from gateway.core.assets import ASSET_LISTS
 from gateway.store import controls as store_controls
@@ -209,7 +210,7 @@ async def control_figures(
     held = await store_controls.in_effect_by_action(conn)
     steps = await store_controls.steps_between(conn, since, until)
     return ControlFigures(
-        in_effect={action: held.get(action, 0) for action in ("seal", "seize", "freeze")},
+        in_effect={action: held.get(action, 0) for action in ACTIONS},
         took_effect=steps.get("control.in_effect", 0),
         renewals=steps.get("control.renewed", 0),
         releases=steps.get("control.released", 0),

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from connectors.controls import ACTIONS, CONTROL_ACTIONS
 from gateway.cli import officer_output as output
 from gateway.cli.client import GatewayClientError
 from gateway.cli.officer import api_client, batch_id_arg, positive_arg, url_arg
@@ -58,11 +59,9 @@ def add_commands(commands: Any) -> None:
     ask = steps.add_parser("ask", parents=[gateway], help="ask for a hold on a found asset")
     ask.add_argument("batch_id", type=batch_id_arg)
     ask.add_argument("--row", type=int, required=True, help="the debtor's row in the batch")
-    ask.add_argument(
-        "--agency", required=True, choices=("realestate", "vehicle", "forestry", "subsidy")
-    )
+    ask.add_argument("--agency", required=True, choices=sorted(CONTROL_ACTIONS))
     ask.add_argument("--asset", required=True, help="certificate number, plate or account")
-    ask.add_argument("--action", required=True, choices=("seal", "seize", "freeze"))
+    ask.add_argument("--action", required=True, choices=ACTIONS)
     ask.add_argument("--reason", required=True)
     ask.add_argument("--term", type=positive_arg, help="days (default: the longest allowed)")
     ask.add_argument("--amount", help="yuan, to freeze")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from connectors.controls import ASSET_FIELDS
 from gateway.core.jsonvalues import as_list, as_object
 
 #: agency -> the list in its record whose entries are the assets
@@ -42,34 +43,26 @@ def assets_found(agency: str, data: Any) -> int | None:
     return len(entries)
 
 
-#: agency -> the field naming each asset in its list: what a control order names
-ASSET_IDS: Mapping[str, str] = {
-    "realestate": "certificate_number",
-    "vehicle": "plate",
-    "forestry": "certificate_number",
-    "subsidy": "account",
-}
-#: agency -> the control actions it takes: seal (查封), seize (扣押), freeze (冻结)
-CONTROL_ACTIONS: Mapping[str, frozenset[str]] = {
-    "realestate": frozenset({"seal"}),
-    "vehicle": frozenset({"seal", "seize"}),
-    "forestry": frozenset({"seal"}),
-    "subsidy": frozenset({"freeze"}),
-}
+def _by_asset(agency: str, data: Any) -> dict[str, list[dict[str, Any]]]:
+    """The entries of a found record naming each asset a control may act on, by the asset's
+    identifier (where ``ASSET_FIELDS`` says), in the record's order."""
+    record = as_object(data)
+    if record is None or agency not in ASSET_FIELDS:
+        return {}
+    listed, field = ASSET_FIELDS[agency]
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for entry in as_list(record.get(listed)) or []:
+        item = as_object(entry) or {}
+        value = item.get(field)
+        if isinstance(value, str) and value:
+            grouped.setdefault(value, []).append(item)
+    return grouped
 
 
 def asset_identifiers(agency: str, data: Any) -> list[str]:
     """The identifiers of the assets in a found record, in its order, each once (a subsidy
     account paid several times is one account)."""
-    record = as_object(data)
-    if record is None or agency not in ASSET_IDS:
-        return []
-    seen: dict[str, None] = {}
-    for entry in as_list(record.get(ASSET_LISTS[agency])) or []:
-        value = (as_object(entry) or {}).get(ASSET_IDS[agency])
-        if isinstance(value, str) and value:
-            seen.setdefault(value)
-    return list(seen)
+    return list(_by_asset(agency, data))
 
 
 def _described(agency: str, entries: list[dict[str, Any]]) -> str:
@@ -89,15 +82,7 @@ def _described(agency: str, entries: list[dict[str, Any]]) -> str:
 def assets_described(agency: str, data: Any) -> list[tuple[str, str]]:
     """(identifier, a few words) of each asset in a found record, for an officer choosing
     what to hold: where a property lies, which vehicle, what a subsidy account received."""
-    record = as_object(data)
-    if record is None or agency not in ASSET_IDS:
-        return []
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for entry in as_list(record.get(ASSET_LISTS[agency])) or []:
-        item = as_object(entry) or {}
-        value = item.get(ASSET_IDS[agency])
-        if isinstance(value, str) and value:
-            grouped.setdefault(value, []).append(item)
     return [
-        (identifier, _described(agency, entries).strip()) for identifier, entries in grouped.items()
+        (identifier, _described(agency, entries).strip())
+        for identifier, entries in _by_asset(agency, data).items()
     ]

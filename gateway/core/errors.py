@@ -123,6 +123,11 @@ class ValidationFailed(RequestError):
         super().__init__(message, problems=problems)
         self.problems = problems
 
+    @classmethod
+    def of_field(cls, field: str, problem: str) -> ValidationFailed:
+        """One problem with a top-level field (no row)."""
+        return cls([{"row": None, "field": field, "problem": problem}])
+
 
 class Gone(RequestError):
     """The resource's data is no longer kept."""

@@ -216,10 +216,6 @@ async def cluster_figures(conn: Connection, now: datetime, expiring_by: date) ->
     return row
 
 
-async def pending_approval(conn: Connection) -> int:
-    return await _run.fetchval(conn, "controls_pending_approval")
-
-
 async def case_event(
     conn: Connection,
     case_number: str,

@@ -109,7 +109,7 @@ RETURNING s.id, s.control_id, s.operation, s.idempotency_key, s.term_days, s.ord
 -- name: control_send_context
 -- What a send needs: the control, its asset's record and subject (sealed), the officer.
 SELECT c.id, c.case_number, c.batch_id, c.inquiry_id, c.row, c.agency, c.action,
-       c.asset_digest, c.amount, c.term_days, c.receipt_no, c.status, c.position,
+       c.asset_digest, c.amount, c.term_days, c.receipt_no, c.status,
        r.data, s.kind, s.name, s.id_number, o.name AS officer, t.name AS team
 FROM controls c
 JOIN results r ON r.inquiry_id = c.inquiry_id
@@ -203,9 +203,6 @@ SELECT (SELECT count(*) FROM controls
        coalesce((SELECT extract(epoch FROM $1 - min(created_at)) FROM control_sends
                  WHERE state = 'pending' AND operation <> 'status'), 0)::float8
            AS oldest_order_seconds;
-
--- name: controls_pending_approval
-SELECT count(*)::bigint FROM controls WHERE status = 'pending_approval';
 
 -- name: case_event_insert
 INSERT INTO case_events (case_number, at, kind, batch_id, control_id, detail)

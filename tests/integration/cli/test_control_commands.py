@@ -11,12 +11,10 @@ from tests.conftest import CASE, Gateway
 from tests.integration.accountability.helpers import GatewayFactory
 from tests.integration.cli.conftest import TRACEBACK, base_url, run_cli
 from tests.integration.controls.helpers import (
-    assets_of,
     control,
-    debtor_with_assets,
     file_case,
     first_of_june,
-    found_batch,
+    found_asset,
 )
 
 
@@ -25,9 +23,7 @@ async def test_a_seal_asked_approved_and_listed_from_the_terminal(
 ) -> None:
     gateway: Gateway = await gateway_factory(clock=first_of_june())
     await file_case(gateway)
-    debtor = debtor_with_assets(mocks, ("vehicle",))
-    batch_id = await found_batch(gateway, debtor, ("vehicle",))
-    plate = assets_of(mocks, "vehicle", debtor[1])[0]
+    _debtor, batch_id, plate = await found_asset(gateway, mocks, "vehicle")
     url, officer = base_url(gateway), await gateway.token("officer", "team-a")
     commander = await gateway.token("commander", None)
 

@@ -82,6 +82,16 @@ async def found_batch(
     return batch["id"]
 
 
+async def found_asset(
+    gateway: Gateway, mocks: Any, agency: str
+) -> tuple[tuple[str, str], str, str]:
+    """A debtor with an asset at ``agency``, a batch that found it, and the asset's identifier
+    (the stand-in's own): (debtor, batch id, asset)."""
+    debtor = debtor_with_assets(mocks, (agency,))
+    batch_id = await found_batch(gateway, debtor, (agency,))
+    return debtor, batch_id, assets_of(mocks, agency, debtor[1])[0]
+
+
 async def ask(
     gateway: Gateway, batch_id: str, agency: str, asset: str, action: str, *,
     role: str = "officer", team: str | None = "team-a", **extra: Any,

@@ -20,6 +20,7 @@ from tests.integration.controls.helpers import (
     debtor_with_assets,
     file_case,
     first_of_june,
+    found_asset,
     found_batch,
     senders,
 )
@@ -28,9 +29,7 @@ from tests.integration.controls.helpers import (
 async def test_only_another_commander_decides(gateway_factory: GatewayFactory, mocks: Any) -> None:
     gateway = await gateway_factory(clock=first_of_june())
     await file_case(gateway)
-    debtor = debtor_with_assets(mocks, ("realestate",))
-    batch_id = await found_batch(gateway, debtor, ("realestate",))
-    asset = assets_of(mocks, "realestate", debtor[1])[0]
+    _debtor, batch_id, asset = await found_asset(gateway, mocks, "realestate")
     # A commander of the team asks: they may not approve it themselves.
     asked = await ask(gateway, batch_id, "realestate", asset, "seal", role="commander")
     assert asked.status == 201, await asked.text()
@@ -134,9 +133,7 @@ async def test_over_freeze_needs_a_commanders_override(
 ) -> None:
     gateway = await gateway_factory(clock=first_of_june())
     await file_case(gateway, amount="1000.00")
-    debtor = debtor_with_assets(mocks, ("subsidy",))
-    batch_id = await found_batch(gateway, debtor, ("subsidy",))
-    account = assets_of(mocks, "subsidy", debtor[1])[0]
+    _debtor, batch_id, account = await found_asset(gateway, mocks, "subsidy")
     within = await (
         await ask(gateway, batch_id, "subsidy", account, "freeze", amount="1000.00")
     ).json()
@@ -162,9 +159,7 @@ async def test_reminders_come_at_the_windows_edge_once(
     clock = first_of_june()
     gateway = await gateway_factory(clock=clock)
     await file_case(gateway)
-    debtor = debtor_with_assets(mocks, ("forestry",))
-    batch_id = await found_batch(gateway, debtor, ("forestry",))
-    asset = assets_of(mocks, "forestry", debtor[1])[0]
+    _debtor, batch_id, asset = await found_asset(gateway, mocks, "forestry")
     asked = await (await ask(gateway, batch_id, "forestry", asset, "seal", term_days=100)).json()
     await act(gateway, asked["id"], "approve")
     await asyncio.wait_for(gateway.client.app[CONTROL_SENDER].wait_answered(asked["id"]), 30)
@@ -197,9 +192,7 @@ async def test_no_hold_on_a_case_not_filed_for_the_team(
     # The suites' gateway lets batches name cases not registered (GATEWAY_REQUIRE_FILED_CASE
     # off); a hold is a court order on a filed case.
     gateway = await gateway_factory(clock=first_of_june())
-    debtor = debtor_with_assets(mocks, ("vehicle",))
-    batch_id = await found_batch(gateway, debtor, ("vehicle",))
-    plate = assets_of(mocks, "vehicle", debtor[1])[0]
+    _debtor, batch_id, plate = await found_asset(gateway, mocks, "vehicle")
     response = await ask(gateway, batch_id, "vehicle", plate, "seal")
     assert response.status == 409, await response.text()
     async with gateway.pool.acquire() as conn:

@@ -43,6 +43,8 @@ async def test_statistics_and_metrics_follow_a_hold(
     await asyncio.wait_for(sender.wait_answered(asked["id"]), 30)
     assert await gateway.client.app[FIGURES].refresh()
     assert await metric(gateway, "gateway_controls_in_effect", action="seize") == 1
+    assert await metric(gateway, "gateway_controls_expiring") == 0  # 2 years to go
+    assert await metric(gateway, "gateway_control_order_oldest_seconds") == 0  # answered
     assert (
         await metric(gateway, "gateway_control_steps_total", action="seize", step="in_effect") == 1
     )
@@ -51,7 +53,9 @@ async def test_statistics_and_metrics_follow_a_hold(
     assert (held["took_effect"], held["renewals"], held["releases"]) == (1, 0, 0)
     assert "扣押1项" in held["sentence"]
 
-    clock.at += timedelta(days=700)
+    clock.at += timedelta(days=700)  # 1 May 2028: the last day, 31 May, 30 days away
+    assert await gateway.client.app[FIGURES].refresh()
+    assert await metric(gateway, "gateway_controls_expiring") == 1
     await act(gateway, asked["id"], "renew", role="officer", team="team-a")
     await asyncio.wait_for(sender.wait_answered(asked["id"], 2), 30)
     await act(gateway, asked["id"], "release", role="officer", team="team-a")

@@ -24,6 +24,7 @@ from tests.integration.controls.helpers import (
     debtor_with_assets,
     file_case,
     first_of_june,
+    found_asset,
     found_batch,
 )
 
@@ -108,9 +109,7 @@ async def test_a_second_court_waits_in_line(gateway_factory: GatewayFactory, moc
     clock = first_of_june()
     gateway = await gateway_factory(clock=clock)
     await file_case(gateway)
-    debtor = debtor_with_assets(mocks, ("realestate",))
-    batch_id = await found_batch(gateway, debtor, ("realestate",))
-    asset = assets_of(mocks, "realestate", debtor[1])[0]
+    debtor, batch_id, asset = await found_asset(gateway, mocks, "realestate")
     first = {
         "idempotency_key": "7d1b7d8e-5a55-4d3c-9d4c-0c9d2f1b1a01",
         "court": "长春市中级人民法院",
@@ -165,9 +164,7 @@ async def test_a_lapsed_hold_expires_and_is_not_renewed(
     clock = first_of_june()
     gateway = await gateway_factory(clock=clock)
     await file_case(gateway)
-    debtor = debtor_with_assets(mocks, ("vehicle",))
-    batch_id = await found_batch(gateway, debtor, ("vehicle",))
-    asset = assets_of(mocks, "vehicle", debtor[1])[0]
+    _debtor, batch_id, asset = await found_asset(gateway, mocks, "vehicle")
     asked = await (await ask(gateway, batch_id, "vehicle", asset, "seal", term_days=30)).json()
     await act(gateway, asked["id"], "approve")
     held = await answered(gateway, asked["id"], 1)

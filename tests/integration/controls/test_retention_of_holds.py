@@ -16,10 +16,10 @@ from tests.integration.accountability.helpers import GatewayFactory, auth
 from tests.integration.controls.helpers import (
     act,
     ask,
-    assets_of,
     debtor_with_assets,
     file_case,
     first_of_june,
+    found_asset,
     found_batch,
 )
 
@@ -42,9 +42,7 @@ async def test_a_batch_with_a_hold_in_force_is_kept_until_release(
 ) -> None:
     gateway = await gateway_factory(clock=first_of_june(), retention_days=100 * DAYS)
     await file_case(gateway)
-    debtor = debtor_with_assets(mocks, ("forestry",))
-    batch_id = await found_batch(gateway, debtor, ("forestry",))
-    asset = assets_of(mocks, "forestry", debtor[1])[0]
+    _debtor, batch_id, asset = await found_asset(gateway, mocks, "forestry")
     asked = await (await ask(gateway, batch_id, "forestry", asset, "seal")).json()
     await act(gateway, asked["id"], "approve")
     sender = gateway.client.app[CONTROL_SENDER]

@@ -26,6 +26,7 @@ from tests.integration.controls.helpers import (
     debtor_with_assets,
     file_case,
     first_of_june,
+    found_asset,
     found_batch,
     senders,
 )
@@ -116,9 +117,7 @@ async def test_a_transferred_cases_holds_go_to_its_new_team(
 ) -> None:
     gateway = await gateway_factory(clock=first_of_june())
     await file_case(gateway)
-    debtor = debtor_with_assets(mocks, ("forestry",))
-    batch_id = await found_batch(gateway, debtor, ("forestry",))
-    asset = assets_of(mocks, "forestry", debtor[1])[0]
+    _debtor, batch_id, asset = await found_asset(gateway, mocks, "forestry")
     asked = await (await ask(gateway, batch_id, "forestry", asset, "seal")).json()
     await file_case(gateway, team="team-b")  # the technology office transfers the case
     path = f"/v1/controls/{asked['id']}"
@@ -139,9 +138,7 @@ async def test_expiry_waits_for_a_renewal_being_asked_at_midnight(
     clock = first_of_june()
     gateway = await gateway_factory(clock=clock)
     await file_case(gateway)
-    debtor = debtor_with_assets(mocks, ("vehicle",))
-    batch_id = await found_batch(gateway, debtor, ("vehicle",))
-    plate = assets_of(mocks, "vehicle", debtor[1])[0]
+    _debtor, batch_id, plate = await found_asset(gateway, mocks, "vehicle")
     asked = await (await ask(gateway, batch_id, "vehicle", plate, "seal", term_days=10)).json()
     await act(gateway, asked["id"], "approve")
     await asyncio.wait_for(gateway.client.app[CONTROL_SENDER].wait_answered(asked["id"]), 30)

@@ -74,6 +74,9 @@ async def test_from_a_found_property_to_a_seal_in_effect_and_its_renewal(
     await officer.page.goto(f"{officer.base}/controls")
     assert "即将到期" in (await officer.page.text_content("#team-alerts") or "")
     await officer.screenshot("control-reminder")
+    await commander.page.goto(f"{commander.base}/dashboard")  # the wall shows it too
+    expiring = commander.page.locator(f'#controls-expiring li[data-control="{control_id}"]')
+    assert "2029-05-31" in (await expiring.text_content() or "")
     await officer.page.locator(f'#controls tr[data-control="{control_id}"] button.renew').click()
     await officer.page.wait_for_url(f"{officer.base}/controls")
     await asyncio.wait_for(sender.wait_answered(control_id, 2), 30)
