@@ -4,9 +4,10 @@ transaction.
 ``submit`` is the submission path for every way a batch arrives (JSON, a spreadsheet, the
 CLI through the API). Its dependencies come in one explicit object, ``AdmissionPolicy``
 (settings, cipher, metrics, clock), built once by the application. Inside the transaction,
-after the team's lock: an idempotent replay is answered as such; ``rules.check`` intercepts
-(raising ``rules.Intercepted``) or gives the status the batch starts in (``queued`` or
-``pending_approval``); the batch, its sealed subjects and one inquiry per subject and agency
+after the team's lock: an idempotent replay is answered as such; ``rules.check_request``
+may intercept (raising ``rules.Intercepted``); the sealed subjects are stored (their digests
+taken meanwhile); ``rules.check_subjects`` intercepts or gives the status the batch starts
+in (``queued`` or ``pending_approval``); the batch and one inquiry per subject and agency
 are stored; the officer's daily ledger, a stated re-query reason and the risk alerts are
 recorded; the audit records come last (the first takes the audit chain's head lock, which
 every result commit waits for, so it is held only until commit). An interception rolls all
@@ -15,11 +16,10 @@ of that back; it is then audited and counted on its own.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,22 +28,19 @@ import structlog
 
 from gateway.accountability import alerts, rules
 from gateway.accountability.auth import Caller
+from gateway.accountability.sealing import SealedTail, Sealing
 from gateway.core.errors import ValidationFailed
 from gateway.core.metrics import Metrics
-from gateway.core.offload import SHARE_FROM, Offload
 from gateway.core.settings import Settings
 from gateway.core.validation import BatchRequest
 from gateway.store import audit as store_audit
 from gateway.store import batches as store
 from gateway.store import channels, db
 from gateway.store import rules as store_rules
-from gateway.store.crypto import DataCipher, SealedSubject, digest_subjects, seal_subjects
+from gateway.store.crypto import DataCipher
 from gateway.store.db import Connection, Pool, Record
 
 log = structlog.get_logger("gateway.admission")
-
-#: subjects sealed at a time while the ones before are stored (about 1 MB of COPY data)
-SEAL_CHUNK = 5_000
 
 
 def utcnow() -> datetime:
@@ -59,8 +56,6 @@ class AdmissionPolicy:
     metrics: Metrics
     #: the time the rules and alerts see; tests inject their own
     clock: Callable[[], datetime] = utcnow
-    #: a helper process sharing a large list's sealing (none: all of it here)
-    offload: Offload = field(default_factory=lambda: Offload(0))
 
     def init_metrics(self) -> None:
         """Every reason and kind shows on the dashboard from the start, at zero."""
@@ -94,11 +89,13 @@ async def submit(
     caller: Caller,
     request: BatchRequest,
     idempotency_key: str | None,
+    tail: SealedTail | None = None,
 ) -> Submitted:
-    """Store the batch and its inquiries, or raise ``rules.Intercepted`` (audited, counted)."""
+    """Store the batch and its inquiries, or raise ``rules.Intercepted`` (audited, counted).
+    ``tail``: the list's last rows, already sealed for the batch it names."""
     metrics = policy.metrics
     try:
-        submitted = await _store(policy, pool, caller, request, idempotency_key)
+        submitted = await _store(policy, pool, caller, request, idempotency_key, tail)
     except rules.Intercepted as exc:
         # The submission's transaction has rolled back: this record is all that remains.
         async with db.connection(pool) as conn:
@@ -122,21 +119,27 @@ async def _store(
     caller: Caller,
     request: BatchRequest,
     idempotency_key: str | None,
+    tail: SealedTail | None,
 ) -> Submitted:
     assert caller.team_id is not None, "only officers of a team submit"
     # Only a replay under the same Idempotency-Key is compared with it; without a key the
     # digest is never read, and taking it costs a tenth of a 100,000-subject submission.
     digest = request_digest(request) if idempotency_key is not None else b""
-    batch_id = uuid.uuid4()
+    batch_id = uuid.uuid4() if tail is None else tail.batch_id
     rows = request.row_numbers()  # the list's own rows: a merged repeat leaves a gap
-    sealing = _Sealing(policy, batch_id, rows, request)  # the helper's half starts now
+    sealing = Sealing(policy.cipher, batch_id, rows, request, tail)
     try:
-        digests = await sealing.digests()
-        return await _admit(
-            policy, pool, caller, request, idempotency_key, digest, sealing, rows, digests
-        )
-    finally:
-        sealing.close()
+        return await _admit(policy, pool, caller, request, idempotency_key, digest, sealing, rows)
+    except _RaceLost as lost:  # rolled back, the subjects stored with it
+        return _replayed(lost.existing, digest)
+
+
+class _RaceLost(Exception):
+    """A concurrent submission under the same Idempotency-Key was stored first."""
+
+    def __init__(self, existing: Record) -> None:
+        super().__init__("idempotency race lost")
+        self.existing = existing
 
 
 async def _admit(
@@ -146,9 +149,8 @@ async def _admit(
     request: BatchRequest,
     idempotency_key: str | None,
     digest: bytes,
-    sealing: _Sealing,
+    sealing: Sealing,
     rows: Sequence[int],
-    digests: list[bytes],
 ) -> Submitted:
     assert caller.team_id is not None
     settings, batch_id = policy.settings, sealing.batch_id
@@ -162,7 +164,16 @@ async def _admit(
                 return _replayed(existing, digest)
         now = policy.clock()
         day = now.astimezone(alerts.zone(settings)).date()
-        admission = await rules.check(conn, settings, digests, caller, request, now, day)
+        await rules.check_request(conn, settings, caller, request, day)
+        # The subjects next, digested and sealed while PostgreSQL stores them (by COPY, a
+        # chunk at a time, for more than a few): the rules below need their digests, and read
+        # only subjects of stored batches (this one is not, yet). An interception rolls them
+        # back with the rest.
+        await store.insert_subjects(conn, sealing.records(), len(rows))
+        assert len(sealing.digests) == len(rows), "every subject stored and digested"
+        admission = await rules.check_subjects(
+            conn, settings, sealing.digests, caller, request, now, day
+        )
         # A large list's inquiries are stored after the 202, a chunk per transaction
         # (Upkeep.queue_subjects, told at commit), so the list is answered at spreadsheet speed.
         unqueued_from = rows[0] if len(rows) > store.QUEUE_CHUNK else None
@@ -187,8 +198,7 @@ async def _admit(
             assert idempotency_key is not None
             existing = await store.find_idempotent(conn, caller.officer_id, idempotency_key)
             assert existing is not None
-            return _replayed(existing, digest)
-        await store.insert_subjects(conn, sealing.records(digests), len(rows))
+            raise _RaceLost(existing)
         deadlines = settings.answer_deadlines(request.agencies)
         if unqueued_from is None:
             await store.insert_inquiries(conn, batch_id, rows, deadlines, now)
@@ -209,67 +219,6 @@ async def _admit(
         if unqueued_from is not None:
             await store.notify(conn, channels.UNQUEUED)
     return Submitted(batch_id, False, admission.status, raised, created_at)
-
-
-class _Sealing:
-    """A list's subjects digested and sealed: a chunk sealed here goes out to the database's
-    COPY while the next is sealed (PostgreSQL, on the other core, stores the one before),
-    and a large list's second half is digested and sealed by the helper process meanwhile
-    (``core.offload``), started at once."""
-
-    def __init__(
-        self,
-        policy: AdmissionPolicy,
-        batch_id: uuid.UUID,
-        rows: Sequence[int],
-        request: BatchRequest,
-    ) -> None:
-        self.batch_id = batch_id
-        self._keys, self._place = policy.cipher.sealing_keys, str(batch_id)
-        self._kinds = [s.kind for s in request.subjects]
-        items = [(row, s.name, s.id_number) for row, s in zip(rows, request.subjects, strict=True)]
-        self._near, self._far_rows = items, rows[len(items) :]
-        self._far_digests: asyncio.Future[list[bytes]] | None = None
-        self._far: asyncio.Future[list[SealedSubject]] | None = None
-        if policy.offload.enabled and len(items) >= SHARE_FROM:
-            middle = len(items) // 2
-            self._near, self._far_rows = items[:middle], rows[middle:]
-            numbers = [number for _, _, number in items[middle:]]
-            submit = policy.offload.submit
-            self._far_digests = asyncio.ensure_future(submit(digest_subjects, self._keys, numbers))
-            self._far = asyncio.ensure_future(
-                submit(seal_subjects, self._keys, self._place, items[middle:])
-            )
-
-    async def digests(self) -> list[bytes]:
-        """Each subject's keyed digest, in the list's order."""
-        near = digest_subjects(self._keys, [number for _, _, number in self._near])
-        return near if self._far_digests is None else near + await self._far_digests
-
-    async def records(self, digests: list[bytes]) -> AsyncIterator[tuple[Any, ...]]:
-        """Each subject's row of ``store.batches.SUBJECT_COLUMNS``, in the list's order."""
-        batch_id, kinds, k = self.batch_id, self._kinds, 0
-        for start in range(0, len(self._near), SEAL_CHUNK):
-            chunk = self._near[start : start + SEAL_CHUNK]
-            sealed = seal_subjects(self._keys, self._place, chunk)
-            for (row, _, _), (name, number) in zip(chunk, sealed, strict=True):
-                yield (batch_id, row, kinds[k], name, number, digests[k])
-                k += 1
-        if self._far is not None:
-            sealed = await self._far
-            for row, (name, number) in zip(self._far_rows, sealed, strict=True):
-                yield (batch_id, row, kinds[k], name, number, digests[k])
-                k += 1
-
-    def close(self) -> None:
-        """An intercepted or failed submission does not wait for the helper's half."""
-        for far in (self._far_digests, self._far):
-            if far is None:
-                continue
-            if not far.done():
-                far.cancel()
-            elif not far.cancelled():
-                far.exception()  # retrieved: a failure here is no news once we stopped
 
 
 async def _after_admission(

@@ -75,7 +75,19 @@ class Admission:
     digests: list[bytes] = field(default_factory=list[bytes])
 
 
-async def check(
+async def check_request(
+    conn: Connection, settings: Settings, caller: Caller, request: BatchRequest, day: date
+) -> None:
+    """The rules of the request itself (a filed case of the team, the day's quota), in the
+    submission transaction before its subjects are stored; raise ``Intercepted``."""
+    if settings.require_filed_case:
+        await _filed_case(conn, caller, request.case_number)
+    if settings.quota_subjects_per_day > 0:
+        count = len(request.subjects)
+        await _quota(conn, settings.quota_subjects_per_day, caller, day, count)
+
+
+async def check_subjects(
     conn: Connection,
     settings: Settings,
     digests: list[bytes],
@@ -84,14 +96,12 @@ async def check(
     now: datetime,
     day: date,
 ) -> Admission:
-    """Run every rule in the submission transaction; raise ``Intercepted`` or admit.
-    ``digests``: each subject's keyed digest (``DataCipher.subject_digests``)."""
+    """The rules of the subjects (asked again within the window, how many the case holds),
+    after ``check_request``; raise ``Intercepted`` or admit. ``digests``: each subject's
+    keyed digest (``DataCipher.subject_digests``). Run once the batch's subjects are stored,
+    before the batch is: the queries read only subjects of stored batches, so the batch's
+    own are not counted."""
     assert caller.team_id is not None
-    if settings.require_filed_case:
-        await _filed_case(conn, caller, request.case_number)
-    count = len(request.subjects)
-    if settings.quota_subjects_per_day > 0:
-        await _quota(conn, settings.quota_subjects_per_day, caller, day, count)
     requeried: tuple[int, ...] = ()
     if settings.requery_days > 0:
         since = now - timedelta(days=settings.requery_days)

@@ -124,6 +124,11 @@ def _resident_id(number: str, today: date | None) -> str:
         raise InvalidIdentifier("must be 18 characters")
     if not _RESIDENT_SHAPE.fullmatch(number):
         raise InvalidIdentifier("must be 17 digits followed by a digit or X")
+    return _shaped_resident_id(number, today)
+
+
+def _shaped_resident_id(number: str, today: date | None) -> str:
+    """``_resident_id`` of a value already of its shape (17 digits, then a digit or X)."""
     if number[-1] != ric.calc_check_digit(number):
         raise InvalidIdentifier(CHECK_WRONG)
     birth = _birth_date(number)
@@ -169,7 +174,7 @@ def classify_identifier(value: str, *, today: date | None = None) -> tuple[Ident
         raise InvalidIdentifier("must be 18 characters")
     if _RESIDENT_SHAPE.fullmatch(text):
         try:
-            return "person", _resident_id(text, today)
+            return "person", _shaped_resident_id(text, today)
         except InvalidIdentifier as person_error:
             if _plausible_person(text, today):
                 raise

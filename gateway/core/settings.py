@@ -71,8 +71,9 @@ class Settings(ControlSettings):
         default=1,
         ge=0,
         le=8,
-        description="helper processes sharing a large list's checking and sealing (started "
-        "at the first list of 20,000 rows or more); 0: all of it in the serving process",
+        description="helper processes sharing the checking and sealing of lists of 20,000 "
+        "rows or more (started with the gateway; more than one helps only lists arriving "
+        "together); 0: all of it in the serving process",
     )
     # -- dispatch
     lease_seconds: float = Field(

@@ -33,6 +33,7 @@ from gateway.http.keys import (
     FIGURES,
     LEADERSHIP,
     METRICS,
+    OFFLOAD,
     POLICY,
     POOL,
     SESSION,
@@ -73,8 +74,8 @@ def make_app(
     app[DRAINING] = asyncio.Event()
     app[METRICS] = Metrics()
     app[CIPHER] = cipher_for(settings)
-    offload = Offload(settings.intake_processes)
-    app[POLICY] = AdmissionPolicy(settings, app[CIPHER], app[METRICS], clock, offload)
+    offload = app[OFFLOAD] = Offload(settings.intake_processes)
+    app[POLICY] = AdmissionPolicy(settings, app[CIPHER], app[METRICS], clock)
     app[POLICY].init_metrics()
     app[CONTROLS] = ControlPolicy(settings, app[CIPHER], app[METRICS], clock)
 

@@ -3,6 +3,7 @@ admit it, answer 202 with the stored batch."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from connectors.base import Subject, SubjectKind
 from gateway.accountability import admission
 from gateway.accountability import batches as views
+from gateway.accountability.sealing import SealedTail
 from gateway.core.errors import PayloadTooLarge, ValidationFailed
 from gateway.core.identifiers import InvalidIdentifier, classify_identifier
 from gateway.core.jsonvalues import as_list, as_object
@@ -19,7 +21,7 @@ from gateway.core.offload import SHARE_FROM, Offload
 from gateway.core.text import normalise_name
 from gateway.core.validation import BatchRequest
 from gateway.http.inputs import json_response, problems_of, refused
-from gateway.http.keys import DISPATCHER, METRICS, POLICY, POOL, SETTINGS
+from gateway.http.keys import DISPATCHER, METRICS, OFFLOAD, POLICY, POOL, SETTINGS
 from gateway.http.middleware import caller
 from gateway.http.models.batches import (
     Batch,
@@ -27,7 +29,7 @@ from gateway.http.models.batches import (
     SubmissionEnvelope,
     checked_subjects,
 )
-from gateway.store.crypto import seal_subjects
+from gateway.store.crypto import digest_subjects, seal_subjects_flat
 
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -62,37 +64,69 @@ def parse_submission(body: Any, *, max_subjects: int) -> BatchRequest:
     return _merged(request)
 
 
-async def parse_shared(body: Any, *, max_subjects: int, offload: Offload) -> BatchRequest:
-    """``parse_submission``, a large list's second half checked in the helper process
-    meanwhile (``core.offload``)."""
+#: of a large list, the rows the helper process checks and seals (the rest are checked
+#: here meanwhile, and sealed here while the database stores the list: this share keeps
+#: the two processes equally busy until then)
+HELPER_SHARE = 0.4
+
+#: names, identifiers, kinds, digests, and sealed names and identifiers (name, identifier,
+#: name, ...): columns, which cross between processes several times faster than a tuple
+#: or a dataclass per row
+CheckedAndSealed = tuple[list[str], list[str], list[SubjectKind], list[bytes], list[bytes]]
+
+
+async def parse_shared(
+    body: Any, *, max_subjects: int, offload: Offload, keys: tuple[bytes, bytes]
+) -> tuple[BatchRequest, SealedTail | None]:
+    """``parse_submission``, a large list's last rows checked, digested and sealed (with
+    ``keys``, ``DataCipher.sealing_keys``) in the helper process meanwhile
+    (``core.offload``): the request, and those rows sealed for the batch it is to be."""
     rows = _check_size(body, max_subjects)
     if not offload.enabled or rows < SHARE_FROM:  # not worth the round trip
-        return parse_submission(body, max_subjects=max_subjects)
+        return parse_submission(body, max_subjects=max_subjects), None
     try:
         envelope = SubmissionEnvelope.model_validate(body)
     except ValidationError:
-        return parse_submission(body, max_subjects=max_subjects)  # names every problem
-    middle = len(envelope.subjects) // 2
-    far = offload.submit(checked_plainly, envelope.subjects[middle:])
+        return parse_submission(body, max_subjects=max_subjects), None  # names every problem
+    middle = len(envelope.subjects) - int(len(envelope.subjects) * HELPER_SHARE)
+    batch_id = uuid.uuid4()
+    far = offload.submit(
+        checked_and_sealed, envelope.subjects[middle:], keys, str(batch_id), middle
+    )
     near = checked_subjects(envelope.subjects[:middle])
     rest = await far
     if near is None or rest is None:  # a row out of shape: the model names every problem
-        return parse_submission(body, max_subjects=max_subjects)
-    return _merged(envelope.request_of(near + tuple(Subject(*s) for s in rest)))
+        return parse_submission(body, max_subjects=max_subjects), None
+    names, numbers, kinds, digests, sealed = rest
+    request = envelope.request_of(near + tuple(map(Subject, names, numbers, kinds)))
+    return _merged(request), SealedTail(batch_id, middle, digests, sealed)
 
 
-def checked_plainly(rows: list[Any]) -> list[tuple[str, str, SubjectKind]] | None:
-    """``checked_subjects`` as plain tuples, which cross between processes several times
-    faster than dataclasses."""
+def checked_and_sealed(
+    rows: list[Any], keys: tuple[bytes, bytes], batch_id: str, first_row: int
+) -> CheckedAndSealed | None:
+    """``checked_subjects`` of a list's last rows (from ``first_row`` on), digested and
+    sealed for ``batch_id``; None at a row out of shape."""
     subjects = checked_subjects(rows)
-    return None if subjects is None else [(s.name, s.id_number, s.kind) for s in subjects]
+    if subjects is None:
+        return None
+    names = [s.name for s in subjects]
+    numbers = [s.id_number for s in subjects]
+    items = [(first_row + k, s.name, s.id_number) for k, s in enumerate(subjects)]
+    return (
+        names,
+        numbers,
+        [s.kind for s in subjects],
+        digest_subjects(keys, numbers),
+        seal_subjects_flat(keys, batch_id, items),
+    )
 
 
 def ready_helper() -> None:
     """Run in the helper process at start: what its first large list would otherwise wait
     for (importing the checks and the cipher, reading the area-code table)."""
-    checked_plainly([{"name": "张三", "id_number": "11010519491231002X"}])
-    seal_subjects((bytes(32), bytes(32)), "", [(0, "张三", "11010519491231002X")])
+    row = {"name": "张三", "id_number": "11010519491231002X"}
+    checked_and_sealed([row], (bytes(32), bytes(32)), "", 0)
 
 
 def _check_size(body: Any, max_subjects: int) -> int:
@@ -187,15 +221,21 @@ async def accept_batch(request: web.Request, body: Any) -> web.Response:
     app = request.app
     key = idempotency_key(request)
     try:
-        batch_request = await parse_shared(
-            body, max_subjects=app[SETTINGS].max_subjects, offload=app[POLICY].offload
+        policy = app[POLICY]
+        batch_request, tail = await parse_shared(
+            body,
+            max_subjects=app[SETTINGS].max_subjects,
+            offload=app[OFFLOAD],
+            keys=policy.cipher.sealing_keys,
         )
     except (ValidationFailed, PayloadTooLarge) as exc:
         app[METRICS].batches_rejected.labels(exc.code).inc()
         if isinstance(exc, ValidationFailed):
             await admission.record_malformed_case(app[POLICY], app[POOL], caller(request), exc)
         raise
-    submitted = await admission.submit(app[POLICY], app[POOL], caller(request), batch_request, key)
+    submitted = await admission.submit(
+        app[POLICY], app[POOL], caller(request), batch_request, key, tail
+    )
     if not submitted.replayed and DISPATCHER in app:
         app[DISPATCHER].wake(*batch_request.agencies)
     if submitted.created_at is not None:

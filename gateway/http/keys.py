@@ -12,6 +12,7 @@ from gateway.accountability.admission import AdmissionPolicy
 from gateway.accountability.control_records import ControlPolicy
 from gateway.accountability.figures import ClusterFigures
 from gateway.core.metrics import Metrics
+from gateway.core.offload import Offload
 from gateway.core.settings import Settings
 from gateway.store.crypto import DataCipher
 from gateway.store.db import Pool
@@ -23,6 +24,8 @@ SETTINGS = web.AppKey("settings", Settings)
 CIPHER = web.AppKey("cipher", DataCipher)
 METRICS = web.AppKey("metrics", Metrics)
 POLICY = web.AppKey("policy", AdmissionPolicy)
+#: the helper process a large list's checking and sealing is shared with
+OFFLOAD = web.AppKey("offload", Offload)
 POOL = web.AppKey("pool", Pool)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CONNECTORS = web.AppKey("connectors", dict[str, Connector])

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from connectors.base import Subject
 from connectors.household import ITEMS
+from gateway.core.identifiers import InvalidIdentifier, classify_identifier
 from gateway.core.validation import BatchRequest
 from gateway.http.models.common import ApiModel
 from gateway.http.models.fields import (
@@ -20,7 +21,6 @@ from gateway.http.models.fields import (
     IdNumber,
     Name,
     Reason,
-    checked_identifier,
     checked_name,
 )
 
@@ -108,9 +108,10 @@ def checked_subjects(rows: list[Any]) -> tuple[Subject, ...] | None:
             name, number = fields.get("name"), fields.get("id_number")
             if type(name) is not str or type(number) is not str:
                 return None
-            identifier = checked_identifier(number, today)
-            append(Subject(checked_name(name), identifier.canonical, identifier.kind))
-    except PydanticCustomError:
+            # as checked_identifier checks it, without the model's wrapping (a fifth of the time)
+            kind, identifier = classify_identifier(number, today=today)
+            append(Subject(checked_name(name), identifier, kind))
+    except (PydanticCustomError, InvalidIdentifier):
         return None
     return tuple(subjects)
 

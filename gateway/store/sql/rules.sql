@@ -14,6 +14,8 @@ SELECT coalesce(
 
 -- name: requeried_rows
 -- 0-based rows of this batch ($1 digests in row order) the team ($2) asked for since $3.
+-- Run with the batch's subjects stored and the batch not yet (gateway/accountability/
+-- admission.py): joining batches keeps them out, as in case_subject_count.
 SELECT (d.position - 1)::int AS row
 FROM unnest($1::bytea[]) WITH ORDINALITY AS d (digest, position)
 WHERE EXISTS (

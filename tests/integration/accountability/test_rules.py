@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gateway.store.batches import FEW_SUBJECTS
 from mocks.population import sample_ids
 from tests.conftest import Gateway
 from tests.integration.accountability.helpers import (
@@ -103,6 +104,24 @@ async def test_the_daily_quota_counts_every_batch_of_the_officer_today(
     error = await assert_intercepted(gateway, batch_body(n=5, seed=2), "daily_quota_exceeded")
     assert (error["quota"], error["used"], error["requested"]) == (10, 6, 5)
     assert (await post_batch(gateway, batch_body(n=4, seed=3))).status == 202  # exactly 10
+
+
+async def test_a_long_list_asked_again_is_refused_with_nothing_stored(
+    gateway_factory: GatewayFactory,
+) -> None:
+    # Past FEW_SUBJECTS the subjects go by COPY before the re-query rule reads the stored
+    # ones: the list's own rows do not count as asked before, and the refusal removes them.
+    rows = FEW_SUBJECTS + 100
+    gateway = await start(gateway_factory)
+    await file_case(gateway)
+    people = sample_ids(2 * rows, seed=6)
+    assert (await post_batch(gateway, batch_body(people[:rows]))).status == 202
+    again = people[rows:]
+    again[7], again[rows - 1] = people[3], people[rows - 2]  # two asked before
+    error = await assert_intercepted(gateway, batch_body(again), "requery_without_reason")
+    assert error["rows"] == [7, rows - 1] and error["count"] == 2
+    async with gateway.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM subjects") == rows
 
 
 async def test_the_quota_holds_against_concurrent_batches(gateway_factory: GatewayFactory) -> None:

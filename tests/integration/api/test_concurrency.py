@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
+from gateway.accountability import admission
 from tests.conftest import Gateway, batch_body
 
 
@@ -60,3 +63,35 @@ async def test_simultaneous_retries_with_one_key_are_replays_not_violations(
         )
         batches = await conn.fetchval("SELECT count(*) FROM batches")
     assert (intercepted, batches) == (0, 1)
+
+
+async def test_a_retry_that_loses_the_race_at_insert_stores_nothing_of_its_own(
+    gateway_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The team's lock makes the first look-up of the key see an earlier attempt; should one
+    # still commit in between (a race past the lock), the batch row's unique key catches it,
+    # and the subjects this attempt stored before are rolled back with it.
+    gateway = await gateway_factory(dispatch=False)
+    body = batch_body(n=5, seed=13)
+    first = await gateway.submit(body, **{"Idempotency-Key": "retry-2"})
+    looked_up = []
+    find = admission.store.find_idempotent
+
+    async def missed_once(*args: Any) -> Any:
+        looked_up.append(args[-1])
+        return None if len(looked_up) == 1 else await find(*args)
+
+    monkeypatch.setattr(admission.store, "find_idempotent", missed_once)
+    again = await gateway.client.post(
+        "/v1/batches",
+        json=body,
+        headers={**(await gateway.headers()), "Idempotency-Key": "retry-2"},
+    )
+    assert again.status == 202, await again.text()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["id"] == first["id"]
+    assert looked_up == ["retry-2", "retry-2"]  # missed, then found after the insert
+    async with gateway.pool.acquire() as conn:
+        subjects = await conn.fetchval("SELECT count(*) FROM subjects")
+        batches = await conn.fetchval("SELECT count(*) FROM batches")
+    assert (subjects, batches) == (5, 1)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from gateway.accountability import admission
+from gateway.accountability import sealing
 from gateway.core import offload
 from gateway.http import intake
-from gateway.http.keys import CIPHER, POLICY
+from gateway.http.keys import CIPHER, OFFLOAD
 from gateway.store.crypto import subject_context
 from mocks.population import sample_ids
 from tests.conftest import Gateway, batch_body
@@ -26,9 +26,8 @@ ROWS = 50
 
 @pytest.fixture(autouse=True)
 def small_share(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in (offload, intake, admission):
-        monkeypatch.setattr(module, "SHARE_FROM", 40)
-    monkeypatch.setattr(admission, "SEAL_CHUNK", 7)  # several chunks sealed while stored
+    monkeypatch.setattr(intake, "SHARE_FROM", 40)
+    monkeypatch.setattr(sealing, "SEAL_CHUNK", 7)  # several chunks sealed while stored
 
 
 async def _stored(api: Gateway, batch_id: str) -> list[tuple[int, str, str, bytes]]:
@@ -73,11 +72,11 @@ async def test_a_shared_list_is_stored_as_one_process_stores_it(
         (row, name, number) for row, (name, number) in enumerate(people)
     ]
     assert stored[0] == stored[1]  # digests too: the same keys in both processes
-    # the helper checked, digested and sealed one half (the other gateway, without one, did
-    # it all itself)
+    # the helper checked, digested and sealed the last rows, in one trip (the other gateway,
+    # without one, did it all itself)
     shares = [name for name in shared_out if name != "ready_helper"]  # at start
-    assert sorted(shares) == ["checked_plainly", "digest_subjects", "seal_subjects"]
-    assert shared.client.app[POLICY].offload.running
+    assert shares == ["checked_and_sealed"]
+    assert shared.client.app[OFFLOAD].running
     digests = [digest for *_, digest in stored[0]]
     assert digests == [shared.client.app[CIPHER].subject_digest(i) for _, i in people]
 
@@ -92,4 +91,37 @@ async def test_a_bad_row_in_the_shared_half_is_refused_by_its_row(gateway_factor
     assert response.status == 422, await response.text()
     problems = (await response.json())["error"]["problems"]
     assert [(p["row"], p["field"]) for p in problems] == [(ROWS - 3, "id_number")]
+    assert await stored_batches(api) == 0
+
+
+async def test_repeats_in_the_helpers_rows_are_merged_as_alone(gateway_factory: Any) -> None:
+    people = sample_ids(ROWS, seed=73)
+    tail_from = ROWS - int(ROWS * intake.HELPER_SHARE)  # the helper checks and seals these
+    # row: the earlier row it repeats (in the rows checked here, and in the helper's)
+    repeats = {7: 2, tail_from + 5: 3, ROWS - 5: tail_from + 2}
+    for row, earlier in repeats.items():
+        people[row] = people[earlier]
+    body = batch_body(people, agencies=["vehicle"])
+    shared = await gateway_factory(dispatch=False, intake_processes=1)
+    alone = await gateway_factory(dispatch=False, intake_processes=0)
+    stored = []
+    for api in (shared, alone):
+        batch = await api.submit(body)
+        assert (batch["subject_count"], batch["merged_rows"]) == (ROWS - 3, 3)
+        stored.append(await _stored(api, batch["id"]))
+    kept = [(row, name, number) for row, (name, number) in enumerate(people) if row not in repeats]
+    assert [(row, name, number) for row, name, number, _ in stored[0]] == kept
+    assert stored[0] == stored[1]
+
+
+async def test_a_name_clash_in_the_helpers_rows_is_refused(gateway_factory: Any) -> None:
+    people = sample_ids(ROWS, seed=74, organisations=0)
+    clash = ROWS - 3
+    people[clash] = ("另一人", people[4][1])
+    body = batch_body(people, agencies=["vehicle"])
+    api = await gateway_factory(dispatch=False, intake_processes=1)
+    response = await api.client.post("/v1/batches", json=body, headers=await api.headers())
+    assert response.status == 422, await response.text()
+    problems = (await response.json())["error"]["problems"]
+    assert [(p["row"], p["field"], p.get("earlier_row")) for p in problems] == [(clash, "name", 4)]
     assert await stored_batches(api) == 0
