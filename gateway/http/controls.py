@@ -31,7 +31,7 @@ _NOT_FOUND = "no such control (or not your team's)"
 
 def control_id(request: web.Request) -> int:
     text = request.match_info["control_id"]
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # "²".isdigit() is true
         raise NotFound(_NOT_FOUND)
     return int(text)
 

@@ -42,6 +42,10 @@ async def test_only_another_commander_decides(gateway_factory: GatewayFactory, m
         f"/v1/controls/{control_id}", headers=await auth(gateway, "officer", "team-b")
     )
     assert other_team.status == 404
+    headers = await auth(gateway, "officer", "team-a")
+    for path_id in ("%C2%B2", "abc", "1" * 19):  # "²" counts as a digit to Python
+        missing = await gateway.client.get(f"/v1/controls/{path_id}", headers=headers)
+        assert missing.status == 404, (path_id, await missing.text())
     foreign = await ask(gateway, batch_id, "realestate", asset, "seal", team="team-b")
     assert foreign.status == 404
     twice = await ask(gateway, batch_id, "realestate", asset, "seal")
