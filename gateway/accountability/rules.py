@@ -1,4 +1,9 @@
-"""Violation interception (违规操作自动拦截): the rules a batch must pass before it is stored.
+"""Violation interception (违规操作自动拦截): the rules a batch must pass to be stored.
+
+``check_request`` runs before anything of the submission is stored; ``check_subjects`` once
+its subjects are (it needs their digests, taken while they are stored), before the batch is:
+a list refused for asking again has paid for storing its subjects, which the refusal rolls
+back with the rest.
 
 Each rule has a reason code, a setting that tunes or switches it off, and a plain explanation
 that names no person. An intercepted submission stores nothing; ``gateway.accountability.admission``
@@ -22,7 +27,7 @@ answers 422.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -64,15 +69,14 @@ class Intercepted(Forbidden):
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What the checks learned, handed on to ``after_submit`` in the same transaction."""
+    """What the checks learned, handed on to ``admission._after_admission`` in the same
+    transaction."""
 
     status: str
     now: datetime
     day: date
     requeried_rows: tuple[int, ...]
     case_subjects: int
-    #: each subject's keyed digest, in row order (stored with the subjects: computed once)
-    digests: list[bytes] = field(default_factory=list[bytes])
 
 
 async def check_request(
@@ -122,7 +126,7 @@ async def check_subjects(
         case_subjects = await store.case_subject_count(conn, request.case_number, digests)
         if case_subjects > settings.approval_threshold:
             status = "pending_approval"
-    return Admission(status, now, day, requeried, case_subjects, digests)
+    return Admission(status, now, day, requeried, case_subjects)
 
 
 async def _filed_case(conn: Connection, caller: Caller, case_number: str) -> None:

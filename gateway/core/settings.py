@@ -72,7 +72,7 @@ class Settings(ControlSettings):
         ge=0,
         le=8,
         description="helper processes sharing the checking and sealing of lists of 20,000 "
-        "rows or more (started with the gateway; more than one helps only lists arriving "
+        "rows or more (the first started with the gateway, others when lists arrive "
         "together); 0: all of it in the serving process",
     )
     # -- dispatch

@@ -30,6 +30,21 @@ def small_share(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sealing, "SEAL_CHUNK", 7)  # several chunks sealed while stored
 
 
+@pytest.fixture
+def helper_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The functions sent to a helper process, in order (the start's ready_helper left out)."""
+    calls: list[str] = []
+    submit = offload.Offload.submit
+
+    def recorded(self: offload.Offload, function: Any, *args: Any) -> Any:
+        if function.__name__ != "ready_helper":
+            calls.append(function.__name__)
+        return submit(self, function, *args)
+
+    monkeypatch.setattr(offload.Offload, "submit", recorded)
+    return calls
+
+
 async def _stored(api: Gateway, batch_id: str) -> list[tuple[int, str, str, bytes]]:
     cipher = api.client.app[CIPHER]
     rows = await api.pool.fetch(
@@ -49,16 +64,8 @@ async def _stored(api: Gateway, batch_id: str) -> list[tuple[int, str, str, byte
 
 
 async def test_a_shared_list_is_stored_as_one_process_stores_it(
-    gateway_factory: Any, monkeypatch: pytest.MonkeyPatch
+    gateway_factory: Any, helper_calls: list[str]
 ) -> None:
-    shared_out: list[str] = []
-    submit = offload.Offload.submit
-
-    def recorded(self: offload.Offload, function: Any, *args: Any) -> Any:
-        shared_out.append(function.__name__)
-        return submit(self, function, *args)
-
-    monkeypatch.setattr(offload.Offload, "submit", recorded)
     people = sample_ids(ROWS, seed=71)
     body = batch_body(people, agencies=["vehicle"])
     shared = await gateway_factory(dispatch=False, intake_processes=1)
@@ -74,14 +81,15 @@ async def test_a_shared_list_is_stored_as_one_process_stores_it(
     assert stored[0] == stored[1]  # digests too: the same keys in both processes
     # the helper checked, digested and sealed the last rows, in one trip (the other gateway,
     # without one, did it all itself)
-    shares = [name for name in shared_out if name != "ready_helper"]  # at start
-    assert shares == ["checked_and_sealed"]
+    assert helper_calls == ["checked_and_sealed"]
     assert shared.client.app[OFFLOAD].running
     digests = [digest for *_, digest in stored[0]]
     assert digests == [shared.client.app[CIPHER].subject_digest(i) for _, i in people]
 
 
-async def test_a_bad_row_in_the_shared_half_is_refused_by_its_row(gateway_factory: Any) -> None:
+async def test_a_bad_row_in_the_helpers_rows_is_refused_by_its_row(
+    gateway_factory: Any, helper_calls: list[str]
+) -> None:
     people = sample_ids(ROWS, seed=72, organisations=0)
     body = batch_body(people, agencies=["vehicle"])
     number = body["subjects"][ROWS - 3]["id_number"]
@@ -92,13 +100,17 @@ async def test_a_bad_row_in_the_shared_half_is_refused_by_its_row(gateway_factor
     problems = (await response.json())["error"]["problems"]
     assert [(p["row"], p["field"]) for p in problems] == [(ROWS - 3, "id_number")]
     assert await stored_batches(api) == 0
+    assert helper_calls == ["checked_and_sealed"]
 
 
-async def test_repeats_in_the_helpers_rows_are_merged_as_alone(gateway_factory: Any) -> None:
+async def test_repeats_in_the_helpers_rows_are_merged_as_alone(
+    gateway_factory: Any, helper_calls: list[str]
+) -> None:
     people = sample_ids(ROWS, seed=73)
     tail_from = ROWS - int(ROWS * intake.HELPER_SHARE)  # the helper checks and seals these
-    # row: the earlier row it repeats (in the rows checked here, and in the helper's)
-    repeats = {7: 2, tail_from + 5: 3, ROWS - 5: tail_from + 2}
+    # row: the earlier row it repeats (in the rows checked here, and in the helper's; the
+    # last row checked here and the helper's first, at the edge)
+    repeats = {7: 2, tail_from - 1: 4, tail_from: 5, tail_from + 5: 3, ROWS - 5: tail_from + 2}
     for row, earlier in repeats.items():
         people[row] = people[earlier]
     body = batch_body(people, agencies=["vehicle"])
@@ -107,14 +119,18 @@ async def test_repeats_in_the_helpers_rows_are_merged_as_alone(gateway_factory: 
     stored = []
     for api in (shared, alone):
         batch = await api.submit(body)
-        assert (batch["subject_count"], batch["merged_rows"]) == (ROWS - 3, 3)
+        merged = len(repeats)
+        assert (batch["subject_count"], batch["merged_rows"]) == (ROWS - merged, merged)
         stored.append(await _stored(api, batch["id"]))
+    assert helper_calls == ["checked_and_sealed"]  # by the first gateway, not the other
     kept = [(row, name, number) for row, (name, number) in enumerate(people) if row not in repeats]
     assert [(row, name, number) for row, name, number, _ in stored[0]] == kept
     assert stored[0] == stored[1]
 
 
-async def test_a_name_clash_in_the_helpers_rows_is_refused(gateway_factory: Any) -> None:
+async def test_a_name_clash_in_the_helpers_rows_is_refused(
+    gateway_factory: Any, helper_calls: list[str]
+) -> None:
     people = sample_ids(ROWS, seed=74, organisations=0)
     clash = ROWS - 3
     people[clash] = ("另一人", people[4][1])
@@ -125,3 +141,4 @@ async def test_a_name_clash_in_the_helpers_rows_is_refused(gateway_factory: Any)
     problems = (await response.json())["error"]["problems"]
     assert [(p["row"], p["field"], p.get("earlier_row")) for p in problems] == [(clash, "name", 4)]
     assert await stored_batches(api) == 0
+    assert helper_calls == ["checked_and_sealed"]
