@@ -11,7 +11,7 @@ from gateway.accountability import admin, cases
 from gateway.accountability.admin import Actor
 from gateway.core.errors import NotFound
 from gateway.http import cursors
-from gateway.http.inputs import json_response, query_model, read_body, read_model
+from gateway.http.inputs import json_response, path_id, query_model, read_body, read_model
 from gateway.http.keys import POOL
 from gateway.http.middleware import caller
 from gateway.http.models.admin import (
@@ -173,11 +173,9 @@ async def revoke_officer_tokens(request: web.Request) -> web.Response:
     replies={200: (Revocation, "revoked"), 404: "no such token"},
 )
 async def revoke_token(request: web.Request) -> web.Response:
-    raw = request.match_info["token_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise NotFound("no such token")
+    token_id = path_id(request, "token_id", "no such token")
     async with db.connection(request.app[POOL]) as conn:
-        result = await admin.revoke_token(conn, _actor(request), token_id=int(raw))
+        result = await admin.revoke_token(conn, _actor(request), token_id=token_id)
     return json_response(Revocation.model_validate(result))
 
 

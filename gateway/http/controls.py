@@ -10,7 +10,7 @@ from gateway.accountability import closures, control_records, controls
 from gateway.accountability.cases import canonical_case_number
 from gateway.core.errors import NotFound, ValidationFailed
 from gateway.http import cursors
-from gateway.http.inputs import json_response, query_model, read_model
+from gateway.http.inputs import json_response, path_id, query_model, read_model
 from gateway.http.keys import CONTROL_SENDER, CONTROLS, POOL
 from gateway.http.middleware import caller
 from gateway.http.models.controls import (
@@ -30,10 +30,7 @@ _NOT_FOUND = "no such control (or not your team's)"
 
 
 def control_id(request: web.Request) -> int:
-    text = request.match_info["control_id"]
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # "²".isdigit() is true
-        raise NotFound(_NOT_FOUND)
-    return int(text)
+    return path_id(request, "control_id", _NOT_FOUND)
 
 
 def case_number(request: web.Request) -> str:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from gateway.core.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from gateway.http.cursors import parse_id
 from gateway.http.keys import SETTINGS
 from gateway.http.models.fields import PROBLEM
 
@@ -160,6 +161,15 @@ def batch_id(request: web.Request) -> uuid.UUID:
     except ValueError as exc:
         # Answer exactly as for a batch that does not exist.
         raise NotFound("no such batch") from exc
+
+
+def path_id(request: web.Request, name: str, not_found: str) -> int:
+    """The ``{name}`` path segment naming a row by its id (ASCII digits, a bigint); anything
+    else names nothing: 404 ``not_found``, as for an id that does not exist."""
+    try:
+        return parse_id(request.match_info[name])
+    except ValueError as exc:
+        raise NotFound(not_found) from exc
 
 
 def json_response(model: BaseModel, status: int = 200, **kwargs: Any) -> web.Response:

@@ -110,7 +110,7 @@ async def test_a_token_is_shown_once_and_works_until_revoked(
     assert twice.status == 200 and (await twice.json())["revoked"] == 0
     records = await audited(gateway, "token.revoked")
     assert [r["detail"]["token_ids"] for r in records] == [[token["id"]]]
-    for path in ("/v1/tokens/999999", "/v1/tokens/abc", "/v1/tokens/-1"):
+    for path in ("/v1/tokens/999999", "/v1/tokens/abc", "/v1/tokens/-1", "/v1/tokens/%C2%B2"):
         assert (await as_admin(gateway, "DELETE", path)).status == 404
     for body in ({"expires_in_days": 0}, {"expires_in_days": "30"}, {"expires_in_days": True}):
         bad = await as_admin(gateway, "POST", "/v1/officers/王书记员/tokens", json=body)
