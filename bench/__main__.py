@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-import os
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from gateway.cli.main import event_loop_factory
+from gateway.cli.main import collect_less, event_loop_factory
+from gateway.core.settings import Settings
 
 #: scenario name -> module in bench/ exposing ``async def run(console) -> list[row]``
 SCENARIOS = {
@@ -56,8 +56,11 @@ if __name__ == "__main__":
     unknown = [n for n in chosen if n not in SCENARIOS]
     if unknown:
         sys.exit(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    # The same event loop as the gateway's (GATEWAY_EVENT_LOOP, which the gateway processes
-    # inherit): the bare client of the throughput scenario runs in this process.
-    loop_factory = event_loop_factory(os.environ.get("GATEWAY_EVENT_LOOP", "uvloop"))
+    # The same event loop and garbage collection as the gateway's (GATEWAY_EVENT_LOOP and
+    # GATEWAY_GC_THRESHOLD, which the gateway processes inherit): the bare client of the
+    # throughput scenario runs in this process, and the ratio compares code, not set-up.
+    settings = Settings.from_env()
+    loop_factory = event_loop_factory(settings.event_loop)
+    collect_less(settings.gc_threshold)
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         sys.exit(runner.run(main(chosen)))

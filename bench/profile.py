@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.harness import stack, submit, wait_done
-from bench.throughput import CASE, CONCURRENCY, INQUIRIES
+from bench.throughput import CASE, INQUIRIES, gateway_env
 from connectors.registry import AGENCIES
 from mocks.population import sample_ids
 
@@ -30,11 +30,9 @@ async def main() -> int:
     console = Console()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     subjects = sample_ids(-(-INQUIRIES // len(AGENCIES)), seed=2024)
-    env = {f"GATEWAY_AGENCY_{name.upper()}_MAX_IN_FLIGHT": str(CONCURRENCY) for name in AGENCIES}
-    env |= {f"GATEWAY_AGENCY_{name.upper()}_MAX_RPS": "0" for name in AGENCIES}
     RESULTS.mkdir(exist_ok=True)
     raw = RESULTS / "profile.txt"
-    async with stack(latency="zero", gateway_env=env) as running:
+    async with stack(latency="zero", gateway_env=gateway_env()) as running:
         body = {
             "case_number": CASE,
             "reason": "benchmark",

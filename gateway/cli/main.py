@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import importlib
 import sys
@@ -48,6 +49,7 @@ async def serve(settings: Settings, _args: argparse.Namespace) -> int:
     async with db.database_url(settings.database_url, settings.data_dir) as dsn:
         app = make_app(settings, dsn)
         async with serving(app, settings.host, settings.port) as url:
+            collect_less(settings.gc_threshold)
             log.info("serving", url=url)
             await wait_for_stop()
             # Readiness fails at once; the calls in flight may end within the deadline; the
@@ -143,6 +145,20 @@ def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | N
             return None
         return uvloop.new_event_loop
     return None
+
+
+def collect_less(threshold: int) -> None:
+    """GATEWAY_GC_THRESHOLD: freeze what exists now (modules, the application, its caches:
+    alive until the process ends, yet traversed by every full collection) and collect the
+    youngest generation after ``threshold`` allocations instead of 700. Answers and requests
+    mostly die young by reference counting; a collection every 700 allocations found little
+    and, with the older generations it triggers, cost about a sixth of the CPU under load."""
+    if threshold <= 0:
+        return
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(threshold, middle, old)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,7 @@ class _Driver(Protocol):
         min_size: int,
         max_size: int,
         init: Callable[[Any], Awaitable[None]],
+        reset: Callable[[Any], Awaitable[None]],
     ) -> Awaitable[Pool]: ...
 
 
@@ -51,6 +52,15 @@ _asyncpg = cast(_Driver, asyncpg)
 
 async def _init_connection(conn: Any) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _keep_session(_conn: Any) -> None:
+    """A connection going back to the pool keeps its session as it is. asyncpg's own reset
+    (close cursors, UNLISTEN, RESET ALL, release advisory locks) is a round trip on every
+    release, dozens a second under load, and there is nothing here for it to undo: no
+    session setting is ever changed, advisory locks and cursors live only as long as their
+    transaction, and a listener UNLISTENs before it lets go (``channels.listening``). asyncpg
+    still rolls back a transaction left open, before this runs."""
 
 
 async def connect(dsn: str) -> Connection:
@@ -64,7 +74,11 @@ async def connect(dsn: str) -> Connection:
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     with _run.translated():
         pool = await _asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_keep_session,
         )
     return pool
 

@@ -32,8 +32,8 @@ async def record_results(
     owner: str,
 ) -> list[Record]:
     """Results of inquiries still leased by ``owner``, with their audit records (``assets``:
-    found in each record, or None); returns what was stored: (inquiry_id, batch_id, agency,
-    status)."""
+    found in each record, or None); returns how many were stored: (batch_id, agency,
+    status, stored)."""
     return await _run.fetch(
         conn,
         "record_results",

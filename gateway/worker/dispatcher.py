@@ -360,15 +360,15 @@ class Dispatcher:
 
     async def _work(self, agency: str, group: list[Claimed]) -> None:
         requester = group[0].requester
-        structlog.contextvars.bind_contextvars(batch_id=requester.batch_id, agency=agency)
         prior = max(item.prior_attempts for item in group)
         try:
             result = await self.agencies[agency].caller.call(
                 [c.subject for c in group], requester, prior
             )
-        except Exception as exc:
+        except Exception:
             # A connector bug must not lose the inquiry or kill the loop: record a failure.
-            log.exception("connector_crashed", error=type(exc).__name__)
+            # (The line's exception field names the error's type.)
+            log.exception("connector_crashed", agency=agency, batch_id=requester.batch_id)
             result = CallResult(None, f"{agency}: internal error in connector", 1)
         if result.defer is not None:
             self._metrics.deferred.labels(agency, result.defer_reason or "").inc(len(group))

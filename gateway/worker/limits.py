@@ -78,8 +78,9 @@ class Permits:
     def contended(self) -> bool:
         """Someone is short of permits: sync often until shares settle."""
         # Waiting because our share is used up, or because our lease lapsed unrenewed (the
-        # database was away): either way the next sync should come soon.
-        short_here = bool(self._waiters) and not self._usable()
+        # database was away): either way the next sync should come soon, unless what we may
+        # use is the agency's whole limit already: then only our own requests ending helps.
+        short_here = bool(self._waiters) and not self._usable() and self._sync_may_help()
         return short_here or self.target < self.held or self.starved_elsewhere > 0
 
     async def acquire(self) -> None:
@@ -89,7 +90,8 @@ class Permits:
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._peak = max(self._peak, self.demand)
-        self.sync_wanted.set()
+        if self._sync_may_help():
+            self.sync_wanted.set()
         try:
             await waiter
         except asyncio.CancelledError:
@@ -131,6 +133,13 @@ class Permits:
         # claimed them back from a database that may have given them to another replica
         # meanwhile (the agency's limit exceeded by that many). Kept now: what is in flight.
         self.target = 0
+
+    def _sync_may_help(self) -> bool:
+        """Whether a sync might let more requests go: our lease lapsed, or we may use less
+        than the agency's whole limit. A replica alone at full load waits for its own
+        requests to end; asking the database then (it did, up to a hundred times a second
+        per agency) could only answer what it already knows."""
+        return self.cap < self.limit or self._clock() >= self.valid_until
 
     def _usable(self) -> bool:
         return self.in_use < self.cap and self._clock() < self.valid_until

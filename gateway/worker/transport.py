@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import structlog
+from prometheus_client import Counter, Histogram
 
 from connectors.base import Response, Send
 from connectors.errors import AgencyError, AgencyForgot, AgencyRateLimited
@@ -67,6 +68,14 @@ class AgencyTransport:
     recent: RecentRequests = field(default_factory=RecentRequests)
     #: how a backoff is waited out (tests record the waits instead)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: this agency's metric children, by outcome: ``labels()`` once, not on every request
+    _requests: dict[str, Counter] = field(
+        init=False, repr=False, default_factory=dict[str, Counter]
+    )
+    _latency: Histogram = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._latency = self.metrics.agency_request_latency.labels(self.agency)
 
     async def send(self, send_once: Send, *, repeatable: bool) -> Response:
         attempt = 0
@@ -165,5 +174,10 @@ class AgencyTransport:
         if outcome == "cancelled":
             return
         self.recent.record(seconds, outcome == "ok")
-        self.metrics.agency_requests.labels(self.agency, outcome).inc()
-        self.metrics.agency_request_latency.labels(self.agency).observe(seconds)
+        counter = self._requests.get(outcome)
+        if counter is None:
+            counter = self._requests[outcome] = self.metrics.agency_requests.labels(
+                self.agency, outcome
+            )
+        counter.inc()
+        self._latency.observe(seconds)

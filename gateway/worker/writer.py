@@ -219,10 +219,13 @@ class ResultWriter:
                 await batches.notify(conn, channels.FINISHED, str(row["id"]))
         self._metrics.result_flush_seconds.observe(time.perf_counter() - started)
         for row in stored:
-            self._metrics.inquiries_completed.labels(row["agency"], row["status"]).inc()
-        if len(stored) < len(group):
+            self._metrics.inquiries_completed.labels(row["agency"], row["status"]).inc(
+                row["stored"]
+            )
+        recorded = sum(row["stored"] for row in stored)
+        if recorded < len(group):
             # Leases lost (expired and taken over, or the batch was cancelled): not recorded.
-            log.info("results_not_recorded", count=len(group) - len(stored))
+            log.info("results_not_recorded", count=len(group) - recorded)
         if finished and self._on_finished:
             self._on_finished([row["id"] for row in finished])
         if requeued and self._on_requeued:

@@ -4,12 +4,13 @@ the command line imports a command's module only when that command runs."""
 from __future__ import annotations
 
 import argparse
+import gc
 import subprocess
 import sys
 
 import uvloop
 
-from gateway.cli.main import _parser, event_loop_factory
+from gateway.cli.main import _parser, collect_less, event_loop_factory
 from tests.conftest import ROOT
 
 PROBE = """
@@ -56,3 +57,16 @@ def test_every_command_parses_when_named_first() -> None:
 def test_the_event_loop_is_the_one_gateway_event_loop_names() -> None:
     assert event_loop_factory("uvloop") is uvloop.new_event_loop
     assert event_loop_factory("asyncio") is None  # asyncio's own
+
+
+def test_the_server_collects_less_often_with_what_start_up_built_frozen() -> None:
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    try:
+        collect_less(0)  # GATEWAY_GC_THRESHOLD=0: Python's own
+        assert gc.get_threshold() == threshold and gc.get_freeze_count() == frozen
+        collect_less(12_345)
+        assert gc.get_threshold() == (12_345, threshold[1], threshold[2])
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

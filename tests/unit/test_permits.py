@@ -57,6 +57,46 @@ async def test_waiters_held_up_by_an_expired_lease_are_granted_by_the_next_sync(
     assert permits.in_use == 2 and permits.waiting == 0
 
 
+async def test_a_replica_holding_the_whole_limit_waits_for_its_requests_not_a_sync() -> None:
+    clock = Clock()
+    permits = Permits(2, clock)
+    permits.apply(held=2, target=2, valid_until=clock.now + 4)
+    for _ in range(2):
+        await permits.acquire()
+    permits.sync_wanted.clear()
+    waiting = waiter(permits)
+    await settle()
+    # Full load, alone: a sync could only answer what the replica knows already.
+    assert permits.waiting == 1
+    assert not permits.sync_wanted.is_set() and not permits.contended()
+    permits.release()  # one of its own requests ends: the waiter goes
+    await asyncio.wait_for(waiting, 5)
+    assert permits.in_use == 2
+
+    # The lease lapsed: now a sync is what the waiter needs.
+    clock.now += 5
+    waiting = waiter(permits)
+    await settle()
+    assert permits.sync_wanted.is_set() and permits.contended()
+    waiting.cancel()
+
+
+async def test_a_replica_with_part_of_the_limit_asks_for_more_when_its_requests_wait() -> None:
+    clock = Clock()
+    permits = Permits(4, clock)
+    permits.apply(held=2, target=2, valid_until=clock.now + 4)
+    for _ in range(2):
+        await permits.acquire()
+    permits.sync_wanted.clear()
+    waiting = waiter(permits)
+    await settle()
+    assert permits.sync_wanted.is_set() and permits.contended()
+    keep, wanted = permits.plan()
+    assert (keep, wanted) == (2, 3)
+    permits.apply(held=3, target=3, valid_until=clock.now + 4)
+    await asyncio.wait_for(waiting, 5)
+
+
 async def test_after_an_expired_lease_only_requests_still_in_flight_are_kept() -> None:
     # The database may have given our share to another replica while our lease was lapsed:
     # what we keep at the next sync is what is really in flight, not what was at expiry.

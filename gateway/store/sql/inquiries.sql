@@ -67,7 +67,9 @@ ORDER BY c.id;
 -- name: record_results
 -- Only rows still leased by this worker are recorded: a worker whose lease expired and was
 -- taken over records nothing, so each inquiry gets exactly one result and one audit record.
--- $1 ids, $2 statuses, $3 data, $4 errors, $5 attempts, $6 lease owner, $7 assets found
+-- $1 ids, $2 statuses, $3 data, $4 errors, $5 attempts, $6 lease owner, $7 assets found.
+-- Returns how many were stored per batch, agency and status (not a row per result: the
+-- writer needs only the counts, and a row each cost more to decode than the rest of it).
 WITH input AS (
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::int[],
                          $7::int[])
@@ -101,7 +103,8 @@ audited AS (
     JOIN officers o ON o.id = b.officer_id
     JOIN teams t ON t.id = b.team_id
 )
-SELECT inquiry_id, batch_id, agency, status FROM stored;
+SELECT batch_id, agency, status, count(*)::int AS stored FROM stored
+GROUP BY batch_id, agency, status;
 
 -- name: finish_batches
 UPDATE batches b SET status = 'done', finished_at = now()

@@ -1,0 +1,39 @@
+"""A connection goes back to the pool without asyncpg's reset query (a round trip on every
+release): what it must still not carry to its next user, it does not."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from gateway.store import channels, db
+
+
+async def test_a_listener_leaves_no_connection_listening(pool: asyncpg.Pool) -> None:
+    heard = asyncio.Event()
+    async with channels.listening(pool, {channels.QUEUED: lambda _payload: heard.set()}):
+        async with db.connection(pool) as conn:
+            await conn.execute(f"NOTIFY {channels.QUEUED}, 'x'")
+        await asyncio.wait_for(heard.wait(), 10)
+    held = [await pool.acquire() for _ in range(pool.get_size())]  # every connection it has
+    try:
+        for conn in held:
+            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+    finally:
+        for conn in held:
+            await pool.release(conn)
+
+
+async def test_a_transaction_left_open_is_rolled_back_on_release(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("BEGIN")
+        await conn.execute("CREATE TABLE left_open (id int)")
+    held = [await pool.acquire() for _ in range(pool.get_size())]
+    try:
+        for conn in held:
+            assert not conn.is_in_transaction()
+        assert await held[0].fetchval("SELECT to_regclass('left_open') IS NULL")
+    finally:
+        for conn in held:
+            await pool.release(conn)
