@@ -66,6 +66,12 @@ async def listening(
             # it is cut) and its proxy refuses every call, is_closed() included: asking it
             # turned each reconnection into an error. Its listeners died with it.
             if not lost.is_set() and not conn.is_closed():
-                with _run.translated():
-                    for channel, listener in callbacks.items():
-                        await conn.remove_listener(channel, listener)
+                try:
+                    with _run.translated():
+                        for channel, listener in callbacks.items():
+                            await conn.remove_listener(channel, listener)
+                except BaseException:
+                    # Still listening (cancelled or cut off half-way): the pool does not
+                    # reset what it takes back (db._keep_session), so it must not have it.
+                    conn.terminate()
+                    raise

@@ -25,6 +25,32 @@ async def test_a_listener_leaves_no_connection_listening(pool: asyncpg.Pool) -> 
             await pool.release(conn)
 
 
+async def test_a_listener_cut_off_while_unlistening_does_not_go_back_listening(
+    pool: asyncpg.Pool,
+) -> None:
+    inside = asyncio.Event()
+
+    async def listen() -> None:
+        handlers = {channel: print for channel in (channels.QUEUED, channels.FINISHED)}
+        async with channels.listening(pool, handlers):
+            inside.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.get_running_loop().create_task(listen())
+    await asyncio.wait_for(inside.wait(), 10)
+    task.cancel()
+    await asyncio.sleep(0)  # the task is now waiting on its first UNLISTEN
+    task.cancel()  # and is cut off there (a shutdown's second cancellation)
+    await asyncio.gather(task, return_exceptions=True)
+    held = [await pool.acquire() for _ in range(pool.get_size())]
+    try:
+        for conn in held:
+            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+    finally:
+        for conn in held:
+            await pool.release(conn)
+
+
 async def test_a_transaction_left_open_is_rolled_back_on_release(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await conn.execute("BEGIN")
