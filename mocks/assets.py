@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import date, timedelta
+from functools import cache, lru_cache
 
 from mocks import places
 from mocks.people import Kind, address_in, area_of, person, rng_for, village, weighted
@@ -187,13 +188,18 @@ def _certificate(rng: random.Random, home: places.Area) -> CertificateEntry:
 # --- subsidies (直补粮补) --------------------------------------------------------------------
 
 
-def townships() -> list[tuple[str, str]]:
+@cache
+def townships() -> tuple[tuple[str, str], ...]:
     """(code, name) of every township office the subsidy platform lists, in its order."""
-    return [(code, f"{county}{town}") for code, county, town in places.TOWNSHIPS]
+    return tuple((code, f"{county}{town}") for code, county, town in places.TOWNSHIPS)
 
 
+@lru_cache(maxsize=65536)
 def subsidy(id_number: str, kind: Kind) -> SubsidyListings:
-    """Township code -> that township's payments to the person (by year, kind, amount)."""
+    """Township code -> that township's payments to the person (by year, kind, amount).
+    Kept for the person's next question: a subsidy inquiry asks a page of each of a dozen
+    townships, and working the listings out anew for each page made the stand-in spend a
+    fifth of its time here. Callers only read what it returns."""
     if kind != "person":
         return {}
     rng = rng_for("subsidy", id_number)

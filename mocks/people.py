@@ -181,6 +181,7 @@ def photo_ref(id_number: str) -> str:
     return "ZP" + hashlib.blake2b(f"photo-ref:{id_number}".encode(), digest_size=10).hexdigest()
 
 
+@lru_cache(maxsize=4096)
 def photo_png(id_number: str) -> bytes:
     seed = int.from_bytes(hashlib.blake2b(id_number.encode(), digest_size=8).digest(), "big")
     return id_photo(seed)

@@ -8,6 +8,7 @@ from mocks.assets import subsidy, townships
 from mocks.http import CONTROL, BadRequest, json_error, json_response, read_json, subject_of
 
 PAGE_SIZE = 4
+_CODES = frozenset(code for code, _ in townships())
 
 
 async def township_list(request: web.Request) -> web.Response:
@@ -17,7 +18,7 @@ async def township_list(request: web.Request) -> web.Response:
 
 async def payments(request: web.Request) -> web.Response:
     code = request.match_info["code"]
-    if code not in {known for known, _ in townships()}:
+    if code not in _CODES:
         return json_error(404, "unknown township")
     data = await read_json(request)
     id_number, kind = subject_of(data)
