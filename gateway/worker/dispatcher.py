@@ -23,20 +23,20 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 
-from connectors.base import Connector, Requester, Subject
+from connectors.base import Connector
 from gateway.core.errors import DatabaseError
 from gateway.core.metrics import Metrics
 from gateway.core.settings import Settings
 from gateway.store import batches, db, inquiries
-from gateway.store.crypto import DataCipher, subject_context
+from gateway.store.crypto import DataCipher
 from gateway.store.db import Pool
 from gateway.worker.breaker import BreakerState
 from gateway.worker.calls import AgencyCaller, CallResult
+from gateway.worker.claims import Claimed, claimed_from_rows, outcome
 from gateway.worker.global_limits import GlobalLimits
 from gateway.worker.runtime import AgencyRuntime, build_runtimes, due_now
 from gateway.worker.supervise import spawn
@@ -45,15 +45,8 @@ from gateway.worker.writer import Outcome, Requeue, ResultWriter
 
 log = structlog.get_logger("gateway.dispatcher")
 
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    inquiry_id: int
-    batch_id: str
-    subject: Subject
-    requester: Requester
-    prior_attempts: int
-    answer_deadline: datetime
+#: inquiries held per agency (claimed, not yet ended), in calls that may run at once
+CLAIM_AHEAD = 4
 
 
 def utcnow() -> datetime:
@@ -226,9 +219,10 @@ class Dispatcher:
     async def _agency_loop(self, agency: str) -> None:
         runtime = self.agencies[agency]
         connector, breaker = runtime.connector, runtime.breaker
-        # Claim ahead (twice what may run at once) so the next calls need not wait for a
-        # claim, but claim in chunks (at least half the room) so claims stay few.
-        capacity = max(2, 2 * runtime.max_calls * connector.max_group)
+        # Claim ahead (four times what may run at once) so the next calls need not wait for
+        # a claim, and claim in chunks (at least half the room) so claims stay few: a claim
+        # is a round trip, and under load claims of 16 were half the gateway's statements.
+        capacity = max(2, CLAIM_AHEAD * runtime.max_calls * connector.max_group)
         wake = self._wake[agency]
         backoff = 0.1
         while True:
@@ -298,29 +292,7 @@ class Dispatcher:
         share = rows[0]["share"] if rows else limit
         filled = max(Counter(r["batch_id"] for r in rows).values(), default=0) >= share
         more = len(rows) == limit or filled
-        open_text = self._cipher.open_text
-        claimed = [
-            Claimed(
-                inquiry_id=row["id"],
-                batch_id=str(row["batch_id"]),
-                subject=Subject(
-                    open_text(row["name"], subject_context(row["batch_id"], row["row"], "name")),
-                    open_text(row["id_number"], subject_context(row["batch_id"], row["row"], "id")),
-                    row["kind"],
-                ),
-                requester=Requester(
-                    row["officer"],
-                    row["team"],
-                    row["case_number"],
-                    str(row["batch_id"]),
-                    # Only the household registry answers in parts: what the officer chose.
-                    tuple(row["household_items"]) if agency == "household" else (),
-                ),
-                prior_attempts=row["attempts"],
-                answer_deadline=row["answer_deadline"],
-            )
-            for row in rows
-        ]
+        claimed = claimed_from_rows(rows, agency, self._cipher)
         return claimed, more
 
     def _start_work(self, agency: str, connector: Connector, claimed: list[Claimed]) -> None:
@@ -387,14 +359,4 @@ class Dispatcher:
                 self.writer.requeue(Requeue(item.inquiry_id, agency, attempts, delay, result.error))
             return
         for index, item in enumerate(group):
-            self.writer.add(_outcome(agency, item, result, index))
-
-
-def _outcome(agency: str, item: Claimed, result: CallResult, index: int) -> Outcome:
-    attempts = item.prior_attempts + result.attempts
-    if result.answers is None:
-        return Outcome(item.inquiry_id, agency, "failed", None, result.error, attempts)
-    answer = result.answers[index]
-    data = answer.to_json()
-    status = "not_found" if data is None else "found"
-    return Outcome(item.inquiry_id, agency, status, data, None, attempts)
+            self.writer.add(outcome(agency, item, result, index))

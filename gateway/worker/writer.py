@@ -31,6 +31,8 @@ log = structlog.get_logger("gateway.writer")
 #: errors after which a transaction is worth retrying: the database went away or restarted,
 #: or chose this transaction as a deadlock or serialization victim (it rolled back whole)
 RETRYABLE_DB_ERRORS = (DatabaseUnavailable, TransactionConflict)
+#: the first wait before a group the database refused is tried again (it doubles, to 5 s)
+RETRY_DELAY = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,9 @@ class ResultWriter:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        #: when the oldest answer waiting to be written arrived (time.monotonic)
+        self._oldest: float | None = None
+        self._retry_delay = RETRY_DELAY
 
     def add(self, outcome: Outcome) -> None:
         # Sealed now, not in the flush: an answer that cannot be stored (text that is not
@@ -113,17 +118,22 @@ class ResultWriter:
             sealed = None
         assets = assets_found(outcome.agency, outcome.data) if outcome.status == "found" else None
         self._stored[outcome.inquiry_id] = (sealed, assets)
+        self._arrived()
         self._buffer.append(outcome)
-        self._ready.set()
         if len(self._buffer) >= self._flush_size:
             self._full.set()
 
     def requeue(self, item: Requeue) -> None:
         """Give an inquiry back to the queue, in the next group commit (lease permitting)."""
+        self._arrived()
         self._requeues.append(item)
-        self._ready.set()
         if len(self._requeues) >= self._flush_size:
             self._full.set()
+
+    def _arrived(self) -> None:
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+        self._ready.set()
 
     @property
     def pending(self) -> int:
@@ -133,15 +143,23 @@ class ResultWriter:
         """Group commit that groups only under load (as PostgreSQL's commit_delay applies only
         with commit_siblings busy): an answer with nothing else on its way is committed at
         once; while other answers are coming, a group waits until it is full or its oldest
-        answer has waited ``flush_seconds``. Answers arriving during a commit form the next
-        group either way."""
+        answer has waited ``flush_seconds``, also when it gathered during the last commit
+        (committing those at once made groups of a few answers under load, a transaction
+        each, whose round trips took more of the gateway than the answers)."""
         while True:
             await self._ready.wait()
             if not self._closing and self._more_coming():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._flush_seconds):
-                        await self._full.wait()
-            await self.flush()
+                await self._gather()
+            await self._write_group()
+
+    async def _gather(self) -> None:
+        """Until the group is full or its oldest answer has waited ``flush_seconds``."""
+        now = time.monotonic()
+        wait = self._flush_seconds - (now - (self._oldest or now))
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._full.wait()
 
     def _more_coming(self) -> bool:
         if self._expected is None:
@@ -149,33 +167,41 @@ class ResultWriter:
         return self._expected() > len(self._buffer) + len(self._requeues)
 
     async def flush(self) -> None:
-        delay = 0.1
+        """Write everything waiting now, group by group."""
         while self._buffer or self._requeues:
-            group, self._buffer = self._buffer, []
-            requeues, self._requeues = self._requeues, []
-            self._ready.clear()
-            self._full.clear()
-            self._idle.clear()
-            try:
-                await self._write(group, requeues)
-            except RETRYABLE_DB_ERRORS as exc:
-                # Put the group back in front and try again: nothing is dropped.
-                self._buffer = group + self._buffer
-                self._requeues = requeues + self._requeues
-                log.warning("result_flush_failed", error=type(exc).__name__, pending=len(group))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            except Exception:
-                # A bug, not an outage. The writer must outlive it: this group's leases expire
-                # and its inquiries are asked again, so nothing is lost or doubled.
-                log.exception("result_flush_dropped", pending=len(group))
-            finally:
-                self._idle.set()
-            for outcome in group:
-                self._stored.pop(outcome.inquiry_id, None)
-            if self._on_settled is not None:
-                self._on_settled([o.inquiry_id for o in group] + [r.inquiry_id for r in requeues])
+            await self._write_group()
+
+    async def _write_group(self) -> None:
+        """Write what waits as one group. If the database is away, the group goes back in
+        front and waits a growing while: nothing is dropped."""
+        group, self._buffer = self._buffer, []
+        requeues, self._requeues = self._requeues, []
+        oldest, self._oldest = self._oldest, None
+        self._ready.clear()
+        self._full.clear()
+        self._idle.clear()
+        try:
+            await self._write(group, requeues)
+            self._retry_delay = RETRY_DELAY
+        except RETRYABLE_DB_ERRORS as exc:
+            self._buffer = group + self._buffer
+            self._requeues = requeues + self._requeues
+            self._oldest = oldest
+            self._ready.set()
+            log.warning("result_flush_failed", error=type(exc).__name__, pending=len(group))
+            await asyncio.sleep(self._retry_delay)
+            self._retry_delay = min(self._retry_delay * 2, 5.0)
+            return
+        except Exception:
+            # A bug, not an outage. The writer must outlive it: this group's leases expire
+            # and its inquiries are asked again, so nothing is lost or doubled.
+            log.exception("result_flush_dropped", pending=len(group))
+        finally:
+            self._idle.set()
+        for outcome in group:
+            self._stored.pop(outcome.inquiry_id, None)
+        if self._on_settled is not None:
+            self._on_settled([o.inquiry_id for o in group] + [r.inquiry_id for r in requeues])
 
     async def settled(self) -> None:
         """Until no group is being written: what a commit others may already see (a batch

@@ -69,3 +69,53 @@ async def test_an_answer_alone_is_committed_at_once_and_a_busy_writer_groups(
             "SELECT count(*) FROM results WHERE inquiry_id = ANY($1)", ids
         )
     assert written == 3
+
+
+async def test_answers_that_gather_during_a_commit_wait_for_their_group_under_load(
+    start_gateway: StartGateway, mocks: Any
+) -> None:
+    """Under load (more answers on their way) what arrived while a group was being committed
+    waits for the group window too, instead of following in a commit of its own: groups of a
+    few answers each made a transaction per few answers."""
+    api = await start_gateway(dispatch=False, agencies=agencies(mocks.urls))
+    await api.submit(body(sample_ids(6, seed=94, organisations=0), [AGENCY]))
+    async with api.pool.acquire() as conn:
+        ids = sorted(row["id"] for row in await inquiries.claim(conn, AGENCY, 10, "w", 60.0))
+    assert len(ids) == 6
+
+    groups: list[list[int]] = []
+    committed = asyncio.Event()
+    writer: ResultWriter
+
+    def settled(written: list[int]) -> None:
+        groups.append(sorted(written))
+        if len(groups) == 1:
+            # Arrives as the first group's commit ends, before the writer looks again.
+            writer.add(Outcome(ids[3], AGENCY, "not_found", None, None, 1))
+        committed.set()
+
+    writer = ResultWriter(
+        api.pool,
+        "w",
+        Metrics(),
+        api.client.app[CIPHER],
+        flush_size=3,
+        flush_seconds=HOUR,
+        on_settled=settled,
+        expected=lambda: 10,  # always more on their way: under load
+    )
+    task = asyncio.create_task(writer.run())
+    try:
+        for inquiry_id in ids[:3]:
+            writer.add(Outcome(inquiry_id, AGENCY, "not_found", None, None, 1))
+        await asyncio.wait_for(committed.wait(), 30)
+        committed.clear()
+        assert groups == [ids[:3]]
+        assert writer.pending == 1  # the late answer waits for its group
+        for inquiry_id in ids[4:]:
+            writer.add(Outcome(inquiry_id, AGENCY, "not_found", None, None, 1))
+        await asyncio.wait_for(committed.wait(), 30)
+        assert groups == [ids[:3], ids[3:]]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
