@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import quote
 
@@ -64,7 +66,7 @@ class Requester:
     )
 
     def headers(self) -> Mapping[str, str]:
-        """The requester's headers (shared: copy before changing them)."""
+        """The requester's headers (read-only, shared by every request: copy to add some)."""
         if self._headers is None:
             # Case numbers contain CJK characters; HTTP headers are latin-1: percent-encode.
             headers = {
@@ -73,8 +75,9 @@ class Requester:
                 "X-Requester-Case": quote(self.case_number),
                 "X-Requester-Batch": self.batch_id,
             }
-            object.__setattr__(self, "_headers", headers)
-            return headers
+            shared = MappingProxyType(headers)  # read-only: every request shares it
+            object.__setattr__(self, "_headers", shared)
+            return shared
         return self._headers
 
 
@@ -117,13 +120,15 @@ class Response:
         content_type = self.headers.get("Content-Type", "")
         if "json" not in content_type:
             raise AgencyBadAnswer(agency, f"expected JSON, got content type {content_type!r}")
-        try:
-            return orjson.loads(self.body)
-        except orjson.JSONDecodeError:
-            # Stricter than the standard library (NaN, integers past 64 bits, a lone
-            # surrogate escaped, nesting past 1,024): the standard library decides then, so
-            # an answer means what it always meant and a refusal says why.
-            pass
+        if not _BEYOND_64_BITS.search(self.body):
+            try:
+                return orjson.loads(self.body)
+            except orjson.JSONDecodeError:
+                pass
+        # The standard library decides what orjson refuses (NaN, a lone surrogate escaped,
+        # nesting past 1,024, UTF-16) or would read differently (an integer past 64 bits
+        # becomes a float there), so that an answer means what it always meant and a refusal
+        # says why.
         try:
             return json.loads(self.body)
         except RecursionError as exc:
@@ -131,6 +136,10 @@ class Response:
         except (ValueError, UnicodeDecodeError) as exc:
             raise AgencyBadAnswer(agency, "answer is not valid JSON") from exc
 
+
+#: digits of an integer orjson would turn into a float (past 64 bits): such a body, or one
+#: with a number that long in a string, is read by the standard library
+_BEYOND_64_BITS = re.compile(rb"\d{20}|-\d{19}")
 
 Send = Callable[[], Awaitable[Response]]
 #: a waiting protocol's whole attempt may take this many per-request timeouts
@@ -256,11 +265,12 @@ async def send_request(
     failure (timeout, connection, cut-off answer) becomes the ``AgencyError`` it means, so
     that connectors and the control client translate failures the same way."""
     if json_body is not None:
-        # Encoded here rather than by aiohttp (the standard library's encoder, and a payload
-        # object around it): several times faster, on every request of both the gateway and
-        # the benchmark's bare client. Compact UTF-8, as the agencies read JSON.
-        data = orjson.dumps(json_body)
-        headers = {**headers, "Content-Type": "application/json"}
+        if data is not None:
+            raise ValueError("a request has a JSON body or data, not both")
+        # Encoded here as aiohttp's json= would (the same bytes: ASCII, the agencies' specs
+        # name no charset), without the payload object it builds around them.
+        data = json.dumps(json_body).encode()
+        headers = {"Content-Type": "application/json", **headers}
     try:
         async with session.request(
             method,

@@ -12,11 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+
 from connectors.base import Requester, Subject
 from gateway.store.crypto import DataCipher, subject_context
 from gateway.store.db import Record
 from gateway.worker.calls import CallResult
 from gateway.worker.writer import Outcome
+
+log = structlog.get_logger("gateway.dispatcher")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,11 @@ def outcome(agency: str, item: Claimed, result: CallResult, index: int) -> Outco
     attempts = item.prior_attempts + result.attempts
     if result.answers is None:
         return Outcome(item.inquiry_id, agency, "failed", None, result.error, attempts)
-    data = result.answers[index].to_json()
+    try:
+        data = result.answers[index].to_json()
+    except Exception as exc:  # a record its own schema cannot dump: a connector's bug
+        log.error("answer_not_storable", agency=agency, error=type(exc).__name__)
+        error = f"{agency}: the agency's answer could not be stored"
+        return Outcome(item.inquiry_id, agency, "failed", None, error, attempts)
     status = "not_found" if data is None else "found"
     return Outcome(item.inquiry_id, agency, status, data, None, attempts)

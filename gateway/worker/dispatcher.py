@@ -45,12 +45,10 @@ from gateway.worker.writer import Outcome, Requeue, ResultWriter
 
 log = structlog.get_logger("gateway.dispatcher")
 
-#: inquiries held per agency (claimed, not yet ended), in calls that may run at once, and
-#: the least a claim takes: the rest is a reserve that keeps the calls going while a claim
-#: waits its turn for the audit chain (each claim appends to it: 20 ms under load, 100 ms
-#: while a large list is being queued)
-CLAIM_AHEAD = 6
-CLAIM_AT_LEAST = 2
+#: inquiries held per agency (claimed, not yet ended), in calls that may run at once: what
+#: runs, and a reserve that keeps the calls going while a claim waits its turn for the audit
+#: chain (each claim appends to it: 20 ms under load, 100 ms while a large list is queued)
+CLAIM_AHEAD = 4
 
 
 def utcnow() -> datetime:
@@ -223,10 +221,12 @@ class Dispatcher:
     async def _agency_loop(self, agency: str) -> None:
         runtime = self.agencies[agency]
         connector, breaker = runtime.connector, runtime.breaker
-        # Claim ahead so the next calls need not wait for a claim, and in chunks so claims
-        # stay few: a claim is a transaction, and claims of 16 were half the gateway's.
+        # Claim ahead, and in chunks (half the room, or the whole reserve if less) so that
+        # claims stay few: a claim is a transaction, and claims of 16 were half of the
+        # gateway's. The reserve is bounded, as a new batch's share waits behind it.
         at_once = max(1, runtime.max_calls * connector.max_group)
-        capacity, chunk = CLAIM_AHEAD * at_once, CLAIM_AT_LEAST * at_once
+        capacity = min(CLAIM_AHEAD * at_once, at_once + 2 * self._settings.claim_chunk)
+        least = max(1, min(capacity // 2, capacity - at_once))
         wake = self._wake[agency]
         backoff = 0.1
         while True:
@@ -242,7 +242,7 @@ class Dispatcher:
                 room = 1 if held == 0 and not breaker.probe_in_progress() else 0
             else:
                 room = capacity - held
-                if room < chunk and held > 0:
+                if room < least and held > 0:
                     room = 0
             claimed, more = list[Claimed](), False
             if room > 0:

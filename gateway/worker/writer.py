@@ -118,15 +118,15 @@ class ResultWriter:
             sealed = None
         assets = assets_found(outcome.agency, outcome.data) if outcome.status == "found" else None
         self._stored[outcome.inquiry_id] = (sealed, assets)
-        self._arrived()
         self._buffer.append(outcome)
+        self._arrived()
         if len(self._buffer) >= self._flush_size:
             self._full.set()
 
     def requeue(self, item: Requeue) -> None:
         """Give an inquiry back to the queue, in the next group commit (lease permitting)."""
-        self._arrived()
         self._requeues.append(item)
+        self._arrived()
         if len(self._requeues) >= self._flush_size:
             self._full.set()
 
@@ -134,6 +134,8 @@ class ResultWriter:
         if self._oldest is None:
             self._oldest = time.monotonic()
         self._ready.set()
+        if not self._more_coming():
+            self._full.set()  # nothing else on its way: the group is complete, write it now
 
     @property
     def pending(self) -> int:
@@ -154,8 +156,9 @@ class ResultWriter:
 
     async def _gather(self) -> None:
         """Until the group is full or its oldest answer has waited ``flush_seconds``."""
-        now = time.monotonic()
-        wait = self._flush_seconds - (now - (self._oldest or now))
+        if self._oldest is None:
+            return
+        wait = self._flush_seconds - (time.monotonic() - self._oldest)
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
@@ -182,11 +185,11 @@ class ResultWriter:
         self._idle.clear()
         try:
             await self._write(group, requeues)
-            self._retry_delay = RETRY_DELAY
         except RETRYABLE_DB_ERRORS as exc:
             self._buffer = group + self._buffer
             self._requeues = requeues + self._requeues
-            self._oldest = oldest
+            if oldest is not None:
+                self._oldest = oldest if self._oldest is None else min(oldest, self._oldest)
             self._ready.set()
             log.warning("result_flush_failed", error=type(exc).__name__, pending=len(group))
             await asyncio.sleep(self._retry_delay)
@@ -198,6 +201,7 @@ class ResultWriter:
             log.exception("result_flush_dropped", pending=len(group))
         finally:
             self._idle.set()
+        self._retry_delay = RETRY_DELAY
         for outcome in group:
             self._stored.pop(outcome.inquiry_id, None)
         if self._on_settled is not None:

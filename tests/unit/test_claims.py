@@ -7,13 +7,15 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from connectors.base import Requester
+from connectors.base import Answer, Found, Requester
 from gateway.store.crypto import DataCipher, generate_key, subject_context
-from gateway.worker.claims import claimed_from_rows
+from gateway.worker.calls import CallResult
+from gateway.worker.claims import claimed_from_rows, outcome
 
 CASE = "（2024）吉0102执1号"
 
@@ -65,3 +67,21 @@ def row(cipher: DataCipher, inquiry_id: int, batch: uuid.UUID, number: int, name
         "attempts": 0,
         "answer_deadline": datetime(2026, 12, 31, tzinfo=UTC),
     }
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A record whose value is not what its type says, and cannot be written as JSON."""
+
+    area: float
+
+
+def test_an_answer_its_schema_cannot_dump_is_recorded_failed_not_lost() -> None:
+    box = DataCipher(base64.b64decode(generate_key()), os.urandom(32))
+    item = claimed_from_rows([row(box, 5, uuid.uuid4(), 1, "李四")], "forestry", box)[0]
+    answers: list[Answer] = [Found(Plot(area=object()))]  # type: ignore[arg-type]  # on purpose
+    recorded = outcome("forestry", item, CallResult(answers, None, 1), 0)
+    assert (recorded.inquiry_id, recorded.status, recorded.data) == (5, "failed", None)
+    assert recorded.error == "forestry: the agency's answer could not be stored"
+    good = outcome("forestry", item, CallResult([Found(Plot(area=80.5))], None, 1), 0)
+    assert (good.status, good.data) == ("found", {"area": 80.5})

@@ -75,7 +75,7 @@ async def fresh_stand_in(agency: str) -> AsyncGenerator[MockServer, None]:
 async def test_stand_in_answers_the_fixture(case: Case, http: aiohttp.ClientSession) -> None:
     async with fresh_stand_in(case.agency) as stand_in:
         for exchange in case.exchanges:
-            headers = REQUESTER.headers()
+            headers = dict(REQUESTER.headers())
             if exchange.request.kind != "none":
                 headers["Content-Type"] = CONTENT_TYPES[exchange.request.kind]
             async with http.request(

@@ -110,12 +110,56 @@ async def test_answers_that_gather_during_a_commit_wait_for_their_group_under_lo
             writer.add(Outcome(inquiry_id, AGENCY, "not_found", None, None, 1))
         await asyncio.wait_for(committed.wait(), 30)
         committed.clear()
+        async with api.pool.acquire() as conn:  # a round trip: the writer had its turns
+            await conn.fetchval("SELECT 1")
         assert groups == [ids[:3]]
         assert writer.pending == 1  # the late answer waits for its group
         for inquiry_id in ids[4:]:
             writer.add(Outcome(inquiry_id, AGENCY, "not_found", None, None, 1))
         await asyncio.wait_for(committed.wait(), 30)
         assert groups == [ids[:3], ids[3:]]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_last_answers_on_their_way_are_committed_as_soon_as_they_are_all_in(
+    start_gateway: StartGateway, mocks: Any
+) -> None:
+    """A group that holds every answer this worker still expects is complete: committed at
+    once, not after the window (a batch's last answers, an officer's one person)."""
+    api = await start_gateway(dispatch=False, agencies=agencies(mocks.urls))
+    await api.submit(body(sample_ids(3, seed=95, organisations=0), [AGENCY]))
+    async with api.pool.acquire() as conn:
+        ids = sorted(row["id"] for row in await inquiries.claim(conn, AGENCY, 10, "w", 60.0))
+    assert len(ids) == 3
+    leased = set(ids)  # what this worker still awaits, as the dispatcher counts it
+    groups: list[list[int]] = []
+    committed = asyncio.Event()
+
+    def settled(written: list[int]) -> None:
+        leased.difference_update(written)
+        groups.append(sorted(written))
+        committed.set()
+
+    writer = ResultWriter(
+        api.pool,
+        "w",
+        Metrics(),
+        api.client.app[CIPHER],
+        flush_size=100,
+        flush_seconds=HOUR,
+        on_settled=settled,
+        expected=lambda: len(leased),
+    )
+    task = asyncio.create_task(writer.run())
+    try:
+        for inquiry_id in ids:
+            writer.add(Outcome(inquiry_id, AGENCY, "not_found", None, None, 1))
+            async with api.pool.acquire() as conn:  # the writer has its turns in between
+                await conn.fetchval("SELECT 1")
+        await asyncio.wait_for(committed.wait(), 30)  # not the hour's window
+        assert groups == [ids]  # one group: complete with the last one
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
