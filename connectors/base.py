@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -120,15 +119,15 @@ class Response:
         content_type = self.headers.get("Content-Type", "")
         if "json" not in content_type:
             raise AgencyBadAnswer(agency, f"expected JSON, got content type {content_type!r}")
-        if not _BEYOND_64_BITS.search(self.body):
-            try:
-                return orjson.loads(self.body)
-            except orjson.JSONDecodeError:
-                pass
-        # The standard library decides what orjson refuses (NaN, a lone surrogate escaped,
-        # nesting past 1,024, UTF-16) or would read differently (an integer past 64 bits
-        # becomes a float there), so that an answer means what it always meant and a refusal
-        # says why.
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            # The standard library decides what orjson refuses (NaN, a lone surrogate
+            # escaped, nesting past 1,024, UTF-16), so that such an answer means what it
+            # always meant and a refusal says why. (An integer past 64 bits, which no agency
+            # field holds, reads as the nearest float, as in JavaScript: the shape checks
+            # refuse it where an integer is expected.)
+            pass
         try:
             return json.loads(self.body)
         except RecursionError as exc:
@@ -136,10 +135,6 @@ class Response:
         except (ValueError, UnicodeDecodeError) as exc:
             raise AgencyBadAnswer(agency, "answer is not valid JSON") from exc
 
-
-#: digits of an integer orjson would turn into a float (past 64 bits): such a body, or one
-#: with a number that long in a string, is read by the standard library
-_BEYOND_64_BITS = re.compile(rb"\d{20}|-\d{19}")
 
 Send = Callable[[], Awaitable[Response]]
 #: a waiting protocol's whole attempt may take this many per-request timeouts
