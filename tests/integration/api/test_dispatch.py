@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from typing import Any
 
@@ -102,6 +103,11 @@ async def test_no_log_line_holds_a_full_resident_id_or_a_name(
     gateway: Gateway = await gateway_factory(agencies=unlimited, max_attempts=2)
     mocks.set_faults("vehicle", {"500": 0.2, "malformed": 0.1})
     stream = io.StringIO()
+    # Put back what was configured before, not some other level: a test after this one in the
+    # same process (capturing debug lines) must find the configuration it would otherwise.
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     logs.configure("debug", "json", stream=stream)
     try:
         subjects = sample_ids(200, seed=11)
@@ -116,7 +122,9 @@ async def test_no_log_line_holds_a_full_resident_id_or_a_name(
         # A caller-supplied ID in a free-text field must be masked too.
         structlog.get_logger("test").info("free_text", note=f"debtor {subjects[0][1]} called")
     finally:
-        logs.configure("warning", "json")
+        structlog.configure(**saved)
+        root.handlers[:] = handlers
+        root.setLevel(level)
     lines = stream.getvalue().splitlines()
     assert any(json.loads(line)["event"] == "http_request" for line in lines)
     assert any(json.loads(line)["event"] == "agency_call" for line in lines)
