@@ -223,7 +223,7 @@ class Dispatcher:
         connector, breaker = runtime.connector, runtime.breaker
         # Claim ahead, and in chunks (half the room, or the whole reserve if less) so that
         # claims stay few: a claim is a transaction, and claims of 16 were half of the
-        # gateway's. The reserve is bounded, as a new batch's share waits behind it.
+        # gateway's transactions. The reserve is bounded: a new batch's share waits behind it.
         at_once = max(1, runtime.max_calls * connector.max_group)
         capacity = min(CLAIM_AHEAD * at_once, at_once + 2 * self._settings.claim_chunk)
         least = max(1, min(capacity // 2, capacity - at_once))
