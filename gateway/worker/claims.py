@@ -18,7 +18,7 @@ from connectors.base import Requester, Subject
 from gateway.store.crypto import DataCipher, subject_context
 from gateway.store.db import Record
 from gateway.worker.calls import CallResult
-from gateway.worker.writer import Outcome
+from gateway.worker.writer import Outcome, not_storable
 
 log = structlog.get_logger("gateway.dispatcher")
 
@@ -72,7 +72,6 @@ def outcome(agency: str, item: Claimed, result: CallResult, index: int) -> Outco
         data = result.answers[index].to_json()
     except Exception as exc:  # a record its own schema cannot dump: a connector's bug
         log.error("answer_not_storable", agency=agency, error=type(exc).__name__)
-        error = f"{agency}: the agency's answer could not be stored"
-        return Outcome(item.inquiry_id, agency, "failed", None, error, attempts)
+        return not_storable(item.inquiry_id, agency, attempts)
     status = "not_found" if data is None else "found"
     return Outcome(item.inquiry_id, agency, status, data, None, attempts)

@@ -45,6 +45,12 @@ class Outcome:
     attempts: int
 
 
+def not_storable(inquiry_id: int, agency: str, attempts: int) -> Outcome:
+    """A failed result for an answer that was received but cannot be stored."""
+    error = f"{agency}: the agency's answer could not be stored"
+    return Outcome(inquiry_id, agency, "failed", None, error, attempts)
+
+
 @dataclass(frozen=True, slots=True)
 class Requeue:
     """Claimed work given back unanswered (a transient failure, breaker open, retry budget
@@ -107,14 +113,7 @@ class ResultWriter:
             sealed = self._cipher.seal_json(outcome.data, result_context(outcome.inquiry_id))
         except (TypeError, ValueError) as exc:
             log.warning("answer_not_storable", agency=outcome.agency, error=type(exc).__name__)
-            outcome = Outcome(
-                outcome.inquiry_id,
-                outcome.agency,
-                "failed",
-                None,
-                f"{outcome.agency}: the agency's answer could not be stored",
-                outcome.attempts,
-            )
+            outcome = not_storable(outcome.inquiry_id, outcome.agency, outcome.attempts)
             sealed = None
         assets = assets_found(outcome.agency, outcome.data) if outcome.status == "found" else None
         self._stored[outcome.inquiry_id] = (sealed, assets)

@@ -7,6 +7,8 @@ for it would never commit within the test. Events, not clocks, say when it commi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from gateway.core.metrics import Metrics
@@ -14,56 +16,99 @@ from gateway.http.keys import CIPHER
 from gateway.store import inquiries
 from gateway.worker.writer import Outcome, ResultWriter
 from mocks.population import sample_ids
+from tests.conftest import Gateway
 from tests.integration.worker.conftest import StartGateway, agencies, body
 
 AGENCY = "forestry"
 HOUR = 3600.0
 
 
-async def test_an_answer_alone_is_committed_at_once_and_a_busy_writer_groups(
-    start_gateway: StartGateway, mocks: Any
-) -> None:
+class Commits:
+    """The groups the writer committed, in order, and an event for each."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[int]] = []
+        self.committed = asyncio.Event()
+
+    def settled(self, written: list[int]) -> None:
+        self.groups.append(sorted(written))
+        self.committed.set()
+
+    async def next(self) -> None:
+        """Until the next commit (30 s at most: far below the hour's window)."""
+        await asyncio.wait_for(self.committed.wait(), 30)
+        self.committed.clear()
+
+
+async def leased(
+    start_gateway: StartGateway, mocks: Any, count: int, seed: int
+) -> tuple[Gateway, list[int]]:
+    """A gateway that asks nobody, and the ids of ``count`` inquiries leased to "w"."""
     api = await start_gateway(dispatch=False, agencies=agencies(mocks.urls))
-    await api.submit(body(sample_ids(3, seed=93, organisations=0), [AGENCY]))
+    await api.submit(body(sample_ids(count, seed=seed, organisations=0), [AGENCY]))
     async with api.pool.acquire() as conn:
-        ids = [row["id"] for row in await inquiries.claim(conn, AGENCY, 10, "w", 60.0)]
-    assert len(ids) == 3
+        ids = sorted(row["id"] for row in await inquiries.claim(conn, AGENCY, 10, "w", 60.0))
+    assert len(ids) == count
+    return api, ids
 
-    expected = {"count": 1}  # outcomes this worker still awaits (its leased inquiries)
-    groups: list[list[int]] = []
-    committed = asyncio.Event()
 
-    def settled(written: list[int]) -> None:
-        groups.append(sorted(written))
-        committed.set()
-
+@contextlib.asynccontextmanager
+async def writing(
+    api: Gateway,
+    *,
+    flush_size: int,
+    settled: Callable[[list[int]], None],
+    expected: Callable[[], int],
+) -> AsyncIterator[ResultWriter]:
+    """A running writer for "w" under an hour's group window."""
     writer = ResultWriter(
         api.pool,
         "w",
         Metrics(),
         api.client.app[CIPHER],
-        flush_size=2,
+        flush_size=flush_size,
         flush_seconds=HOUR,
         on_settled=settled,
-        expected=lambda: expected["count"],
+        expected=expected,
     )
     task = asyncio.create_task(writer.run())
     try:
-        # Nothing else on its way: committed at once, not after the hour.
-        writer.add(Outcome(ids[0], AGENCY, "not_found", None, None, 1))
-        await asyncio.wait_for(committed.wait(), 30)
-        assert groups == [[ids[0]]]
-
-        # Two answers arriving together go in one commit.
-        committed.clear()
-        expected["count"] = 2
-        writer.add(Outcome(ids[1], AGENCY, "not_found", None, None, 1))
-        writer.add(Outcome(ids[2], AGENCY, "not_found", None, None, 1))  # the group is full
-        await asyncio.wait_for(committed.wait(), 30)
-        assert groups == [[ids[0]], [ids[1], ids[2]]]
+        yield writer
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def answer(inquiry_id: int) -> Outcome:
+    return Outcome(inquiry_id, AGENCY, "not_found", None, None, 1)
+
+
+async def round_trip(api: Gateway) -> None:
+    """A query of our own: the writer has its turns meanwhile."""
+    async with api.pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+
+
+async def test_an_answer_alone_is_committed_at_once_and_a_busy_writer_groups(
+    start_gateway: StartGateway, mocks: Any
+) -> None:
+    api, ids = await leased(start_gateway, mocks, 3, seed=93)
+    expected = {"count": 1}  # outcomes this worker still awaits (its leased inquiries)
+    commits = Commits()
+    async with writing(
+        api, flush_size=2, settled=commits.settled, expected=lambda: expected["count"]
+    ) as writer:
+        # Nothing else on its way: committed at once, not after the hour.
+        writer.add(answer(ids[0]))
+        await commits.next()
+        assert commits.groups == [[ids[0]]]
+
+        # Two answers arriving together go in one commit.
+        expected["count"] = 2
+        writer.add(answer(ids[1]))
+        writer.add(answer(ids[2]))  # the group is full
+        await commits.next()
+        assert commits.groups == [[ids[0]], [ids[1], ids[2]]]
     async with api.pool.acquire() as conn:
         written = await conn.fetchval(
             "SELECT count(*) FROM results WHERE inquiry_id = ANY($1)", ids
@@ -77,50 +122,28 @@ async def test_answers_that_gather_during_a_commit_wait_for_their_group_under_lo
     """Under load (more answers on their way) what arrived while a group was being committed
     waits for the group window too, instead of following in a commit of its own: groups of a
     few answers each made a transaction per few answers."""
-    api = await start_gateway(dispatch=False, agencies=agencies(mocks.urls))
-    await api.submit(body(sample_ids(6, seed=94, organisations=0), [AGENCY]))
-    async with api.pool.acquire() as conn:
-        ids = sorted(row["id"] for row in await inquiries.claim(conn, AGENCY, 10, "w", 60.0))
-    assert len(ids) == 6
-
-    groups: list[list[int]] = []
-    committed = asyncio.Event()
+    api, ids = await leased(start_gateway, mocks, 6, seed=94)
+    commits = Commits()
     writer: ResultWriter
 
     def settled(written: list[int]) -> None:
-        groups.append(sorted(written))
-        if len(groups) == 1:
+        if not commits.groups:
             # Arrives as the first group's commit ends, before the writer looks again.
-            writer.add(Outcome(ids[3], AGENCY, "not_found", None, None, 1))
-        committed.set()
+            writer.add(answer(ids[3]))
+        commits.settled(written)
 
-    writer = ResultWriter(
-        api.pool,
-        "w",
-        Metrics(),
-        api.client.app[CIPHER],
-        flush_size=3,
-        flush_seconds=HOUR,
-        on_settled=settled,
-        expected=lambda: 10,  # always more on their way: under load
-    )
-    task = asyncio.create_task(writer.run())
-    try:
+    # always more on their way: under load
+    async with writing(api, flush_size=3, settled=settled, expected=lambda: 10) as writer:
         for inquiry_id in ids[:3]:
-            writer.add(Outcome(inquiry_id, AGENCY, "not_found", None, None, 1))
-        await asyncio.wait_for(committed.wait(), 30)
-        committed.clear()
-        async with api.pool.acquire() as conn:  # a round trip: the writer had its turns
-            await conn.fetchval("SELECT 1")
-        assert groups == [ids[:3]]
+            writer.add(answer(inquiry_id))
+        await commits.next()
+        await round_trip(api)
+        assert commits.groups == [ids[:3]]
         assert writer.pending == 1  # the late answer waits for its group
         for inquiry_id in ids[4:]:
-            writer.add(Outcome(inquiry_id, AGENCY, "not_found", None, None, 1))
-        await asyncio.wait_for(committed.wait(), 30)
-        assert groups == [ids[:3], ids[3:]]
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+            writer.add(answer(inquiry_id))
+        await commits.next()
+        assert commits.groups == [ids[:3], ids[3:]]
 
 
 async def test_the_last_answers_on_their_way_are_committed_as_soon_as_they_are_all_in(
@@ -128,38 +151,19 @@ async def test_the_last_answers_on_their_way_are_committed_as_soon_as_they_are_a
 ) -> None:
     """A group that holds every answer this worker still expects is complete: committed at
     once, not after the window (a batch's last answers, an officer's one person)."""
-    api = await start_gateway(dispatch=False, agencies=agencies(mocks.urls))
-    await api.submit(body(sample_ids(3, seed=95, organisations=0), [AGENCY]))
-    async with api.pool.acquire() as conn:
-        ids = sorted(row["id"] for row in await inquiries.claim(conn, AGENCY, 10, "w", 60.0))
-    assert len(ids) == 3
-    leased = set(ids)  # what this worker still awaits, as the dispatcher counts it
-    groups: list[list[int]] = []
-    committed = asyncio.Event()
+    api, ids = await leased(start_gateway, mocks, 3, seed=95)
+    awaited = set(ids)  # what this worker still awaits, as the dispatcher counts it
+    commits = Commits()
 
     def settled(written: list[int]) -> None:
-        leased.difference_update(written)
-        groups.append(sorted(written))
-        committed.set()
+        awaited.difference_update(written)
+        commits.settled(written)
 
-    writer = ResultWriter(
-        api.pool,
-        "w",
-        Metrics(),
-        api.client.app[CIPHER],
-        flush_size=100,
-        flush_seconds=HOUR,
-        on_settled=settled,
-        expected=lambda: len(leased),
-    )
-    task = asyncio.create_task(writer.run())
-    try:
+    async with writing(
+        api, flush_size=100, settled=settled, expected=lambda: len(awaited)
+    ) as writer:
         for inquiry_id in ids:
-            writer.add(Outcome(inquiry_id, AGENCY, "not_found", None, None, 1))
-            async with api.pool.acquire() as conn:  # the writer has its turns in between
-                await conn.fetchval("SELECT 1")
-        await asyncio.wait_for(committed.wait(), 30)  # not the hour's window
-        assert groups == [ids]  # one group: complete with the last one
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+            writer.add(answer(inquiry_id))
+            await round_trip(api)
+        await commits.next()  # not the hour's window
+        assert commits.groups == [ids]  # one group: complete with the last one
