@@ -17,7 +17,8 @@
         ├── Conflict              409: the state does not allow this now
         ├── Gone                  410: its personal data was purged after the retention period
         ├── PayloadTooLarge       413: the body or batch is over the limit
-        └── ValidationFailed      422: fields or rows are invalid; carries the list
+        ├── ValidationFailed      422: fields or rows are invalid; carries the list
+        └── ShuttingDown          503: this replica is shutting down; ask again shortly
 
 Each class's docstring is its default message. Database errors are raised only by
 ``gateway.store`` (asyncpg's errors are translated there, once). ``RequestError`` renders to
@@ -134,3 +135,10 @@ class Gone(RequestError):
 
     status = 410
     code = "gone"
+
+
+class ShuttingDown(RequestError):
+    """This gateway is shutting down; ask again shortly."""
+
+    status = 503
+    code = "shutting_down"

@@ -177,7 +177,7 @@ def make_app(
         app.cleanup_ctx.append(dispatcher)
         app.cleanup_ctx.append(control_sender)
     pages.setup(app)
-    app[dashboard.STREAMS] = set()
+    app[dashboard.CLOSING] = asyncio.Event()
     app.on_shutdown.append(dashboard.close_streams)
     add_routes(app)
     return app

@@ -54,8 +54,8 @@ async def canonical_log(request: web.Request, handler: Handler) -> web.StreamRes
             status = exc.status  # a redirect or refusal raised: logged as what was sent
             raise
         except asyncio.CancelledError:
-            # The client went away, or the server is shutting down (an open event stream):
-            # not a server error. 499 as nginx logs it.
+            # The client went away, or the server gave up waiting for it at shutdown: not a
+            # server error. 499 as nginx logs it.
             status = 499
             raise
         status = response.status

@@ -25,7 +25,7 @@ from aiohttp_sse import sse_response
 from connectors.registry import AGENCIES
 from gateway.accountability import batches as views
 from gateway.accountability import control_views, sessions
-from gateway.core.errors import DatabaseError
+from gateway.core.errors import DatabaseError, ShuttingDown
 from gateway.core.jsonvalues import as_object
 from gateway.http.agencies import agency_health
 from gateway.http.command import decide_batch
@@ -37,8 +37,10 @@ from gateway.store import rules as store_rules
 
 log = structlog.get_logger("gateway.http.web")
 
-#: the event streams open now (each a request's task)
-STREAMS = web.AppKey("dashboard_streams", set[asyncio.Task[Any]])
+
+#: set when the gateway begins to shut down: the open event streams end, and a stream asked
+#: for afterwards is refused
+CLOSING = web.AppKey("dashboard_closing", asyncio.Event)
 #: seconds between snapshots on the wall
 REFRESH_SECONDS = 2.0
 HOUR = timedelta(hours=1)
@@ -155,34 +157,42 @@ async def events(request: web.Request, session: sessions.Session) -> web.StreamR
     """A snapshot now and every ``REFRESH_SECONDS``, while the browser listens and its
     session lasts (signing out, expiry or a revoked token end the stream: the page then
     finds itself sent to sign in). A database gone away ends it too; the page reconnects."""
-    task = asyncio.current_task()
-    assert task is not None
-    streams = request.app[STREAMS]
-    streams.add(task)
+    closing = request.app[CLOSING]
+    if closing.is_set():
+        # Its request may have been past the session check when shutdown began: streaming
+        # on, it held the shutdown until aiohttp gave up waiting (twice its 60 s timeout).
+        raise ShuttingDown
     pool = request.app[POOL]
+    async with sse_response(request, headers=SECURITY_HEADERS) as stream:
+        try:
+            while stream.is_connected():
+                data = await snapshot(request.app)
+                await stream.send(json.dumps(data, ensure_ascii=False), event="snapshot")
+                if await _closed_within(closing, REFRESH_SECONDS):  # the wall's refresh rate
+                    break
+                if await sessions.find(pool, request.cookies.get(SESSION_COOKIE, "")) is None:
+                    break
+        except DatabaseError as exc:
+            # The stream has begun: no error response can follow it. It ends, and the
+            # browser asks again.
+            log.warning("dashboard_stream_ended", error=type(exc).__name__)
+    return stream
+
+
+async def _closed_within(closing: asyncio.Event, seconds: float) -> bool:
     try:
-        async with sse_response(request, headers=SECURITY_HEADERS) as stream:
-            try:
-                while stream.is_connected():
-                    data = await snapshot(request.app)
-                    await stream.send(json.dumps(data, ensure_ascii=False), event="snapshot")
-                    await asyncio.sleep(REFRESH_SECONDS)  # the wall's refresh rate
-                    if await sessions.find(pool, request.cookies.get(SESSION_COOKIE, "")) is None:
-                        break
-            except DatabaseError as exc:
-                # The stream has begun: no error response can follow it. It ends, and the
-                # browser asks again.
-                log.warning("dashboard_stream_ended", error=type(exc).__name__)
-        return stream
-    finally:
-        streams.discard(task)
+        async with asyncio.timeout(seconds):
+            await closing.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 async def close_streams(app: web.Application) -> None:
-    """At shutdown: end the open event streams (browsers reconnect to another replica, or to
-    this one once it is back) instead of holding the shutdown for them."""
-    for task in list(app[STREAMS]):
-        task.cancel()
+    """At shutdown: end the open event streams, each after the snapshot it may be sending
+    (browsers reconnect to another replica, or to this one once it is back), instead of
+    holding the shutdown for them."""
+    app[CLOSING].set()
 
 
 async def _decide(

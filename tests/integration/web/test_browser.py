@@ -119,8 +119,8 @@ async def test_the_wall_comes_back_by_itself_after_the_gateway_restarts(
         assert await wall.page.text_content("#connection") == "实时"
     finally:
         await again.close()
-    # The stream cut at shutdown and the reconnect attempts while the gateway was down are
-    # network errors (net::ERR_...), not errors of the page.
+    # The reconnect attempts while the gateway was down are network errors (net::ERR_...),
+    # not errors of the page.
     assert [e for e in wall.errors if "net::ERR_" not in e] == []
 
 

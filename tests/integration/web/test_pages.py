@@ -226,6 +226,21 @@ async def test_the_event_stream_ends_with_the_session(gateway: Gateway) -> None:
     assert (await client.get("/dashboard/events")).status == 401
 
 
+async def test_shutdown_ends_the_open_streams_and_refuses_new_ones(gateway: Gateway) -> None:
+    client = await commander(gateway)
+    async with client.get("/dashboard/events") as stream:
+        first = b""
+        while b"\r\n\r\n" not in first:
+            first += await stream.content.readany()
+        await client.app.shutdown()  # what the runner calls first when the gateway stops
+        await asyncio.wait_for(stream.content.read(), 30)  # the open stream ends
+    # A stream whose request was already past the session check when shutdown began must not
+    # begin: it would stream on and hold the shutdown up. Asked now, it is refused.
+    refused = await client.get("/dashboard/events")
+    assert refused.status == 503
+    assert (await refused.json())["error"]["code"] == "shutting_down"
+
+
 async def officer_of(gateway: Gateway, team: str) -> tuple[TestClient[Any, Any], str]:
     """A client signed in as the team's officer, and the session's CSRF token."""
     client = gateway.client
