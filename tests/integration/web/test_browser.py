@@ -100,9 +100,9 @@ async def test_the_wall_comes_back_by_itself_after_the_gateway_restarts(
     gateway: Gateway, tab: Any, database_url: str
 ) -> None:
     wall = await signed_in_commander(gateway, tab)
-    await wall.page.wait_for_function(
-        "document.querySelector('#connection').textContent === '实时'", timeout=WAIT_MS
-    )
+    # "connecting" until the first snapshot arrives on the event stream.
+    await wall.page.wait_for_selector("#connection:not(.lost)", timeout=WAIT_MS)
+    assert await wall.page.text_content("#connection") == "实时"
     port = gateway.client.port
     assert port is not None
     await gateway.client.close()  # the gateway goes away: the wall says it is reconnecting
@@ -128,9 +128,9 @@ async def test_the_wall_goes_to_sign_in_once_its_session_has_ended(
     gateway: Gateway, tab: Any
 ) -> None:
     wall = await signed_in_commander(gateway, tab)
-    await wall.page.wait_for_function(
-        "document.querySelector('#connection').textContent === '实时'", timeout=WAIT_MS
-    )
+    # "connecting" until the first snapshot arrives on the event stream.
+    await wall.page.wait_for_selector("#connection:not(.lost)", timeout=WAIT_MS)
+    assert await wall.page.text_content("#connection") == "实时"
     async with gateway.pool.acquire() as conn:
         await conn.execute("UPDATE tokens SET revoked_at = now()")
     # The stream ends, the browser's reconnect is refused (401: EventSource gives up), and

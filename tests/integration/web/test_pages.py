@@ -135,6 +135,8 @@ async def test_the_dashboard_shows_what_the_database_holds(
     # The wall shows the courts' time (Asia/Shanghai, UTC+8 all year), not UTC.
     local = (now + timedelta(hours=8)).strftime("%H:%M:%S")
     assert f'<span id="updated">{local}</span>' in text
+    # Not "live" before the event stream has brought anything.
+    assert '<span id="connection" class="connection lost">正在连接…</span>' in text
     assert [b["id"] for b in data["batches"]] == [held["id"]]  # the finished one is not open
     assert data["batches"][0]["status"] == "pending_approval"
     assert sum(data["throughput"]["series"]["vehicle"]) == 2  # two vehicle answers this hour
