@@ -5,12 +5,19 @@ The process is started with the application (``start``; else at the first list l
 to be worth it), from a clean interpreter (``spawn``: the gateway's event loop, pools and
 threads are not copied into it), and stopped with the application. Work goes to it as
 module-level functions and plain values; what comes back is plain values too.
+
+A gateway that is killed (SIGKILL, the OOM killer) cannot stop its helper, and the helper
+would never notice: it holds both ends of the pipe its work arrives on, so it waits on it for
+ever. It watches its parent instead, and exits when the parent is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -52,7 +59,9 @@ class Offload:
             return _here(function, args)
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self._processes, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self._processes, mp_context=context, initializer=exit_with_parent
+            )
         future = asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
         return self._or_here(future, function, args)
 
@@ -69,6 +78,20 @@ class Offload:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def exit_with_parent() -> None:
+    """In a helper process: exit as soon as the process that started it has ended."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel  # readable once the parent has ended
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(0)  # nothing of the helper's is worth finishing: its work went with it
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 async def _here(function: Callable[..., T], args: tuple[Any, ...]) -> T:
