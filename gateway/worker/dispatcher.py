@@ -49,6 +49,9 @@ log = structlog.get_logger("gateway.dispatcher")
 #: runs, and a reserve that keeps the calls going while a claim waits its turn for the audit
 #: chain (each claim appends to it: 20 ms under load, 100 ms while a large list is queued)
 CLAIM_AHEAD = 4
+#: at stop, how long the last answers may wait for a database that is away: within the
+#: slack that Kubernetes' grace period leaves after the drain (deploy/k8s: 40 s - 5 - 20)
+LAST_WRITE_SECONDS = 10.0
 
 
 def utcnow() -> datetime:
@@ -172,7 +175,7 @@ class Dispatcher:
         writer_task.cancel()
         await asyncio.gather(writer_task, return_exceptions=True)
         with contextlib.suppress(DatabaseError):
-            await self.writer.close()
+            await self.writer.close(within=LAST_WRITE_SECONDS)
             async with db.connection(self._pool) as conn:
                 await inquiries.release_leases(conn, self.owner)
         await self.limits.stop()

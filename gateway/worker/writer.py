@@ -211,9 +211,17 @@ class ResultWriter:
         done) has also been counted and told here."""
         await self._idle.wait()
 
-    async def close(self) -> None:
+    async def close(self, within: float) -> None:
+        """Write everything waiting, trying for at most ``within`` seconds while the database
+        is away. What is still unwritten then is asked again elsewhere once its leases run
+        out: delayed, never lost, and the process can exit (a shutdown that waited for the
+        database would wait for ever, or be killed with no word of what it held)."""
         self._closing = True
-        await self.flush()
+        try:
+            async with asyncio.timeout(within):
+                await self.flush()
+        except TimeoutError:
+            log.warning("results_unwritten", pending=self.pending, seconds=within)
 
     async def _write(self, group: list[Outcome], requeues: list[Requeue]) -> None:
         started = time.perf_counter()

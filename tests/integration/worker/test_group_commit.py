@@ -1,5 +1,6 @@
 """Group commit that groups only under load: an answer with nothing else on its way is
-committed at once, whatever the group window; answers arriving together share a commit.
+committed at once, whatever the group window; answers arriving together share a commit. And
+closing the writer while the database is away ends in time, without losing the answer.
 
 A real ``ResultWriter`` on the real database, under a window of an hour: a writer that waited
 for it would never commit within the test. Events, not clocks, say when it committed."""
@@ -11,9 +12,11 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import structlog
+
 from gateway.core.metrics import Metrics
 from gateway.http.keys import CIPHER
-from gateway.store import inquiries
+from gateway.store import db, inquiries
 from gateway.worker.writer import Outcome, ResultWriter
 from mocks.population import sample_ids
 from tests.conftest import Gateway
@@ -167,3 +170,27 @@ async def test_the_last_answers_on_their_way_are_committed_as_soon_as_they_are_a
             await round_trip(api)
         await commits.next()  # not the hour's window
         assert commits.groups == [ids]  # one group: complete with the last one
+
+
+async def test_closing_while_the_database_is_away_gives_up_in_time_and_writes_nothing(
+    start_gateway: StartGateway, mocks: Any
+) -> None:
+    """A shutdown that waited for the database would wait for ever. The answer left unwritten
+    keeps its lease, so it is asked again elsewhere once the lease runs out: never lost."""
+    api, ids = await leased(start_gateway, mocks, 1, seed=96)
+    away = await db.create_pool(api.database_url, min_size=1, max_size=1)
+    await away.close()  # every transaction on it now fails as the database being away
+    writer = ResultWriter(
+        away, "w", Metrics(), api.client.app[CIPHER], flush_size=10, flush_seconds=HOUR
+    )
+    writer.add(answer(ids[0]))
+    with structlog.testing.capture_logs() as logs:
+        await writer.close(within=0.5)  # returns: without the bound it retried for ever
+    assert [(e["event"], e.get("pending")) for e in logs if e["log_level"] == "warning"][-1] == (
+        "results_unwritten",
+        1,
+    )
+    async with api.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT state, lease_owner FROM inquiries WHERE id = $1", ids[0])
+        written = await conn.fetchval("SELECT count(*) FROM results WHERE inquiry_id = $1", ids[0])
+    assert (row["state"], row["lease_owner"], written) == ("leased", "w", 0)
