@@ -4,10 +4,12 @@ LISTEN side of them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from gateway.core.errors import DatabaseError
 from gateway.store import _run
 from gateway.store._run import Pool
 
@@ -49,16 +51,22 @@ async def listening(
     async with _run.connection(pool) as conn:
         conn.add_termination_listener(lambda _conn: lost.set())
         callbacks: dict[str, Callable[[Any, int, str, str], None]] = {}
-        for channel, handler in handlers.items():
+        try:
+            for channel, handler in handlers.items():
 
-            def callback(
-                _c: Any, _pid: int, _ch: str, payload: str, run: Handler = handler
-            ) -> None:
-                run(payload)
+                def callback(
+                    _c: Any, _pid: int, _ch: str, payload: str, run: Handler = handler
+                ) -> None:
+                    run(payload)
 
-            callbacks[channel] = callback
-            with _run.translated():
-                await conn.add_listener(channel, callback)
+                callbacks[channel] = callback
+                with _run.translated():
+                    await conn.add_listener(channel, callback)
+        except BaseException:
+            # Refused, cut off or cancelled half-way, listening on some channels: the pool
+            # does not reset what it takes back (db._keep_session), so it must not have it.
+            _discard(conn, lost)
+            raise
         try:
             yield lost
         finally:
@@ -71,7 +79,14 @@ async def listening(
                         for channel, listener in callbacks.items():
                             await conn.remove_listener(channel, listener)
                 except BaseException:
-                    # Still listening (cancelled or cut off half-way): the pool does not
-                    # reset what it takes back (db._keep_session), so it must not have it.
-                    conn.terminate()
+                    # Still listening (cancelled or cut off half-way): as above.
+                    _discard(conn, lost)
                     raise
+
+
+def _discard(conn: _run.Connection, lost: asyncio.Event) -> None:
+    """End the session: it is not to go back to the pool. (A lost one has gone back already,
+    and its proxy refuses every call.)"""
+    if not lost.is_set():
+        with contextlib.suppress(DatabaseError), _run.translated():
+            conn.terminate()

@@ -4,9 +4,12 @@ release): what it must still not carry to its next user, it does not."""
 from __future__ import annotations
 
 import asyncio
+import warnings
 
 import asyncpg
+import pytest
 
+from gateway.core.errors import DatabaseError
 from gateway.store import channels, db
 
 
@@ -42,6 +45,28 @@ async def test_a_listener_cut_off_while_unlistening_does_not_go_back_listening(
     await asyncio.sleep(0)  # the task is now waiting on its first UNLISTEN
     task.cancel()  # and is cut off there (a shutdown's second cancellation)
     await asyncio.gather(task, return_exceptions=True)
+    held = [await pool.acquire() for _ in range(pool.get_size())]
+    try:
+        for conn in held:
+            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+    finally:
+        for conn in held:
+            await pool.release(conn)
+
+
+async def test_a_listener_refused_half_way_does_not_go_back_listening(
+    pool: asyncpg.Pool,
+) -> None:
+    """Two channels listened to, the third refused (a cancellation or a cut connection there
+    did the same): the session listening on two must not go back to the pool."""
+    handlers = {channels.QUEUED: print, channels.FINISHED: print, "": print}  # "" is no name
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DatabaseError):
+            async with channels.listening(pool, handlers):
+                pass
+    # asyncpg warns of a connection released with listeners: it went back listening
+    assert [w.message for w in caught if issubclass(w.category, asyncpg.InterfaceWarning)] == []
     held = [await pool.acquire() for _ in range(pool.get_size())]
     try:
         for conn in held:
