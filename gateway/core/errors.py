@@ -18,7 +18,7 @@
         ├── Gone                  410: its personal data was purged after the retention period
         ├── PayloadTooLarge       413: the body or batch is over the limit
         ├── ValidationFailed      422: fields or rows are invalid; carries the list
-        └── ShuttingDown          503: this replica is shutting down; ask again shortly
+        └── ShuttingDown          503: this gateway is shutting down; ask again shortly
 
 Each class's docstring is its default message. Database errors are raised only by
 ``gateway.store`` (asyncpg's errors are translated there, once). ``RequestError`` renders to

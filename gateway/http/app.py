@@ -178,6 +178,7 @@ def make_app(
         app.cleanup_ctx.append(control_sender)
     pages.setup(app)
     app[dashboard.CLOSING] = asyncio.Event()
+    app[dashboard.STREAMS] = set()
     app.on_shutdown.append(dashboard.close_streams)
     add_routes(app)
     return app

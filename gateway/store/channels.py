@@ -85,8 +85,9 @@ async def listening(
 
 
 def _discard(conn: _run.Connection, lost: asyncio.Event) -> None:
-    """End the session: it is not to go back to the pool. (A lost one has gone back already,
-    and its proxy refuses every call.)"""
+    """End the session: it is not to go back to the pool. A cut one may have gone back
+    already, before ``lost`` is set (asyncpg tells of the loss at its next turn): its proxy
+    then refuses the call, which ends here as the database being unavailable."""
     if not lost.is_set():
         with contextlib.suppress(DatabaseError), _run.translated():
             conn.terminate()

@@ -49,9 +49,12 @@ log = structlog.get_logger("gateway.dispatcher")
 #: runs, and a reserve that keeps the calls going while a claim waits its turn for the audit
 #: chain (each claim appends to it: 20 ms under load, 100 ms while a large list is queued)
 CLAIM_AHEAD = 4
-#: at stop, how long the last answers may wait for a database that is away: within the
-#: slack that Kubernetes' grace period leaves after the drain (deploy/k8s: 40 s - 5 - 20)
+#: at stop, how long the last answers may wait for a database that is away or does not
+#: answer: within the slack Kubernetes' grace period leaves after the drain (deploy/k8s:
+#: 40 s - 5 - 20), with the hand-back below
 LAST_WRITE_SECONDS = 10.0
+#: then, how long handing back its leases and its agency permits may take
+HAND_BACK_SECONDS = 2.0
 
 
 def utcnow() -> datetime:
@@ -174,11 +177,17 @@ class Dispatcher:
         await asyncio.gather(*others, *self._upkeep, *work, return_exceptions=True)
         writer_task.cancel()
         await asyncio.gather(writer_task, return_exceptions=True)
-        with contextlib.suppress(DatabaseError):
-            await self.writer.close(within=LAST_WRITE_SECONDS)
-            async with db.connection(self._pool) as conn:
-                await inquiries.release_leases(conn, self.owner)
-        await self.limits.stop()
+        await self.writer.close(within=LAST_WRITE_SECONDS)
+        # What is not handed back runs out by itself (leases, permits): worth a few seconds
+        # of a database that does not answer, not the rest of the grace period.
+        try:
+            async with asyncio.timeout(HAND_BACK_SECONDS):
+                with contextlib.suppress(DatabaseError):
+                    async with db.connection(self._pool) as conn:
+                        await inquiries.release_leases(conn, self.owner)
+        except TimeoutError:
+            log.warning("leases_not_handed_back", seconds=HAND_BACK_SECONDS)
+        await self.limits.stop(within=HAND_BACK_SECONDS)
         log.info("dispatcher_stopped", owner=self.owner)
 
     def wake(self, *agencies: str) -> None:

@@ -64,13 +64,14 @@ class GlobalLimits:
             spawn(f"limits-{name}", lambda name=name: self._sync_loop(name)) for name in self.gates
         ]
 
-    async def stop(self) -> None:
+    async def stop(self, within: float = 2.0) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Hand our shares back now rather than when the lease runs out.
-        with contextlib.suppress(DatabaseError):
-            async with db.connection(self._pool) as conn:
+        # Hand our shares back now rather than when the lease runs out, if the database
+        # answers within ``within`` seconds.
+        with contextlib.suppress(DatabaseError, TimeoutError):
+            async with asyncio.timeout(within), db.connection(self._pool) as conn:
                 await store.release_permits(conn, self._owner)
 
     def _fetcher(self, agency: str) -> Fetch:

@@ -184,12 +184,14 @@ class ResultWriter:
         self._idle.clear()
         try:
             await self._write(group, requeues)
+        except asyncio.CancelledError:
+            # Stopped mid-write (a shutdown, close's time limit): the group is still ours to
+            # write or to count as unwritten. If its commit did get through, writing it again
+            # records nothing: only inquiries still leased here are recorded.
+            self._put_back(group, requeues, oldest)
+            raise
         except RETRYABLE_DB_ERRORS as exc:
-            self._buffer = group + self._buffer
-            self._requeues = requeues + self._requeues
-            if oldest is not None:
-                self._oldest = oldest if self._oldest is None else min(oldest, self._oldest)
-            self._ready.set()
+            self._put_back(group, requeues, oldest)
             log.warning("result_flush_failed", error=type(exc).__name__, pending=len(group))
             await asyncio.sleep(self._retry_delay)
             self._retry_delay = min(self._retry_delay * 2, 5.0)
@@ -205,6 +207,15 @@ class ResultWriter:
             self._stored.pop(outcome.inquiry_id, None)
         if self._on_settled is not None:
             self._on_settled([o.inquiry_id for o in group] + [r.inquiry_id for r in requeues])
+
+    def _put_back(
+        self, group: list[Outcome], requeues: list[Requeue], oldest: float | None
+    ) -> None:
+        self._buffer = group + self._buffer
+        self._requeues = requeues + self._requeues
+        if oldest is not None:
+            self._oldest = oldest if self._oldest is None else min(oldest, self._oldest)
+        self._ready.set()
 
     async def settled(self) -> None:
         """Until no group is being written: what a commit others may already see (a batch

@@ -41,6 +41,11 @@ log = structlog.get_logger("gateway.http.web")
 #: set when the gateway begins to shut down: the open event streams end, and a stream asked
 #: for afterwards is refused
 CLOSING = web.AppKey("dashboard_closing", asyncio.Event)
+#: the event streams open now (each a request's task)
+STREAMS = web.AppKey("dashboard_streams", set[asyncio.Task[Any]])
+#: at shutdown, how long a stream may take to end by itself before it is cut: one stuck in a
+#: snapshot (a database that does not answer) or a send (a browser that stopped reading)
+STREAM_END_SECONDS = 2.0
 #: seconds between snapshots on the wall
 REFRESH_SECONDS = 2.0
 HOUR = timedelta(hours=1)
@@ -162,21 +167,29 @@ async def events(request: web.Request, session: sessions.Session) -> web.StreamR
         # Its request may have been past the session check when shutdown began: streaming
         # on, it held the shutdown until aiohttp gave up waiting (twice its 60 s timeout).
         raise ShuttingDown
+    task = asyncio.current_task()
+    assert task is not None
+    streams = request.app[STREAMS]
+    streams.add(task)
     pool = request.app[POOL]
-    async with sse_response(request, headers=SECURITY_HEADERS) as stream:
-        try:
-            while stream.is_connected():
-                data = await snapshot(request.app)
-                await stream.send(json.dumps(data, ensure_ascii=False), event="snapshot")
-                if await _closed_within(closing, REFRESH_SECONDS):  # the wall's refresh rate
-                    break
-                if await sessions.find(pool, request.cookies.get(SESSION_COOKIE, "")) is None:
-                    break
-        except DatabaseError as exc:
-            # The stream has begun: no error response can follow it. It ends, and the
-            # browser asks again.
-            log.warning("dashboard_stream_ended", error=type(exc).__name__)
-    return stream
+    try:
+        async with sse_response(request, headers=SECURITY_HEADERS) as stream:
+            try:
+                while stream.is_connected() and not closing.is_set():
+                    data = await snapshot(request.app)
+                    await stream.send(json.dumps(data, ensure_ascii=False), event="snapshot")
+                    if await _closed_within(closing, REFRESH_SECONDS):  # the refresh rate
+                        break
+                    cookie = request.cookies.get(SESSION_COOKIE, "")
+                    if await sessions.find(pool, cookie) is None:
+                        break
+            except DatabaseError as exc:
+                # The stream has begun: no error response can follow it. It ends, and the
+                # browser asks again.
+                log.warning("dashboard_stream_ended", error=type(exc).__name__)
+        return stream
+    finally:
+        streams.discard(task)
 
 
 async def _closed_within(closing: asyncio.Event, seconds: float) -> bool:
@@ -191,8 +204,14 @@ async def _closed_within(closing: asyncio.Event, seconds: float) -> bool:
 async def close_streams(app: web.Application) -> None:
     """At shutdown: end the open event streams, each after the snapshot it may be sending
     (browsers reconnect to another replica, or to this one once it is back), instead of
-    holding the shutdown for them."""
+    holding the shutdown for them; one that has not ended within ``STREAM_END_SECONDS`` is
+    cut."""
     app[CLOSING].set()
+    open_now = set(app[STREAMS])
+    if open_now:
+        _, stuck = await asyncio.wait(open_now, timeout=STREAM_END_SECONDS)
+        for task in stuck:
+            task.cancel()
 
 
 async def _decide(

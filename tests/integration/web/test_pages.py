@@ -6,14 +6,17 @@ session; the dashboard's numbers come from the database and its event stream sen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiohttp import ClientResponse
+import pytest
+from aiohttp import ClientPayloadError, ClientResponse
 from aiohttp.test_utils import TestClient
 
+from gateway.http.web import dashboard
 from mocks.population import sample_ids
 from tests.conftest import Gateway, batch_body
 
@@ -233,7 +236,9 @@ async def test_shutdown_ends_the_open_streams_and_refuses_new_ones(gateway: Gate
     async with client.get("/dashboard/events") as stream:
         first = b""
         while b"\r\n\r\n" not in first:
-            first += await stream.content.readany()
+            chunk = await stream.content.readany()
+            assert chunk, "the stream ended before its first snapshot"
+            first += chunk
         await client.app.shutdown()  # what the runner calls first when the gateway stops
         await asyncio.wait_for(stream.content.read(), 30)  # the open stream ends
     # A stream whose request was already past the session check when shutdown began must not
@@ -241,6 +246,32 @@ async def test_shutdown_ends_the_open_streams_and_refuses_new_ones(gateway: Gate
     refused = await client.get("/dashboard/events")
     assert refused.status == 503
     assert (await refused.json())["error"]["code"] == "shutting_down"
+
+
+async def test_shutdown_cuts_a_stream_stuck_in_its_snapshot(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream that cannot end by itself (its snapshot waits on a database that does not
+    answer) is cut after a short while: it must not hold the shutdown for aiohttp's minute."""
+    client = await commander(gateway)
+    original = dashboard.snapshot
+    answered, stuck = asyncio.Event(), asyncio.Event()
+
+    async def snapshot_then_stuck(app: Any) -> dict[str, Any]:
+        if answered.is_set():
+            stuck.set()
+            await asyncio.Event().wait()  # never answered
+        answered.set()
+        return await original(app)
+
+    monkeypatch.setattr(dashboard, "snapshot", snapshot_then_stuck)
+    async with client.get("/dashboard/events") as stream:
+        first = await stream.content.readuntil(b"\r\n\r\n")
+        assert b"event: snapshot" in first
+        await asyncio.wait_for(stuck.wait(), 30)  # the next one, REFRESH_SECONDS later
+        await client.app.shutdown()
+        with contextlib.suppress(ClientPayloadError):  # cut, not ended
+            await asyncio.wait_for(stream.content.read(), 30)
 
 
 async def officer_of(gateway: Gateway, team: str) -> tuple[TestClient[Any, Any], str]:

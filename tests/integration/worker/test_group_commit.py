@@ -194,3 +194,32 @@ async def test_closing_while_the_database_is_away_gives_up_in_time_and_writes_no
         row = await conn.fetchrow("SELECT state, lease_owner FROM inquiries WHERE id = $1", ids[0])
         written = await conn.fetchval("SELECT count(*) FROM results WHERE inquiry_id = $1", ids[0])
     assert (row["state"], row["lease_owner"], written) == ("leased", "w", 0)
+
+
+async def test_closing_while_the_database_does_not_answer_counts_the_group_it_was_writing(
+    start_gateway: StartGateway, mocks: Any
+) -> None:
+    """A database that takes the connection and never answers (a frozen server): the time
+    limit ends the write half-way, and the group being written is still counted as left."""
+    api, ids = await leased(start_gateway, mocks, 1, seed=97)
+    connections: list[asyncio.StreamWriter] = []  # held open, never answered
+    silent = await asyncio.start_server(
+        lambda _reader, writer: connections.append(writer), "127.0.0.1", 0
+    )
+    port = silent.sockets[0].getsockname()[1]
+    frozen = await db.create_pool(f"postgresql://gateway@127.0.0.1:{port}/gateway", min_size=0)
+    try:
+        writer = ResultWriter(
+            frozen, "w", Metrics(), api.client.app[CIPHER], flush_size=10, flush_seconds=HOUR
+        )
+        writer.add(answer(ids[0]))
+        with structlog.testing.capture_logs() as logs:
+            await writer.close(within=0.5)
+        assert connections  # the writer was waiting on the frozen server, not refused
+        unwritten = [e for e in logs if e["event"] == "results_unwritten"]
+        assert [e["pending"] for e in unwritten] == [1]
+    finally:
+        frozen.terminate()
+        silent.close()
+        for connection in connections:
+            connection.close()

@@ -57,8 +57,8 @@ async def test_a_listener_cut_off_while_unlistening_does_not_go_back_listening(
 async def test_a_listener_refused_half_way_does_not_go_back_listening(
     pool: asyncpg.Pool,
 ) -> None:
-    """Two channels listened to, the third refused (a cancellation or a cut connection there
-    did the same): the session listening on two must not go back to the pool."""
+    """Two channels listened to, the third refused: the session listening on two must not go
+    back to the pool. (A cancellation or a cut connection there takes the same path.)"""
     handlers = {channels.QUEUED: print, channels.FINISHED: print, "": print}  # "" is no name
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
