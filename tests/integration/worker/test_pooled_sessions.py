@@ -13,19 +13,24 @@ from gateway.core.errors import DatabaseError
 from gateway.store import channels, db
 
 
-async def test_a_listener_leaves_no_connection_listening(pool: asyncpg.Pool) -> None:
-    heard = asyncio.Event()
-    async with channels.listening(pool, {channels.QUEUED: lambda _payload: heard.set()}):
-        async with db.connection(pool) as conn:
-            await conn.execute(f"NOTIFY {channels.QUEUED}, 'x'")
-        await asyncio.wait_for(heard.wait(), 10)
-    held = [await pool.acquire() for _ in range(pool.get_size())]  # every connection it has
+async def no_connection_listens(pool: asyncpg.Pool) -> None:
+    """Every connection the pool has, held at once, listens on no channel."""
+    held = [await pool.acquire() for _ in range(pool.get_size())]
     try:
         for conn in held:
             assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
     finally:
         for conn in held:
             await pool.release(conn)
+
+
+async def test_a_listener_leaves_no_connection_listening(pool: asyncpg.Pool) -> None:
+    heard = asyncio.Event()
+    async with channels.listening(pool, {channels.QUEUED: lambda _payload: heard.set()}):
+        async with db.connection(pool) as conn:
+            await conn.execute(f"NOTIFY {channels.QUEUED}, 'x'")
+        await asyncio.wait_for(heard.wait(), 10)
+    await no_connection_listens(pool)
 
 
 async def test_a_listener_cut_off_while_unlistening_does_not_go_back_listening(
@@ -45,13 +50,7 @@ async def test_a_listener_cut_off_while_unlistening_does_not_go_back_listening(
     await asyncio.sleep(0)  # the task is now waiting on its first UNLISTEN
     task.cancel()  # and is cut off there (a shutdown's second cancellation)
     await asyncio.gather(task, return_exceptions=True)
-    held = [await pool.acquire() for _ in range(pool.get_size())]
-    try:
-        for conn in held:
-            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
-    finally:
-        for conn in held:
-            await pool.release(conn)
+    await no_connection_listens(pool)
 
 
 async def test_a_listener_refused_half_way_does_not_go_back_listening(
@@ -67,13 +66,7 @@ async def test_a_listener_refused_half_way_does_not_go_back_listening(
                 pass
     # asyncpg warns of a connection released with listeners: it went back listening
     assert [w.message for w in caught if issubclass(w.category, asyncpg.InterfaceWarning)] == []
-    held = [await pool.acquire() for _ in range(pool.get_size())]
-    try:
-        for conn in held:
-            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
-    finally:
-        for conn in held:
-            await pool.release(conn)
+    await no_connection_listens(pool)
 
 
 async def test_a_transaction_left_open_is_rolled_back_on_release(pool: asyncpg.Pool) -> None:
