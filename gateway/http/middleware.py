@@ -82,10 +82,17 @@ async def canonical_log(request: web.Request, handler: Handler) -> web.StreamRes
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes a JSON body; no traceback ever reaches the caller."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if request.body_exists and encoding != "identity":
+        return await _refuse_compressed(request)
     try:
         return await handler(request)
     except RequestError as exc:
         return web.json_response(exc.body(), status=exc.status)
+    except web.RequestPayloadError:
+        # The body broke off mid-way or its chunks are malformed: the caller's fault.
+        _abandon_body(request)
+        return _closing(400, "bad_request", "the body cannot be read as it was sent")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -97,6 +104,38 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except Exception:
         log.exception("unhandled_error", route=_route(request))
         return error_body(500, "internal", "internal error; the request was not completed")
+
+
+async def _refuse_compressed(request: web.Request) -> web.Response:
+    """415: bodies are taken as sent, never compressed (an upload is a zip already, and a
+    compressed body would pass the size limit as something else). The body is read and dropped
+    first, so nothing of it is left for aiohttp to drain after the answer: a body that is not
+    what its Content-Encoding says would fail there again and be logged as a crash."""
+    try:
+        await request.read()
+    except web.RequestPayloadError:
+        _abandon_body(request)
+    except web.HTTPRequestEntityTooLarge:
+        pass  # the answer is the same, and the connection closes after it
+    return _closing(
+        415,
+        "unsupported_media_type",
+        "request bodies are taken uncompressed; send this one without Content-Encoding",
+    )
+
+
+def _abandon_body(request: web.Request) -> None:
+    """After a body failed to read: aiohttp's parser stopped at the bad bytes and feeds no more,
+    so the body is marked ended (else it would be drained after the answer and fail again)."""
+    if not request.content.is_eof():
+        request.content.feed_eof()
+
+
+def _closing(status: int, code: str, message: str) -> web.Response:
+    """An error after which the connection closes: the rest of the stream cannot be trusted."""
+    response = error_body(status, code, message)
+    response.force_close()
+    return response
 
 
 @web.middleware

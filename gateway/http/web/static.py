@@ -16,8 +16,8 @@ _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 @public_page
 async def static_file(request: web.Request) -> web.StreamResponse:
-    wanted = (ROOT / request.match_info["path"]).resolve()
-    if ROOT.resolve() not in wanted.parents or not wanted.is_file():
+    wanted = _file_named(request.match_info["path"])
+    if wanted is None:
         raise web.HTTPNotFound(text="no such file")
     kind = _TYPES.get(wanted.suffix) or mimetypes.guess_type(wanted.name)[0] or "text/plain"
     return web.FileResponse(
@@ -28,3 +28,13 @@ async def static_file(request: web.Request) -> web.StreamResponse:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def _file_named(name: str) -> Path | None:
+    """The file under ``ROOT`` that ``name`` names, or None: outside the root, missing, or a name
+    no file can have (a NUL is a ValueError, one too long for the file system an OSError)."""
+    try:
+        wanted = (ROOT / name).resolve()
+        return wanted if ROOT.resolve() in wanted.parents and wanted.is_file() else None
+    except (OSError, ValueError):
+        return None

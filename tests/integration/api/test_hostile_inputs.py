@@ -6,6 +6,7 @@ Every answer is a clear JSON 4xx that changes nothing, never a 500.
 from __future__ import annotations
 
 import ast
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,38 @@ def test_handlers_run_named_queries_only() -> None:
     assert inline == []
     for name in ("readiness_probe", "audit_page_custom_plans", "notify"):
         assert sql(name)
+
+
+# ---------------------------------------------------------------- compressed and broken bodies
+
+
+async def test_a_compressed_body_is_415_and_the_connection_closes(
+    api: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = (await api.headers())["Authorization"].encode()
+    for body in (gzip.compress(json.dumps(batch_body(n=1)).encode()), b"not gzip at all"):
+        status, headers, answer = await raw_http(
+            api,
+            b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nAuthorization: " + token + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
+        )
+        assert status == 415, answer
+        assert "Content-Encoding" in json.loads(answer)["error"]["message"]
+        assert headers["connection"] == "close"
+    assert await stored_batches(api) == 0
+    assert [r.message for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_a_body_with_broken_chunks_is_400(api: Gateway) -> None:
+    """aiohttp's parser answers this itself when the bad chunk comes with the head; one that
+    comes later fails the handler's read, which the gateway answers as a JSON 400."""
+    token = (await api.headers())["Authorization"].encode()
+    status, _headers, answer = await raw_http(
+        api,
+        b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nAuthorization: " + token + b"\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5\r\n{"a":\r\nzz\r\n1}\r\n0\r\n\r\n',
+    )
+    assert status == 400, answer
+    assert await stored_batches(api) == 0

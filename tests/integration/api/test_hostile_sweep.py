@@ -332,3 +332,33 @@ async def test_sweep_headers_and_roles(sweep: Sweep) -> None:
                 sweep.failures.append((method, path, "raw", raw, status, body[:300]))
     assert sweep.failures == []
     assert sweep.requests >= 100
+
+
+async def test_sweep_bodies_that_are_not_their_content_encoding(sweep: Sweep) -> None:
+    """A compressed body, or one that says it is and is not: a JSON 415 on every route, and the
+    connection closes (the rest of the stream cannot be trusted), never a 500."""
+    kinds = (
+        "application/json",
+        "multipart/form-data; boundary=B",
+        "application/x-www-form-urlencoded",
+    )
+    refused = 0
+    for method, template, roles in sweep.routes:
+        if method != "POST":
+            continue
+        for role in roles:
+            for encoding in ("gzip", "deflate"):
+                for kind in kinds:
+                    headers = {"Content-Type": kind, "Content-Encoding": encoding}
+                    status, raw = await sweep.check(
+                        method,
+                        sweep.path(template),
+                        role,
+                        f"{encoding} {kind}"[:40],
+                        data=b"this is not compressed",
+                        headers=headers,
+                    )
+                    if status == 415 and b"Content-Encoding" in (raw or b""):
+                        refused += 1
+    assert sweep.failures == []
+    assert refused == sweep.requests  # every one refused for what it is, whatever the route

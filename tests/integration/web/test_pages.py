@@ -178,8 +178,16 @@ async def test_static_files_come_from_the_gateway_and_nothing_else(gateway: Gate
     ):
         response = await gateway.client.get(path)
         assert response.status == 200 and response.headers["Content-Type"].startswith(kind)
-    for path in ("/static/../pages.py", "/static/%2e%2e/pages.py", "/static/missing.js"):
-        assert (await gateway.client.get(path)).status == 404
+    for path in (
+        "/static/../pages.py",
+        "/static/%2e%2e/pages.py",
+        "/static/missing.js",
+        "/static/%00",  # no file name holds a NUL
+        "/static/" + "a" * 300,  # longer than a file name may be
+    ):
+        response = await gateway.client.get(path)
+        assert response.status == 404, path
+        assert (await response.json())["error"]["code"] == "not_found"
 
 
 async def test_sign_in_sends_only_to_a_path_of_this_site(gateway: Gateway) -> None:
