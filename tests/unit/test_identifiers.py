@@ -23,6 +23,8 @@ from gateway.core.identifiers import (
 )
 
 TODAY = date(2026, 6, 1)
+#: the case types of the Supreme People's Court's numbering rules (2015), as the errors list them
+TYPES = "执、执他、执保、执协、执复、执异、执恢、执监"
 
 
 def resident_id(area: str, birth: str, seq: str = "001") -> str:
@@ -271,11 +273,12 @@ INVALID_CASE_NUMBERS = [
     ("（2022）吉执123号", "court code must be 2 to 4 digits"),
     ("（2022）吉3执123号", "court code must be 2 to 4 digits"),
     ("（2022）吉03021执123号", "court code must be 2 to 4 digits"),
-    ("（2022）吉03民123号", "case type '民' is not an enforcement case type"),
-    ("（2022）吉03执字123号", "unknown case type '执字'"),
-    ("（2022）吉03执X123号", "unknown case type"),
-    ("（2022）吉03执恢复123号", "unknown case type '执恢复'"),
-    ("（2022）吉03执行案件第123号", "unknown case type"),
+    ("（2022）吉03民123号", f"case type is not an enforcement case type ({TYPES})"),
+    ("（2022）吉03张三丰123号", f"case type is not an enforcement case type ({TYPES})"),
+    ("（2022）吉03执字123号", f"unknown case type (one of {TYPES})"),
+    ("（2022）吉03执X123号", f"unknown case type (one of {TYPES})"),
+    ("（2022）吉03执恢复123号", f"unknown case type (one of {TYPES})"),
+    ("（2022）吉03执行案件第123号", f"unknown case type (one of {TYPES})"),
     ("（2022）吉03号", "case type is missing"),
     ("（2022）吉03123号", "court code must be 2 to 4 digits"),
     ("（2022）吉03执号", "serial number is missing"),

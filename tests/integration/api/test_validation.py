@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -213,10 +214,12 @@ async def test_a_malformed_case_number_is_also_audited_and_counted_as_a_violatio
 ) -> None:
     response = await gateway.client.post(
         "/v1/batches",
-        json={**GOOD, "case_number": "（2022）吉03民123号"},
+        # a name typed where the case type goes: refused, and never written down
+        json={**GOOD, "case_number": "（2022）吉03张三丰123号"},
         headers=await gateway.headers(),
     )
     assert response.status == 422
+    assert "张三丰" not in json.dumps(await response.json(), ensure_ascii=False)
     async with gateway.pool.acquire() as conn:
         record = await conn.fetchrow(
             "SELECT officer, outcome, case_number, detail FROM audit_log "
@@ -224,6 +227,8 @@ async def test_a_malformed_case_number_is_also_audited_and_counted_as_a_violatio
         )
     assert record["outcome"] == "case_malformed" and record["officer"] == "officer-team-a"
     assert record["case_number"] is None  # the malformed text is not kept
+    assert "张三丰" not in record["detail"]["problem"]
+    assert "not an enforcement case type" in record["detail"]["problem"]
     metrics = await (await gateway.client.get("/metrics")).text()
     assert 'gateway_interceptions_total{reason="case_malformed"} 1.0' in metrics
     assert await stored_counts(gateway) == (0, 0, 0)
