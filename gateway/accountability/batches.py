@@ -228,11 +228,14 @@ async def decide(
         row = await store.get(conn, batch_id)
         if row is None:
             raise NotFound("no such batch")
-        changed = await (store.approve if decision == "approved" else store.reject)(conn, batch_id)
+        decide_batch = store.approve if decision == "approved" else store.reject
+        changed = await decide_batch(conn, batch_id, note)
         if not changed:
             status = row["status"]
             raise Conflict(f"the batch is {status}, not pending_approval", status=status)
-        detail = {"by": caller.officer, "note": note}
+        # The note may name people: it stays on the batch (retention clears it), not in the
+        # audit log, which keeps everything for good.
+        detail = {"by": caller.officer, "note_characters": len(note or "")}
         await store_audit.batch_event(conn, batch_id, f"batch.{decision}", decision, detail)
         if decision == "approved":
             await store.notify(conn, channels.QUEUED, channels.agencies_payload(row["agencies"]))

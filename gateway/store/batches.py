@@ -171,14 +171,14 @@ async def cancel(conn: Connection, batch_id: uuid.UUID) -> bool:
     return True
 
 
-async def approve(conn: Connection, batch_id: uuid.UUID) -> bool:
-    """Held -> queued; False unless it was pending approval."""
-    return await _run.fetchval(conn, "approve_batch", batch_id) is not None
+async def approve(conn: Connection, batch_id: uuid.UUID, note: str | None) -> bool:
+    """Held -> queued, with the commander's note; False unless it was pending approval."""
+    return await _run.fetchval(conn, "approve_batch", batch_id, note) is not None
 
 
-async def reject(conn: Connection, batch_id: uuid.UUID) -> bool:
+async def reject(conn: Connection, batch_id: uuid.UUID, note: str | None) -> bool:
     """Held -> rejected (final), its inquiries cancelled; False unless pending approval."""
-    if await _run.fetchval(conn, "reject_batch", batch_id) is None:
+    if await _run.fetchval(conn, "reject_batch", batch_id, note) is None:
         return False
     await _run.execute(conn, "cancel_inquiries", batch_id)
     return True

@@ -10,11 +10,12 @@ SELECT pg_advisory_xact_lock(5301, $1::int);
 UPDATE batches SET requery_reason = $2 WHERE id = $1;
 
 -- name: approve_batch
-UPDATE batches SET status = 'queued' WHERE id = $1 AND status = 'pending_approval'
+UPDATE batches SET status = 'queued', decision_note = $2
+WHERE id = $1 AND status = 'pending_approval'
 RETURNING id;
 
 -- name: reject_batch
-UPDATE batches SET status = 'rejected', finished_at = now()
+UPDATE batches SET status = 'rejected', finished_at = now(), decision_note = $2
 WHERE id = $1 AND status = 'pending_approval'
 RETURNING id;
 

@@ -35,8 +35,10 @@ SELECT 1 FROM batches WHERE id = $1 FOR UPDATE;
 -- Marks batch $1 purged at $2, if it is still due (finished before $3, nothing left to ask):
 -- under the row's lock, so a concurrent re-run (which locks it too) either went first, and
 -- the batch is running again, or finds it purged. The officer's reason for asking people
--- again goes with it (free text that may name them, kept out of the audit log for that).
-UPDATE batches b SET purged_at = $2, purge_pending = true, requery_reason = NULL
+-- again goes with it, and a commander's note on it (free text that may name them, kept out of
+-- the audit log for that).
+UPDATE batches b SET purged_at = $2, purge_pending = true, requery_reason = NULL,
+    decision_note = NULL
 WHERE b.id = $1 AND b.purged_at IS NULL AND b.finished_at < $3
   AND b.status IN ('done', 'cancelled', 'rejected')
   AND NOT EXISTS (SELECT 1 FROM inquiries i

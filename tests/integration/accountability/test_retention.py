@@ -95,7 +95,7 @@ async def test_purge_erases_personal_data_and_keeps_counts_statistics_and_chain(
     await _age(gateway.pool, recent, DAYS - 1)
     reason = "再次查询：张三名下新增房产线索"  # free text naming a person
     await gateway.pool.execute(
-        "UPDATE batches SET requery_reason = $2 WHERE id = ANY ($1::uuid[])",
+        "UPDATE batches SET requery_reason = $2, decision_note = $2 WHERE id = ANY ($1::uuid[])",
         [uuid.UUID(old), uuid.UUID(recent)],
         reason,
     )
@@ -112,10 +112,13 @@ async def test_purge_erases_personal_data_and_keeps_counts_statistics_and_chain(
     assert await _kept(gateway.pool, old) == (0, 0, 0)
     assert await _kept(gateway.pool, recent) == recent_kept
     reasons = await gateway.pool.fetch(
-        "SELECT id, requery_reason FROM batches WHERE id = ANY ($1::uuid[])",
+        "SELECT id, requery_reason, decision_note FROM batches WHERE id = ANY ($1::uuid[])",
         [uuid.UUID(old), uuid.UUID(recent)],
     )
-    assert {str(r["id"]): r["requery_reason"] for r in reasons} == {old: None, recent: reason}
+    assert {str(r["id"]): (r["requery_reason"], r["decision_note"]) for r in reasons} == {
+        old: (None, None),
+        recent: (reason, reason),
+    }
     after_batch = await (await gateway.client.get(f"/v1/batches/{old}", headers=officer)).json()
     assert after_batch["purged_at"] is not None
     assert after_batch["progress"] == before_batch["progress"]

@@ -76,7 +76,11 @@ async def test_a_held_batch_waits_then_runs_once_approved(
         ("batch.approved", "approved"),
     ]
     assert actions[0]["detail"] == {"case_subjects": 6, "threshold": 5}
-    assert actions[1]["detail"]["by"] == "commander-None"
+    # the note (free text that may name people) stays on the batch, not in the audit log
+    assert actions[1]["detail"] == {"by": "commander-None", "note_characters": 8}
+    async with gateway.pool.acquire() as conn:
+        kept = await conn.fetchval("SELECT decision_note FROM batches WHERE id = $1", held["id"])
+    assert kept == "案件标的大，批准"
     assert await metric(gateway, "gateway_batch_approvals_total", decision="held") == 1
     assert await metric(gateway, "gateway_batch_approvals_total", decision="approved") == 1
     again = await decide(gateway, held["id"], "approve")
@@ -96,11 +100,14 @@ async def test_a_rejected_batch_is_final_and_nothing_is_asked(
         states = await conn.fetch(
             "SELECT DISTINCT state FROM inquiries WHERE batch_id = $1", held["id"]
         )
-        audited = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE batch_id = $1 AND action = 'batch.rejected'",
+        audited = await conn.fetch(
+            "SELECT detail FROM audit_log WHERE batch_id = $1 AND action = 'batch.rejected'",
             held["id"],
         )
-    assert [s["state"] for s in states] == ["cancelled"] and audited == 1
+        kept = await conn.fetchval("SELECT decision_note FROM batches WHERE id = $1", held["id"])
+    assert [s["state"] for s in states] == ["cancelled"]
+    assert [a["detail"] for a in audited] == [{"by": "commander-None", "note_characters": 5}]
+    assert kept == "理由不充分"
     assert sum(mocks.stats(agency)["requests"] for agency in AGENCIES) == 0
     for decision in ("approve", "reject"):
         late = await decide(gateway, held["id"], decision)
