@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from gateway.core.errors import PayloadTooLarge, ValidationFailed
+from gateway.core.errors import PayloadTooLarge, RequestError, ValidationFailed
 from gateway.http.intake import name_clash
 
 #: accepted headings (compared case-insensitively, spaces removed)
@@ -140,6 +140,15 @@ def collect(
         subjects.append({"name": name, "id_number": id_number})
         sheet_rows.append(number)
     return SheetRows(subjects, sheet_rows, numeric)
+
+
+def with_intercepted_sheet_rows(error: RequestError, rows: SheetRows) -> RequestError:
+    """A rule's refusal that names subjects (``rows``: their places in the list) names them
+    also as the sheet shows them, in ``sheet_rows``."""
+    positions = error.details.get("rows")
+    if isinstance(positions, list):
+        error.details["sheet_rows"] = [rows.sheet_rows[i] for i in positions if isinstance(i, int)]
+    return error
 
 
 def with_sheet_rows(error: ValidationFailed, rows: SheetRows) -> ValidationFailed:

@@ -13,12 +13,18 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from gateway.accountability.rules import Intercepted
 from gateway.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from gateway.http.exports import XLSX, write_text_sheet
 from gateway.http.inputs import refused
 from gateway.http.intake import accept_batch, parse_submission
 from gateway.http.keys import METRICS, SETTINGS
-from gateway.http.lists import SheetRows, read_csv, with_sheet_rows
+from gateway.http.lists import (
+    SheetRows,
+    read_csv,
+    with_intercepted_sheet_rows,
+    with_sheet_rows,
+)
 from gateway.http.models.batches import Batch
 from gateway.http.openapi import IDEMPOTENCY_KEY, operation
 from gateway.http.roles import roles
@@ -56,7 +62,8 @@ _UPLOAD = {
     replies={
         202: (Batch, "accepted"),
         400: "not multipart, or a part that cannot be read",
-        403: "the role may not submit, or a rule intercepted the batch",
+        403: "the role may not submit, or a rule intercepted the batch (subjects it names "
+        "are named by sheet_rows too)",
         413: "the upload, the unpacked workbook or the list is too large",
         422: "an unreadable list, or invalid rows (problems carry sheet_row); an .xlsx "
         "report of them instead when the Accept header asks for that type",
@@ -115,6 +122,8 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
             return await accept_batch(request, body)
         except ValidationFailed as exc:
             raise with_sheet_rows(exc, rows) from None
+        except Intercepted as exc:
+            raise with_intercepted_sheet_rows(exc, rows) from None
     except ValidationFailed as exc:
         if XLSX in request.headers.get("Accept", ""):
             return await _report_workbook(exc)

@@ -39,6 +39,13 @@ _PAGES: Mapping[str, Mapping[str, str]] = {
         "purged": "保存期满，姓名、证件号码和查询结果已依法删除：",
         "cancel": "撤销批次",
         "refused": "名单未被接受，未保存任何内容。",
+        "intercepted_case_not_filed": "该案件未登记立案，只能为已立案案件查询。未保存任何内容。",
+        "intercepted_case_other_team": "该案件由其他执行团队承办，只有承办团队可以查询。"
+        "未保存任何内容。",
+        "intercepted_daily_quota_exceeded": "提交后将超过您今日的查询人数限额。未保存任何内容。",
+        "intercepted_requery_without_reason": "名单中有本团队近期已查询过的人，"
+        "请填写再次查询的理由后重新提交。未保存任何内容。",
+        "rows_named": "表格行号：",
         "network_error": "无法连接网关，请稍后再试。",
         "field_file": "文件",
         "field_id_number": "证件号码",
@@ -137,6 +144,15 @@ _PAGES: Mapping[str, Mapping[str, str]] = {
         "purged": "Past the retention period: names, identifiers and results were deleted on",
         "cancel": "Cancel the batch",
         "refused": "The list was refused; nothing was stored.",
+        "intercepted_case_not_filed": "The case is not registered as filed; only filed cases "
+        "may be queried. Nothing was stored.",
+        "intercepted_case_other_team": "The case is handled by another team; only that team "
+        "may query for it. Nothing was stored.",
+        "intercepted_daily_quota_exceeded": "This list would exceed your daily quota. "
+        "Nothing was stored.",
+        "intercepted_requery_without_reason": "The list holds people your team asked about "
+        "recently: state why in the re-query reason and submit again. Nothing was stored.",
+        "rows_named": "Rows: ",
         "network_error": "The gateway cannot be reached; try again later.",
         "field_file": "file",
         "field_id_number": "ID number",

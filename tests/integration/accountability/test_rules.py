@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 
 from gateway.store.batches import FEW_SUBJECTS
@@ -13,6 +14,7 @@ from mocks.population import sample_ids
 from tests.conftest import Gateway
 from tests.integration.accountability.helpers import (
     CASE,
+    auth,
     OTHER_CASE,
     GatewayFactory,
     batch_body,
@@ -122,6 +124,29 @@ async def test_a_long_list_asked_again_is_refused_with_nothing_stored(
     assert error["rows"] == [7, rows - 1] and error["count"] == 2
     async with gateway.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM subjects") == rows
+
+
+async def test_an_uploaded_list_asked_again_names_the_rows_as_the_sheet_shows_them(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = await start(gateway_factory)
+    await file_case(gateway)
+    people = sample_ids(4, seed=5)
+    assert (await post_batch(gateway, batch_body(people[:2]))).status == 202
+    # header on line 1, two blank rows, then a new, an asked, a new and an asked person
+    lines = ["姓名,身份证号", "", ""]
+    lines += [f"{name},{number}" for name, number in (people[2], people[1], people[3], people[0])]
+    form = aiohttp.FormData()
+    form.add_field("case_number", CASE)
+    form.add_field("reason", "查询被执行人财产")
+    form.add_field("file", "\n".join(lines).encode(), filename="名单.csv")
+    response = await gateway.client.post(
+        "/v1/batches/upload", data=form, headers=await auth(gateway, "officer", "team-a")
+    )
+    assert response.status == 403, await response.text()
+    error = (await response.json())["error"]
+    assert error["reason"] == "requery_without_reason"
+    assert (error["rows"], error["sheet_rows"]) == ([1, 3], [5, 7])
 
 
 async def test_the_quota_holds_against_concurrent_batches(gateway_factory: GatewayFactory) -> None:

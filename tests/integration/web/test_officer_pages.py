@@ -104,3 +104,31 @@ async def test_a_refused_list_is_reported_row_by_row_on_the_page(
     async with gateway.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM batches") == 0
     assert ARTIFACTS.joinpath("officer-refused.png").exists()
+
+
+async def test_a_list_a_rule_refuses_is_explained_in_chinese_with_its_sheet_rows(
+    gateway_factory: Any, tab: Any
+) -> None:
+    gateway: Gateway = await gateway_factory(requery_days=30)
+    asked = await gateway.client.post(
+        "/v1/batches",
+        json={
+            "case_number": CASE,
+            "reason": "查询被执行人名下财产",
+            "subjects": [{"name": PEOPLE[1][0], "id_number": PEOPLE[1][1]}],
+        },
+        headers=await gateway.headers(),
+    )
+    assert asked.status == 202, await asked.text()
+    page = await signed_in_officer(gateway, tab)
+    # the person asked a moment ago stands on the sheet's row 4 (a blank row before)
+    rows = [["姓名", "身份证号"], [PEOPLE[0][0], PEOPLE[0][1]], [], [PEOPLE[1][0], PEOPLE[1][1]]]
+    await submit_list(page, csv_file(rows), {"vehicle"})
+    await page.page.wait_for_selector("#outcome:not([hidden])", timeout=WAIT_MS)
+    message = await page.page.text_content("#outcome-message")
+    assert message is not None
+    assert message.startswith("名单中有本团队近期已查询过的人") and message.endswith("表格行号：4")
+    assert PEOPLE[1][0] not in message
+    await page.screenshot("officer-intercepted")
+    async with gateway.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM batches") == 1  # the first only

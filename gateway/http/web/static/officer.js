@@ -65,7 +65,11 @@
     function refused(error) {
       outcome.hidden = false;
       // the API's message is English; a refused list is said in the page's language
-      message.textContent = error.problems && error.problems.length ? words.refused : (error.message || words.refused);
+      const intercepted = error.reason && words["intercepted_" + error.reason];
+      message.textContent = error.problems && error.problems.length ? words.refused : (intercepted || error.message || words.refused);
+      if (error.sheet_rows && error.sheet_rows.length) {
+        message.textContent += " " + words.rows_named + error.sheet_rows.join("、") + (error.count > error.sheet_rows.length ? "……" : "");
+      }
       const rows = (error.problems || []).map((p) => {
         const tr = document.createElement("tr");
         [p.sheet_row === null || p.sheet_row === undefined ? "" : String(p.sheet_row), words["field_" + p.field] || p.field, p.problem]
