@@ -14,9 +14,9 @@ from mocks.population import sample_ids
 from tests.conftest import Gateway
 from tests.integration.accountability.helpers import (
     CASE,
-    auth,
     OTHER_CASE,
     GatewayFactory,
+    auth,
     batch_body,
     file_case,
     metric,
