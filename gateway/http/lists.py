@@ -18,7 +18,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from gateway.core.errors import PayloadTooLarge, RequestError, ValidationFailed
 from gateway.http.intake import name_clash
@@ -145,9 +145,10 @@ def collect(
 def with_intercepted_sheet_rows(error: RequestError, rows: SheetRows) -> RequestError:
     """A rule's refusal that names subjects (``rows``: their places in the list) names them
     also as the sheet shows them, in ``sheet_rows``."""
-    positions = error.details.get("rows")
+    positions: object = error.details.get("rows")
     if isinstance(positions, list):
-        error.details["sheet_rows"] = [rows.sheet_rows[i] for i in positions if isinstance(i, int)]
+        named = cast(list[object], positions)
+        error.details["sheet_rows"] = [rows.sheet_rows[i] for i in named if isinstance(i, int)]
     return error
 
 
