@@ -13,18 +13,20 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from gateway.accountability.admission import record_malformed_case
 from gateway.accountability.rules import Intercepted
 from gateway.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from gateway.http.exports import XLSX, write_text_sheet
 from gateway.http.inputs import refused
 from gateway.http.intake import accept_batch, parse_submission
-from gateway.http.keys import METRICS, SETTINGS
+from gateway.http.keys import METRICS, POLICY, POOL, SETTINGS
 from gateway.http.lists import (
     SheetRows,
     read_csv,
     with_intercepted_sheet_rows,
     with_sheet_rows,
 )
+from gateway.http.middleware import caller
 from gateway.http.models.batches import Batch
 from gateway.http.openapi import IDEMPOTENCY_KEY, operation
 from gateway.http.roles import roles
@@ -117,6 +119,10 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
         if rows.numeric:
             refusal = _with_numeric(rows, body, settings.max_subjects)
             request.app[METRICS].batches_rejected.labels(refusal.code).inc()
+            # refused here, before the intake that audits a malformed case number: so here
+            await record_malformed_case(
+                request.app[POLICY], request.app[POOL], caller(request), refusal
+            )
             raise with_sheet_rows(refusal, rows)
         try:
             return await accept_batch(request, body)

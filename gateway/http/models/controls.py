@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from gateway.http.models.common import ApiModel, PageQuery
-from gateway.http.models.fields import AgencyName, Amount, BatchId, Note, Reason
+from gateway.http.models.fields import AgencyName, Amount, BatchId, Note, Reason, WholeNumber
 
 Action = Literal["seal", "seize", "freeze"]
 ControlStatus = Literal[
@@ -25,13 +25,13 @@ TermDays = Field(default=None, ge=1, le=3660, description="days; default and max
 
 class ControlRequestBody(ApiModel):
     batch_id: BatchId = Field(description="the batch whose result found the asset")
-    row: int = Field(ge=0, le=10_000_000, description="the subject's row in that batch")
+    row: WholeNumber = Field(ge=0, le=10_000_000, description="the subject's row in that batch")
     agency: AgencyName
     asset: str = AssetId
     action: Action = Field(description="seal 查封 (real estate, forest right, vehicle), seize "
                            "扣押 (vehicle), freeze 冻结 (subsidy account)")  # fmt: skip
     reason: Reason
-    term_days: int | None = TermDays
+    term_days: WholeNumber | None = TermDays
     amount: Amount | None = Field(default=None, description="yuan; a freeze only")
 
 
@@ -44,7 +44,7 @@ class ControlDecision(ApiModel):
 
 
 class RenewalBody(ApiModel):
-    term_days: int | None = TermDays
+    term_days: WholeNumber | None = TermDays
 
 
 class Control(BaseModel):

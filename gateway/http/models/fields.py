@@ -221,8 +221,8 @@ def _agency(value: Any) -> str:
     if isinstance(value, str) and has_disallowed_characters(value):
         raise problem(NOT_ALLOWED)
     if not isinstance(value, str) or value not in AGENCIES:
-        shown = value if isinstance(value, str) and len(value) <= 40 else "(value)"
-        raise problem(f"unknown agency {shown!r}; known: {', '.join(AGENCIES)}")
+        # not echoed: what was typed there may be anything, a person's name included
+        raise problem(f"unknown agency; known: {', '.join(AGENCIES)}")
     return value
 
 
@@ -245,6 +245,20 @@ HouseholdItem = Annotated[
     BeforeValidator(_household_item),
     WithJsonSchema({"type": "string", "enum": list(HOUSEHOLD_ITEMS)}),
 ]
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def _not_a_truth_value(value: Any) -> Any:
+    # JSON's true is Python's 1, and a form's "3" must still read as 3: refuse only the bool.
+    if isinstance(value, bool):
+        raise problem("must be a whole number, not true or false")
+    return value
+
+
+#: an integer from JSON, or from a form's text; never true or false
+WholeNumber = Annotated[int, BeforeValidator(_not_a_truth_value)]
 
 
 # ---------------------------------------------------------------- query parameters

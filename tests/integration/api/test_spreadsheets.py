@@ -118,6 +118,23 @@ async def test_an_id_stored_as_a_number_is_named_as_such(gateway: Gateway) -> No
     assert problem["sheet_row"] == 2 and "format the column as text" in problem["problem"]
 
 
+async def test_a_malformed_case_number_is_audited_when_ids_are_stored_as_numbers_too(
+    gateway: Gateway,
+) -> None:
+    (name, number), *_ = [p for p in sample_ids(10, seed=6) if p[1].isdigit()]
+    data = workbook([[1, name, int(number)]])
+    response = await upload(gateway, data, case_number="（2022）吉03民123号")
+    assert response.status == 422
+    fields = {p["field"] for p in (await response.json())["error"]["problems"]}
+    assert fields == {"case_number", "id_number"}  # both named at once
+    async with gateway.pool.acquire() as conn:
+        outcomes = await conn.fetch(
+            "SELECT outcome FROM audit_log WHERE action = 'batch.intercepted'"
+        )
+        assert await conn.fetchval("SELECT count(*) FROM batches") == 0
+    assert [o["outcome"] for o in outcomes] == ["case_malformed"]
+
+
 async def test_unreadable_or_unlabelled_workbooks_are_422(gateway: Gateway) -> None:
     not_xlsx = await upload(gateway, b"PK\x03\x04 not really a zip")
     assert not_xlsx.status == 422

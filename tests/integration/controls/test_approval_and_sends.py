@@ -69,6 +69,8 @@ async def test_bad_requests_are_refused_and_store_nothing(
         (("vehicle", plate, "freeze"), {}, "action"),
         (("vehicle", "吉Z99999", "seal"), {}, "asset"),
         (("vehicle", plate, "seal"), {"term_days": 732}, "term_days"),
+        (("vehicle", plate, "seal"), {"term_days": True}, "term_days"),  # JSON's true is not 1
+        (("vehicle", plate, "seal"), {"row": True}, "row"),
         (("subsidy", account, "freeze"), {}, "amount"),
         (("vehicle", plate, "seal"), {"amount": "10.00"}, "amount"),
     ]
