@@ -41,7 +41,14 @@ def parse_faults(specs: list[str]) -> dict[str, dict[str, Any]]:
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m mocks", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address only")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address only, unless --any-host"
+    )
+    parser.add_argument(
+        "--any-host", action="store_true",
+        help="allow --host beyond loopback: for a container the gateway reaches over its "
+        "network (deploy/compose.yaml); never for tests or benchmarks",
+    )  # fmt: skip
     parser.add_argument(
         "--base-port", type=int, default=DEFAULT_PORTS[AGENCIES[0]],
         help="port of the first agency; the others follow in the order of mocks.agencies",
@@ -75,6 +82,7 @@ async def serve(args: argparse.Namespace) -> None:
         limits="default" if args.limits else None,
         seed=args.seed,
         state_dir=args.state_dir,
+        any_host=args.any_host,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

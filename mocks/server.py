@@ -57,9 +57,16 @@ def limits_for(agency: str, limits: LimitsSpec) -> Limits:
     return limits.get(agency, UNLIMITED)
 
 
-async def start_mock(control: AgencyControl, host: str = "127.0.0.1", port: int = 0) -> MockServer:
-    if host not in LOOPBACK:
-        raise ConfigError("mocks serve loopback only (127.0.0.1, ::1 or localhost)")
+async def start_mock(
+    control: AgencyControl, host: str = "127.0.0.1", port: int = 0, *, any_host: bool = False
+) -> MockServer:
+    """``any_host``: allow an address other than loopback (a container's, where the gateway
+    is in another one); tests and benchmarks never set it."""
+    if host not in LOOPBACK and not any_host:
+        raise ConfigError(
+            "mocks serve loopback only (127.0.0.1, ::1 or localhost); "
+            "in a container, pass --any-host as well"
+        )
     # handler_cancellation: when a client gives up (e.g. on a hang), stop its handler too.
     runner = web.AppRunner(
         build_app(control),
@@ -96,6 +103,7 @@ async def start_mocks(
     limits: LimitsSpec = None,
     seed: int = 0,
     state_dir: Path | None = None,
+    any_host: bool = False,
 ) -> dict[str, MockServer]:
     """All six agencies; ``ports`` defaults to 0 (ephemeral) for each. ``state_dir``: where
     the control desks keep their holds across restarts (``<agency>-controls.json``, created
@@ -115,7 +123,7 @@ async def start_mocks(
                 control_state=state_file(state_dir, agency),
             )
             port = (ports or {}).get(agency, 0)
-            servers[agency] = await start_mock(control, host, port)
+            servers[agency] = await start_mock(control, host, port, any_host=any_host)
     except BaseException:
         await stop_mocks(servers)
         raise

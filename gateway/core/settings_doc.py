@@ -105,6 +105,8 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         elif name in ("timeout", "max_in_flight", "max_rps"):
             index = ("timeout", "max_in_flight", "max_rps").index(name)
             default = ", ".join(f"{a} {AGENCY_DEFAULTS[a][index]:g}" for a in AGENCIES)
+        elif info.default is not None:
+            default = f"`{info.default:g}`"
         else:
             default = "see meaning"
         table.append(

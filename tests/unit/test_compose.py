@@ -5,14 +5,20 @@ as the least-privileged login, and only settings the gateway reads are set."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 from connectors.registry import AGENCIES
+from mocks import __main__ as mocks_main
+from mocks.faults import AgencyControl, ConfigError
+from mocks.server import start_mock
 from tests.unit.settings_read import known_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,3 +68,16 @@ def test_compose_sets_only_settings_the_gateway_reads() -> None:
     example = (ROOT / "deploy" / "compose" / "gateway.env.example").read_text()
     used |= {line.split("=")[0] for line in example.splitlines() if line.startswith("GATEWAY_")}
     assert used and used <= known_settings(), used - known_settings()
+
+
+def test_the_stand_ins_listen_on_the_compose_network_only_when_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    command = _compose()["services"]["agencies"]["command"]
+    monkeypatch.setattr(sys, "argv", ["python -m mocks", *command])
+    args = mocks_main.arguments()
+    assert (args.host, args.any_host) == ("0.0.0.0", True)
+    # without the flag, an address beyond loopback is refused before anything listens
+    control = AgencyControl("household")
+    with pytest.raises(ConfigError, match="--any-host"):
+        asyncio.run(start_mock(control, "0.0.0.0", 0))
