@@ -70,14 +70,18 @@ def test_compose_sets_only_settings_the_gateway_reads() -> None:
     assert used and used <= known_settings(), used - known_settings()
 
 
+#: what compose has the stand-ins listen on; nothing here ever listens there
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104
+
+
 def test_the_stand_ins_listen_on_the_compose_network_only_when_told(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     command = _compose()["services"]["agencies"]["command"]
     monkeypatch.setattr(sys, "argv", ["python -m mocks", *command])
     args = mocks_main.arguments()
-    assert (args.host, args.any_host) == ("0.0.0.0", True)
+    assert (args.host, args.any_host) == (EVERY_INTERFACE, True)
     # without the flag, an address beyond loopback is refused before anything listens
     control = AgencyControl("household")
     with pytest.raises(ConfigError, match="--any-host"):
-        asyncio.run(start_mock(control, "0.0.0.0", 0))
+        asyncio.run(start_mock(control, EVERY_INTERFACE, 0))
