@@ -59,6 +59,7 @@ async def begin(
         row = await _run.fetchrow(conn, "retention_begin", batch.id, now, finished_before)
         if row is None:
             return False
+        await _run.execute(conn, "retention_control_notes", batch.id)
         detail = {
             "retention_days": purger.retention_days,
             "finished_at": batch.finished_at.isoformat(),

@@ -51,6 +51,13 @@ WHERE b.id = $1 AND b.purged_at IS NULL AND b.finished_at < $3
                   WHERE k.case_number = b.case_number AND k.next_due_on IS NOT NULL)
 RETURNING b.case_number, (SELECT t.name FROM teams t WHERE t.id = b.team_id) AS team;
 
+-- name: retention_control_notes
+-- The commanders' notes and override reasons on the holds asked on batch $1 (free text that
+-- may name people), with the batch's own: none is live any more, or the batch would not be
+-- due. Each hold's action, asset digest, reason, terms and receipt stay, as the case's record.
+UPDATE controls SET decision_note = NULL, override_reason = NULL
+WHERE batch_id = $1 AND (decision_note IS NOT NULL OR override_reason IS NOT NULL);
+
 -- name: retention_subjects_chunk
 -- The next $3 subjects of batch $1 after row $2: names and identifiers set to NULL. Returns
 -- the last row of the chunk (NULL when none was left) and how many still held data.

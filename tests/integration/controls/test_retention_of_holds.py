@@ -44,13 +44,23 @@ async def test_a_batch_with_a_hold_in_force_is_kept_until_release(
     await file_case(gateway)
     _debtor, batch_id, asset = await found_asset(gateway, mocks, "forestry")
     asked = await (await ask(gateway, batch_id, "forestry", asset, "seal")).json()
-    await act(gateway, asked["id"], "approve")
+    note = "同意查封张三名下林权"  # free text naming a person
+    await act(gateway, asked["id"], "approve", note=note)
     sender = gateway.client.app[CONTROL_SENDER]
     await asyncio.wait_for(sender.wait_answered(asked["id"]), 30)
     assert await purged(gateway, batch_id) == []
+    assert await decision_note(gateway, asked["id"]) == note  # kept while the hold is
     await act(gateway, asked["id"], "release", role="officer", team="team-a")
     await asyncio.wait_for(sender.wait_answered(asked["id"], 2), 30)
     assert await purged(gateway, batch_id) == [batch_id]
+    assert await decision_note(gateway, asked["id"]) is None  # gone with the batch's data
+
+
+async def decision_note(gateway: Gateway, control_id: int) -> str | None:
+    note: str | None = await gateway.pool.fetchval(
+        "SELECT decision_note FROM controls WHERE id = $1", control_id
+    )
+    return note
 
 
 async def test_a_closed_cases_batches_are_kept_until_it_is_reopened(
