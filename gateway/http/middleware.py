@@ -18,6 +18,7 @@ from gateway.http.roles import allowed_roles
 
 log = structlog.get_logger("gateway.http")
 CALLER = web.RequestKey("caller", Caller)
+REQUEST_ID = web.RequestKey("request_id", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -44,6 +45,7 @@ async def canonical_log(request: web.Request, handler: Handler) -> web.StreamRes
     request_id = request.headers.get("X-Request-Id", "")
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", request_id):
         request_id = uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     status = 500
@@ -82,17 +84,25 @@ async def canonical_log(request: web.Request, handler: Handler) -> web.StreamRes
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes a JSON body; no traceback ever reaches the caller."""
-    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if request.body_exists and encoding != "identity":
-        return await _refuse_compressed(request)
+    # Every Content-Encoding header counts: aiohttp decodes by the last, a check by the first
+    # would let "identity, then gzip" through.
+    encodings = [e.strip().lower() for e in request.headers.getall("Content-Encoding", [])]
+    if request.body_exists and any(e != "identity" for e in encodings):
+        # Bodies are taken as sent: an upload is a zip already, and a compressed body would
+        # pass the size limit as something else.
+        return await _closing(
+            request,
+            415,
+            "unsupported_media_type",
+            "request bodies are taken uncompressed; send this one without Content-Encoding",
+        )
     try:
         return await handler(request)
     except RequestError as exc:
         return web.json_response(exc.body(), status=exc.status)
     except web.RequestPayloadError:
-        # The body broke off mid-way or its chunks are malformed: the caller's fault.
-        _abandon_body(request)
-        return _closing(400, "bad_request", "the body cannot be read as it was sent")
+        # The body broke off mid-way or does not decode: the caller's fault.
+        return await _closing(request, 400, "bad_request", "the body cannot be read as it was sent")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -106,35 +116,17 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_body(500, "internal", "internal error; the request was not completed")
 
 
-async def _refuse_compressed(request: web.Request) -> web.Response:
-    """415: bodies are taken as sent, never compressed (an upload is a zip already, and a
-    compressed body would pass the size limit as something else). The body is read and dropped
-    first, so nothing of it is left for aiohttp to drain after the answer: a body that is not
-    what its Content-Encoding says would fail there again and be logged as a crash."""
-    try:
-        await request.read()
-    except web.RequestPayloadError:
-        _abandon_body(request)
-    except web.HTTPRequestEntityTooLarge:
-        pass  # the answer is the same, and the connection closes after it
-    return _closing(
-        415,
-        "unsupported_media_type",
-        "request bodies are taken uncompressed; send this one without Content-Encoding",
-    )
-
-
-def _abandon_body(request: web.Request) -> None:
-    """After a body failed to read: aiohttp's parser stopped at the bad bytes and feeds no more,
-    so the body is marked ended (else it would be drained after the answer and fail again)."""
-    if not request.content.is_eof():
-        request.content.feed_eof()
-
-
-def _closing(status: int, code: str, message: str) -> web.Response:
-    """An error after which the connection closes: the rest of the stream cannot be trusted."""
+async def _closing(request: web.Request, status: int, code: str, message: str) -> web.Response:
+    """An error answered at once, after which the connection closes with the rest of the body
+    unread. Left to aiohttp, an unread body is drained after the answer, for up to 10 s: a body
+    that does not decode would fail there again and be logged as a crash, and one cut short
+    would hold the connection waiting for bytes that never come."""
     response = error_body(status, code, message)
-    response.force_close()
+    response.force_close()  # says so: "Connection: close"
+    response.headers["X-Request-Id"] = request[REQUEST_ID]
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()  # the answer is written; the transport sends it, then closes
     return response
 
 
