@@ -124,8 +124,11 @@ async def _closing(request: web.Request, status: int, code: str, message: str) -
     response = error_body(status, code, message)
     response.force_close()  # says so: "Connection: close"
     response.headers["X-Request-Id"] = request[REQUEST_ID]
-    await response.prepare(request)
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the caller went away first: nobody to answer
     request.protocol.force_close()  # the answer is written; the transport sends it, then closes
     return response
 
