@@ -221,15 +221,25 @@ async def cancel(pool: Pool, caller: Caller, batch_id: uuid.UUID) -> dict[str, A
 
 
 async def decide(
-    pool: Pool, caller: Caller, batch_id: uuid.UUID, decision: Decision, note: str | None
+    pool: Pool,
+    caller: Caller,
+    batch_id: uuid.UUID,
+    decision: Decision,
+    note: str | None,
+    *,
+    now: datetime,
+    deadlines: Mapping[str, float],
 ) -> dict[str, Any]:
-    """A commander approves a held batch (queued, dispatchers told) or rejects it (final)."""
+    """A commander approves a held batch (queued, dispatchers told; the agencies' answer
+    deadlines, ``deadlines`` in seconds per agency, run from ``now``) or rejects it (final)."""
     async with db.transaction_on(pool) as conn:
         row = await store.get(conn, batch_id)
         if row is None:
             raise NotFound("no such batch")
-        decide_batch = store.approve if decision == "approved" else store.reject
-        changed = await decide_batch(conn, batch_id, note)
+        if decision == "approved":
+            changed = await store.approve(conn, batch_id, note, now, deadlines)
+        else:
+            changed = await store.reject(conn, batch_id, note)
         if not changed:
             status = row["status"]
             raise Conflict(f"the batch is {status}, not pending_approval", status=status)

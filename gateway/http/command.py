@@ -97,7 +97,16 @@ async def decide_batch(
     """Approve (-> queued, the dispatcher is woken) or reject (-> rejected, final) the batch
     the path names: the API's and the wall page's one way to decide."""
     target = batch_id(request)
-    batch = await views.decide(request.app[POOL], who, target, decision, note)
+    policy = request.app[POLICY]
+    batch = await views.decide(
+        request.app[POOL],
+        who,
+        target,
+        decision,
+        note,
+        now=policy.clock(),
+        deadlines=policy.settings.answer_deadlines(AGENCIES),
+    )
     request.app[METRICS].approvals.labels(decision).inc()
     if DISPATCHER in request.app:
         dispatcher = request.app[DISPATCHER]

@@ -125,7 +125,7 @@ async def queue_chunk(
     open_ = batch["status"] in ("pending_approval", "queued", "running")
     state = "queued" if open_ else "cancelled"
     deadlines = deadlines_of(batch["agencies"])
-    await insert_inquiries(conn, batch_id, this, deadlines, batch["created_at"], state)
+    await insert_inquiries(conn, batch_id, this, deadlines, batch["asked_from"], state)
     await _run.execute(conn, "set_unqueued_from", batch_id, rest[0] if rest else None)
     return batch
 
@@ -171,9 +171,22 @@ async def cancel(conn: Connection, batch_id: uuid.UUID) -> bool:
     return True
 
 
-async def approve(conn: Connection, batch_id: uuid.UUID, note: str | None) -> bool:
-    """Held -> queued, with the commander's note; False unless it was pending approval."""
-    return await _run.fetchval(conn, "approve_batch", batch_id, note) is not None
+async def approve(
+    conn: Connection,
+    batch_id: uuid.UUID,
+    note: str | None,
+    now: datetime,
+    deadlines: Mapping[str, float],
+) -> bool:
+    """Held -> queued, with the commander's note; its inquiries' answer deadlines run from
+    ``now`` (``deadlines``: seconds per agency). False unless it was pending approval."""
+    if await _run.fetchval(conn, "approve_batch", batch_id, note, now) is None:
+        return False
+    agencies = list(deadlines)
+    await _run.execute(
+        conn, "restart_deadlines", batch_id, now, agencies, [deadlines[a] for a in agencies]
+    )
+    return True
 
 
 async def reject(conn: Connection, batch_id: uuid.UUID, note: str | None) -> bool:

@@ -10,9 +10,17 @@ SELECT pg_advisory_xact_lock(5301, $1::int);
 UPDATE batches SET requery_reason = $2 WHERE id = $1;
 
 -- name: approve_batch
-UPDATE batches SET status = 'queued', decision_note = $2
+-- $1 batch, $2 the commander's note, $3 now
+UPDATE batches SET status = 'queued', decision_note = $2, approved_at = $3
 WHERE id = $1 AND status = 'pending_approval'
 RETURNING id;
+
+-- name: restart_deadlines
+-- An approved batch's inquiries get their answer deadlines from the approval: $1 batch,
+-- $2 now, $3 agencies, $4 their deadlines in seconds
+UPDATE inquiries i SET answer_deadline = $2::timestamptz + make_interval(secs => d.seconds)
+FROM unnest($3::text[], $4::float8[]) AS d (agency, seconds)
+WHERE i.batch_id = $1 AND i.state = 'queued' AND i.agency = d.agency;
 
 -- name: reject_batch
 UPDATE batches SET status = 'rejected', finished_at = now(), decision_note = $2
@@ -53,7 +61,9 @@ ORDER BY s.row, a.position;
 -- one replica queues a batch's chunk at a time, and a cancel waits for the chunk (so it
 -- sees every inquiry stored before it, and later chunks see the cancel). first_chunk: no
 -- subject comes before the chunk (the batch's checks left for its first chunk are due).
-SELECT id, status, agencies, created_at, unqueued_from, officer_id, team_id,
+-- asked_from: when its inquiries' deadlines start (its approval, if it was held)
+SELECT id, status, agencies, created_at, coalesce(approved_at, created_at) AS asked_from,
+       unqueued_from, officer_id, team_id,
        NOT EXISTS (SELECT 1 FROM subjects s
                    WHERE s.batch_id = batches.id AND s.row < batches.unqueued_from)
            AS first_chunk

@@ -221,12 +221,13 @@ audited AS (
 SELECT agency, count(*)::integer AS requeued FROM requeued GROUP BY agency ORDER BY agency;
 
 -- name: agency_waiting
--- Per agency: inquiries waiting after a failed attempt, and those waiting (submitted) longer
--- than $1 seconds ago without an answer. $2 now
+-- Per agency: inquiries waiting after a failed attempt, and those waiting (submitted, or
+-- approved, or re-run) longer than $1 seconds ago without an answer. $2 now
 SELECT i.agency,
        count(*) FILTER (WHERE i.last_error IS NOT NULL)::integer AS waiting,
        count(*) FILTER (
-           WHERE greatest(b.created_at, i.rerun_at) < $2::timestamptz - make_interval(secs => $1)
+           WHERE greatest(b.created_at, b.approved_at, i.rerun_at)
+                 < $2::timestamptz - make_interval(secs => $1)
        )::integer AS late
 FROM inquiries i JOIN batches b ON b.id = i.batch_id
 WHERE i.state IN ('queued', 'leased') AND b.status IN ('queued', 'running')

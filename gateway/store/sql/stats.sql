@@ -55,7 +55,8 @@ SELECT i.agency, count(*)::int AS inquiries,
        count(*) FILTER (WHERE i.state IN ('queued', 'leased'))::int AS waiting,
        count(*) FILTER (
            WHERE i.state IN ('queued', 'leased')
-             AND greatest(b.created_at, i.rerun_at) < $4::timestamptz - make_interval(secs => $3)
+             AND greatest(b.created_at, b.approved_at, i.rerun_at)
+                 < $4::timestamptz - make_interval(secs => $3)
        )::int AS late,
        count(*) FILTER (WHERE i.state = 'cancelled')::int AS cancelled
 FROM inquiries i

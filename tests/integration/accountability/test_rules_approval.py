@@ -3,6 +3,7 @@ approves (it is then dispatched and finishes) or rejects it (final; nothing is a
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from connectors.registry import AGENCIES
@@ -10,12 +11,14 @@ from mocks.population import sample_ids
 from tests.conftest import Gateway
 from tests.integration.accountability.helpers import (
     OTHER_CASE,
+    Clock,
     GatewayFactory,
     auth,
     batch_body,
     file_case,
     metric,
     post_batch,
+    recent_wednesday,
     start,
 )
 
@@ -85,6 +88,30 @@ async def test_a_held_batch_waits_then_runs_once_approved(
     assert await metric(gateway, "gateway_batch_approvals_total", decision="approved") == 1
     again = await decide(gateway, held["id"], "approve")
     assert again.status == 409 and (await again.json())["error"]["status"] == "done"
+
+
+async def test_a_batch_approved_days_later_has_its_full_answer_time_from_the_approval(
+    gateway_factory: GatewayFactory, mocks: Any
+) -> None:
+    clock = Clock(recent_wednesday())
+    gateway = await start(gateway_factory, clock=clock, approval_threshold=5)
+    await file_case(gateway)
+    held = await held_batch(gateway)
+    clock.local(day_offset=5)  # approved the next Monday: past every agency's 24 h to answer
+    approved_at = clock()
+    assert (await decide(gateway, held["id"], "approve")).status == 200
+    async with gateway.pool.acquire() as conn:
+        deadlines = await conn.fetch(
+            "SELECT DISTINCT answer_deadline FROM inquiries WHERE batch_id = $1", held["id"]
+        )
+    # GATEWAY_AGENCY_<NAME>_ANSWER_DEADLINE: 86,400 s by default (README), from the approval
+    assert [d["answer_deadline"] for d in deadlines] == [approved_at + timedelta(days=1)]
+    await gateway.wait_finished(held["id"])
+    async with gateway.pool.acquire() as conn:
+        failed = await conn.fetchval(
+            "SELECT count(*) FROM results WHERE batch_id = $1 AND status = 'failed'", held["id"]
+        )
+    assert await results_count(gateway, held["id"]) == 6 * len(AGENCIES) and failed == 0
 
 
 async def test_a_rejected_batch_is_final_and_nothing_is_asked(
