@@ -8,6 +8,7 @@ keeps the list.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -112,10 +113,7 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
         requery_reason = form.get("requery_reason")
         if isinstance(requery_reason, str) and requery_reason.strip():
             body["requery_reason"] = requery_reason
-        for field in ("agencies", "household_items"):
-            value = form.get(field)
-            if isinstance(value, str) and value.strip():
-                body[field] = [v.strip() for v in value.split(",") if v.strip()]
+        _chosen(form, body)
         if rows.numeric:
             refusal = _with_numeric(rows, body, settings.max_subjects)
             request.app[METRICS].batches_rejected.labels(refusal.code).inc()
@@ -134,6 +132,21 @@ async def upload_batch(request: web.Request) -> web.StreamResponse:
         if XLSX in request.headers.get("Accept", ""):
             return await _report_workbook(exc)
         raise
+
+
+def _chosen(form: Mapping[str, Any], body: dict[str, Any]) -> None:
+    """The agencies and household items the form names, comma-separated. A field left out
+    means the default (all); a field sent empty (nothing ticked) means none, which is refused,
+    never widened to all: police and photo requests the officer did not choose would go out
+    under their name. Household items matter only when the household registry is asked."""
+    for field in ("agencies", "household_items"):
+        value = form.get(field)
+        if isinstance(value, str):
+            body[field] = [v.strip() for v in value.split(",") if v.strip()]
+    agencies = body.get("agencies")
+    asks_household = agencies is None or "household" in agencies
+    if body.get("household_items") == [] and not asks_household:
+        del body["household_items"]
 
 
 def _with_numeric(rows: SheetRows, body: dict[str, Any], max_subjects: int) -> ValidationFailed:

@@ -97,6 +97,25 @@ async def test_an_upload_may_ask_the_household_registry_for_the_photo_only(
     assert (await refused.json())["error"]["problems"][0]["field"] == "household_items"
 
 
+async def test_nothing_ticked_is_refused_never_widened_to_every_agency(gateway: Gateway) -> None:
+    (name, number), *_ = sample_ids(1, seed=33)
+    data = workbook([[1, name, number]])
+    for fields, field in (
+        ({"agencies": ""}, "agencies"),  # the page sends the field even with nothing ticked
+        ({"agencies": " , "}, "agencies"),
+        ({"agencies": "household", "household_items": ""}, "household_items"),
+    ):
+        refused = await upload(gateway, data, **fields)
+        assert refused.status == 422, (fields, await refused.text())
+        assert [p["field"] for p in (await refused.json())["error"]["problems"]] == [field]
+    async with gateway.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM batches") == 0
+    # no household item ticked, and the household registry not asked: nothing to refuse
+    taken = await upload(gateway, data, agencies="vehicle", household_items="")
+    assert taken.status == 202, await taken.text()
+    assert (await taken.json())["agencies"] == ["vehicle"]
+
+
 async def test_bad_rows_are_named_by_their_spreadsheet_row_and_nothing_is_stored(
     gateway: Gateway,
 ) -> None:
