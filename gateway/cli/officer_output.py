@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -57,6 +58,17 @@ def refused(exc: GatewayClientError, client: GatewayClient) -> int:
     reason = exc.details.get("reason")
     if isinstance(reason, str):
         print(f"  rule: {reason}", file=sys.stderr)
+    if reason == "requery_without_reason":
+        print("  give the reason with --requery-reason TEXT", file=sys.stderr)
+    named: object = exc.details.get("sheet_rows") or exc.details.get("rows")
+    if isinstance(named, list) and named:
+        listed = cast(list[object], named)
+        where = "sheet rows" if "sheet_rows" in exc.details else "subjects[] at"
+        count = exc.details.get("count")
+        more = ""
+        if isinstance(count, int) and count > len(listed):
+            more = f" (first {len(listed)} of {count})"
+        print(f"  {where}: {', '.join(str(r) for r in listed)}{more}", file=sys.stderr)
     for problem in exc.problems:
         print(f"  {problem_line(problem)}", file=sys.stderr)
     return 1

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 from mocks.population import sample_ids
@@ -105,12 +104,34 @@ async def test_submit_csv(officer_gateway: Gateway, tmp_path: Path) -> None:
     )  # fmt: skip
 
     assert TRACEBACK not in run.err
-    if run.code == 1 and "file:" in run.err:
-        # Only while the gateway's upload takes no CSV (issue 11, part 1, in progress).
-        pytest.xfail(f"the gateway refuses CSV uploads: {run.err.strip()}")
     assert run.code == 0, run.err
     batch = await api_get(officer_gateway, f"/v1/batches/{batch_id_in(run.out)}")
     assert batch["subject_count"] == len(people)
+
+
+async def test_a_list_asked_again_names_its_sheet_rows_and_the_option_to_give_a_reason(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await gateway_factory(requery_days=30)
+    people = sample_ids(3, seed=14)
+    asked = await gateway.client.post(
+        "/v1/batches", json=batch_body(subjects=people[:1]), headers=await gateway.headers()
+    )
+    assert asked.status == 202, await asked.text()
+    # the header on line 1, a blank line, then a new person and the one asked a moment ago
+    lines = ["姓名,身份证号", ",", *(f"{n},{i}" for n, i in (people[1], people[0]))]
+    listing = tmp_path / "list.csv"
+    write_text(listing, "\n".join(lines) + "\n")
+
+    run = await run_cli(
+        base_url(gateway), await gateway.token(),
+        "submit", str(listing), "--case", CASE, "--reason", REASON,
+    )  # fmt: skip
+
+    assert run.code == 1, run.err
+    assert "rule: requery_without_reason" in run.err and "--requery-reason" in run.err
+    assert "sheet rows: 4" in run.err
+    assert people[0][1] not in run.err + run.out
 
 
 async def test_submit_json_once_per_idempotency_key_and_problems_by_index(
