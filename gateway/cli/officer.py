@@ -19,6 +19,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import uuid
@@ -33,7 +34,6 @@ from rich.console import Console
 from gateway.cli import officer_output as output
 from gateway.cli.client import (
     ApiError,
-    ConnectionFailed,
     GatewayClient,
     GatewayClientError,
     Submitted,
@@ -207,19 +207,22 @@ async def run_submit(settings: Settings, args: argparse.Namespace) -> int:
                 )
         except GatewayClientError as exc:
             code = output.refused(exc, client)
-            if isinstance(exc, ConnectionFailed) or (
-                isinstance(exc, ApiError) and exc.status >= 500
-            ):
-                # It may have arrived: the same key makes a repeat return that batch.
-                print(
-                    f"  to try again without a second batch: --idempotency-key {key}",
-                    file=sys.stderr,
-                )
+            # Only a refusal (4xx) says for certain that nothing was stored; after anything
+            # else the batch may exist, and the same key makes a repeat return that batch.
+            if not (isinstance(exc, ApiError) and exc.status < 500):
+                _key_to_repeat(key)
             return code
+        except asyncio.CancelledError:  # Ctrl-C while the list was on its way
+            _key_to_repeat(key)
+            raise
         _accepted(submitted)
         if not args.wait:
             return 0
         return await output.wait(client, submitted.batch)
+
+
+def _key_to_repeat(key: str) -> None:
+    print(f"  to try again without a second batch: --idempotency-key {key}", file=sys.stderr)
 
 
 def _accepted(submitted: Submitted) -> None:

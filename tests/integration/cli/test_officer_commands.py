@@ -357,3 +357,28 @@ async def test_a_download_cut_off_leaves_the_older_file_and_no_part(tmp_path: Pa
     assert "cut off" in run.err or "closed the connection" in run.err
     assert files_in(tmp_path) == ["results.csv"]
     assert text_lines(target) == ["an earlier download"]
+
+
+async def test_a_submit_answered_by_a_proxy_page_names_the_key_to_repeat_it(
+    tmp_path: Path,
+) -> None:
+    # Something in front of the gateway answered with a page of its own: whether the batch
+    # was stored is unknown, so the officer is told how to repeat it without a second one.
+    async def proxy_page(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="<html>登录门户</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_post("/v1/batches/upload", proxy_page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    sheet = write_workbook(tmp_path / "list.xlsx", sample_ids(1, seed=51), ["姓名", "身份证号"])
+    try:
+        run = await run_cli(url, "gw_any", "submit", str(sheet), "--case", CASE, "--reason", REASON)
+    finally:
+        await runner.cleanup()
+
+    assert run.code == 3 and TRACEBACK not in run.err
+    assert "--idempotency-key" in run.err
