@@ -84,14 +84,21 @@ class AgencyFigures(ReportFigures):
     inquiries: int = Field(ge=0)
     not_found: int = Field(ge=0)
     failed: int = Field(ge=0)
-    waiting: int = Field(ge=0, description="not answered yet")
-    late: int = Field(ge=0, description="not answered GATEWAY_WAITING_WARNING after submission")
+    waiting: int = Field(ge=0, description="not answered yet (of batches under way)")
+    late: int = Field(
+        ge=0,
+        description="not answered GATEWAY_WAITING_WARNING after submission (or approval, or "
+        "a re-run)",
+    )
     cancelled: int = Field(ge=0)
     completed_last_minute: int = Field(ge=0)
     completed_last_hour: int = Field(ge=0)
 
 
 class TeamFigures(BaseModel):
+    """What a team submitted in the window, whatever became of it (rejected and held batches
+    included; the report's figures, ``by_team``, count only what went to the agencies)."""
+
     team: str
     batches: int = Field(ge=0)
     subjects: int = Field(ge=0)

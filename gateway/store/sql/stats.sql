@@ -3,14 +3,15 @@
 
 -- name: stats_report
 -- The court's report, per team and agency and per agency over every team (team NULL), for the
--- batches created in [$1, $2) and not rejected: batches; people (distinct subjects), and for
+-- batches created in [$1, $2) that went to the agencies (neither rejected nor still awaiting a
+-- commander's approval: nobody was asked): batches; people (distinct subjects), and for
 -- household the people asked for the identity and for the photo; answers found, assets found
 -- in them (results.assets, counted when recorded: the records stay sealed) and answers
 -- overdue (failed: no answer within the agency's deadline).
 WITH chosen AS (
     SELECT b.id, b.team_id, b.agencies, b.household_items
     FROM batches b
-    WHERE b.status <> 'rejected'
+    WHERE b.status NOT IN ('rejected', 'pending_approval')
       AND ($1::timestamptz IS NULL OR b.created_at >= $1)
       AND ($2::timestamptz IS NULL OR b.created_at < $2)
 ),
@@ -52,9 +53,12 @@ ORDER BY t.name NULLS LAST, q.agency;
 SELECT i.agency, count(*)::int AS inquiries,
        count(*) FILTER (WHERE r.status = 'not_found')::int AS not_found,
        count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
-       count(*) FILTER (WHERE i.state IN ('queued', 'leased'))::int AS waiting,
+       -- waiting and late as the wall and the metrics count them: of batches under way
        count(*) FILTER (
-           WHERE i.state IN ('queued', 'leased')
+           WHERE i.state IN ('queued', 'leased') AND b.status IN ('queued', 'running')
+       )::int AS waiting,
+       count(*) FILTER (
+           WHERE i.state IN ('queued', 'leased') AND b.status IN ('queued', 'running')
              AND greatest(b.created_at, b.approved_at, i.rerun_at)
                  < $4::timestamptz - make_interval(secs => $3)
        )::int AS late,

@@ -114,6 +114,27 @@ async def test_a_batch_approved_days_later_has_its_full_answer_time_from_the_app
     assert await results_count(gateway, held["id"]) == 6 * len(AGENCIES) and failed == 0
 
 
+async def test_a_held_batch_counts_in_the_report_once_it_is_approved(
+    gateway_factory: GatewayFactory, mocks: Any
+) -> None:
+    gateway = await start(gateway_factory, approval_threshold=5)
+    await file_case(gateway)
+    held = await held_batch(gateway)  # six people, every agency
+
+    async def vehicle_figures() -> dict[str, Any]:
+        response = await gateway.client.get("/v1/stats", headers=await auth(gateway, "commander"))
+        assert response.status == 200, await response.text()
+        figures: dict[str, Any] = (await response.json())["agencies"]["vehicle"]
+        return figures
+
+    waiting = await vehicle_figures()  # nobody asked yet: not in the report, not waiting
+    assert (waiting["batches"], waiting["people"], waiting["waiting"]) == (0, 0, 0)
+    assert (await decide(gateway, held["id"], "approve")).status == 200
+    await gateway.wait_finished(held["id"])
+    asked = await vehicle_figures()
+    assert (asked["batches"], asked["people"], asked["waiting"]) == (1, 6, 0)
+
+
 async def test_a_rejected_batch_is_final_and_nothing_is_asked(
     gateway_factory: GatewayFactory, mocks: Any
 ) -> None:
