@@ -62,7 +62,8 @@ async def snapshot(app: web.Application) -> dict[str, Any]:
     health = await agency_health(app)
     async with db.connection(app[POOL]) as conn:
         minutes = await store.completed_per_minute(conn, now - HOUR)
-        # Held batches apart: however many run, every one awaiting approval is on the wall.
+        # Held batches apart: however many run, the oldest HELD_BATCHES awaiting approval are
+        # on the wall (any more come up as these are decided).
         open_rows = [
             *await store.open_batches(conn, ["pending_approval"], HELD_BATCHES),
             *await store.open_batches(conn, ["queued", "running"], OPEN_BATCHES),
