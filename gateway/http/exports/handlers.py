@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -29,7 +30,7 @@ from gateway.http.exports.cells import XLSX
 from gateway.http.exports.streams import PhotoZip, csv_head, csv_page, jsonl_page
 from gateway.http.exports.workbook import ResultsWorkbook
 from gateway.http.inputs import batch_id
-from gateway.http.keys import CIPHER, POOL
+from gateway.http.keys import CIPHER, POOL, SETTINGS
 from gateway.http.middleware import caller
 from gateway.http.models.exports import ExportFormat
 from gateway.http.openapi import Reply, operation
@@ -132,7 +133,8 @@ async def _off_loop(work: Callable[..., T], *args: Any) -> T:
 async def _workbook(
     request: web.Request, target: uuid.UUID, batch: dict[str, Any], scratch: Path
 ) -> Path:
-    book = await _off_loop(ResultsWorkbook, batch, scratch)
+    zone = ZoneInfo(request.app[SETTINGS].timezone)
+    book = await _off_loop(ResultsWorkbook, batch, scratch, zone)
     try:
         async for page in _pages(request, target, views.export_page):
             await _off_loop(book.add, page)

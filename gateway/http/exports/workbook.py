@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,11 @@ class ResultsWorkbook:
     written into ``scratch`` (a directory the caller removes) until the workbook is saved.
     """
 
-    def __init__(self, batch: dict[str, Any], scratch: Path) -> None:
+    def __init__(self, batch: dict[str, Any], scratch: Path, zone: tzinfo | None = None) -> None:
         self._batch = batch
         self._scratch = scratch
+        #: the court's time zone, for the times officers read (None: as the API gives them)
+        self._zone = zone
         self._book: Any = Workbook(write_only=True)
         self._agencies = ordered(list(batch["agencies"]))
         names = titles()
@@ -250,8 +253,8 @@ class ResultsWorkbook:
             ["批次状态", BATCH_STATUS.get(batch["status"], batch["status"])],
             ["经办人", batch.get("officer")],
             ["办案团队", batch.get("team")],
-            ["提交时间", batch.get("created_at")],
-            ["完成时间", batch.get("finished_at")],
+            ["提交时间", self._local(batch.get("created_at"))],
+            ["完成时间", self._local(batch.get("finished_at"))],
             ["被查询人数", batch.get("subject_count")],
             [],
             ["查询单位", *(STATUS_WORDS[s] for s in COUNTED), "财产数"],
@@ -262,6 +265,12 @@ class ResultsWorkbook:
             rows.append([names.get(agency, agency), *(counts[s] for s in COUNTED), assets])
         for row in rows:
             sheet.append([text_cell(sheet, v) for v in row])
+
+    def _local(self, stamp: object) -> object:
+        """An ISO time as the court reads it: its own zone, to the second, the offset named."""
+        if self._zone is None or not isinstance(stamp, str):
+            return stamp
+        return datetime.fromisoformat(stamp).astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 def write_results(batch: dict[str, Any], items: Iterable[dict[str, Any]]) -> bytes:

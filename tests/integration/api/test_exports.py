@@ -13,8 +13,10 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -212,6 +214,12 @@ async def test_the_workbook_shows_what_each_agency_holds_cell_by_cell(
 
     info = info_of(book)
     assert info["案号"][0] == CASE and info["批次编号"][0] == batch_id
+    # times as the court reads them: its own zone (GATEWAY_TIMEZONE, Asia/Shanghai by default)
+    batch = await (
+        await gateway.client.get(f"/v1/batches/{batch_id}", headers=await gateway.headers())
+    ).json()
+    submitted = datetime.fromisoformat(batch["created_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert info["提交时间"][0] == submitted.strftime("%Y-%m-%d %H:%M:%S +0800")
     for agency in AGENCIES:
         found = sum(truth[(i, agency)] is not None for _, i in PEOPLE)
         assert info[TITLES[agency]][:2] == [found, len(PEOPLE) - found]
