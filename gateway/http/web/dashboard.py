@@ -115,7 +115,12 @@ async def snapshot(app: web.Application) -> dict[str, Any]:
             }
             for item in health
         ],
-        "throughput": {"minutes": axis, "series": series},
+        # the court's offset from UTC: the chart's clock is the court's, not the browser's
+        "throughput": {
+            "minutes": axis,
+            "series": series,
+            "offset": int((now.astimezone(zone).utcoffset() or timedelta()).total_seconds()),
+        },
         "batches": [_batch(row, by_batch.get(row["id"], {})) for row in open_rows],
         "controls": holds,
         "alerts": [

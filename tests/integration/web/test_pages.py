@@ -143,6 +143,7 @@ async def test_the_dashboard_shows_what_the_database_holds(
     assert [b["id"] for b in data["batches"]] == [held["id"]]  # the finished one is not open
     assert data["batches"][0]["status"] == "pending_approval"
     assert sum(data["throughput"]["series"]["vehicle"]) == 2  # two vehicle answers this hour
+    assert data["throughput"]["offset"] == 8 * 3600  # Asia/Shanghai, the default court zone
     assert f'action="/dashboard/batches/{held["id"]}/approve"' in text
     async with client.get("/dashboard/events") as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")

@@ -16,10 +16,13 @@
     return node;
   }
 
-  // 24-hour clock times, as a Chinese wall shows them (uPlot's default is "6:05am")
-  function clock(seconds) { return new Date(seconds * 1000).toTimeString().slice(0, 5); }
+  // 24-hour clock times in the court's zone (the server sends its offset), as a Chinese wall
+  // shows them (uPlot's default is "6:05am", in the browser's zone)
+  let offset = 0;
+  function clock(seconds) { return new Date((seconds + offset) * 1000).toISOString().slice(11, 16); }
 
   function drawChart(throughput) {
+    offset = throughput.offset || 0;
     const data = [throughput.minutes].concat(agencies.map((a) => throughput.series[a] || []));
     if (chart) { chart.setData(data); return; }
     const box = document.getElementById("chart");
