@@ -269,11 +269,13 @@ async def test_statistics_count_batches_and_people_per_agency_and_team(
     assert response.status == 200
     stats = await response.json()
     household = stats["agencies"]["household"]
-    assert (household["batches"], household["people"], household["inquiries"]) == (3, 4, 8)
-    assert household["waiting"] == 8 and household["found"] == 0
+    # The report counts what went to the agencies: team-a's two batches (people 0-2), not the
+    # held one; inquiries stored count all three (2 + 2 + 4), waiting only those under way.
+    assert (household["batches"], household["people"], household["inquiries"]) == (2, 3, 8)
+    assert household["waiting"] == 4 and household["found"] == 0
     assert (stats["agencies"]["vehicle"]["batches"], stats["agencies"]["vehicle"]["people"]) == (
+        1,
         2,
-        4,
     )
     assert stats["batches"]["queued"] == 2 and stats["batches"]["pending_approval"] == 1
     assert stats["teams"] == [
