@@ -60,10 +60,11 @@ def refused(exc: GatewayClientError, client: GatewayClient) -> int:
         print(f"  rule: {reason}", file=sys.stderr)
     if reason == "requery_without_reason":
         print("  give the reason with --requery-reason TEXT", file=sys.stderr)
-    named: object = exc.details.get("sheet_rows") or exc.details.get("rows")
+    sheet_rows: object = exc.details.get("sheet_rows")
+    named = sheet_rows if sheet_rows else exc.details.get("rows")
     if isinstance(named, list) and named:
         listed = cast(list[object], named)
-        where = "sheet rows" if "sheet_rows" in exc.details else "subjects[] at"
+        where = "sheet rows" if named is sheet_rows else "subjects[] at"
         count = exc.details.get("count")
         more = ""
         if isinstance(count, int) and count > len(listed):

@@ -57,8 +57,9 @@ class AgencySettings(BaseModel):
     answer_deadline: float = Field(
         default=86400.0,
         gt=0,
-        description="seconds from submission the agency has to answer (反馈期限); until then "
-        "a transient failure is asked again, after it the inquiry fails",
+        description="seconds from submission (a held batch: from its approval) the agency has "
+        "to answer (反馈期限); until then a transient failure is asked again, after it the "
+        "inquiry fails",
     )
 
     @field_validator("url")

@@ -3,8 +3,9 @@
 
 -- name: stats_report
 -- The court's report, per team and agency and per agency over every team (team NULL), for the
--- batches created in [$1, $2) that went to the agencies (neither rejected nor still awaiting a
--- commander's approval: nobody was asked): batches; people (distinct subjects), and for
+-- batches created in [$1, $2) that went to the agencies (not rejected, not still awaiting a
+-- commander's approval, not cancelled before any was asked): batches; people (distinct
+-- subjects), and for
 -- household the people asked for the identity and for the photo; answers found, assets found
 -- in them (results.assets, counted when recorded: the records stay sealed) and answers
 -- overdue (failed: no answer within the agency's deadline).
@@ -12,6 +13,7 @@ WITH chosen AS (
     SELECT b.id, b.team_id, b.agencies, b.household_items
     FROM batches b
     WHERE b.status NOT IN ('rejected', 'pending_approval')
+      AND NOT (b.status = 'cancelled' AND b.started_at IS NULL)
       AND ($1::timestamptz IS NULL OR b.created_at >= $1)
       AND ($2::timestamptz IS NULL OR b.created_at < $2)
 ),
@@ -66,7 +68,9 @@ SELECT i.agency, count(*)::int AS inquiries,
 FROM inquiries i
 JOIN batches b ON b.id = i.batch_id
 LEFT JOIN results r ON r.inquiry_id = i.id
-WHERE b.status <> 'rejected'
+-- the batches the report counts (stats_report): those that went to the agencies
+WHERE b.status NOT IN ('rejected', 'pending_approval')
+  AND NOT (b.status = 'cancelled' AND b.started_at IS NULL)
   AND ($1::timestamptz IS NULL OR b.created_at >= $1)
   AND ($2::timestamptz IS NULL OR b.created_at < $2)
 GROUP BY i.agency;

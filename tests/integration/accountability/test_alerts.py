@@ -269,9 +269,9 @@ async def test_statistics_count_batches_and_people_per_agency_and_team(
     assert response.status == 200
     stats = await response.json()
     household = stats["agencies"]["household"]
-    # The report counts what went to the agencies: team-a's two batches (people 0-2), not the
-    # held one; inquiries stored count all three (2 + 2 + 4), waiting only those under way.
-    assert (household["batches"], household["people"], household["inquiries"]) == (2, 3, 8)
+    # The report counts what went to the agencies: team-a's two batches (people 0-2, 2 + 2
+    # inquiries), not the held one.
+    assert (household["batches"], household["people"], household["inquiries"]) == (2, 3, 4)
     assert household["waiting"] == 4 and household["found"] == 0
     assert (stats["agencies"]["vehicle"]["batches"], stats["agencies"]["vehicle"]["people"]) == (
         1,

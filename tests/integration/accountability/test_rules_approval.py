@@ -133,6 +133,14 @@ async def test_a_held_batch_counts_in_the_report_once_it_is_approved(
     await gateway.wait_finished(held["id"])
     asked = await vehicle_figures()
     assert (asked["batches"], asked["people"], asked["waiting"]) == (1, 6, 0)
+    # another held batch its officer cancels before a commander decides: nobody was asked
+    other = await held_batch(gateway, seed=2)
+    cancelled = await gateway.client.post(
+        f"/v1/batches/{other['id']}/cancel", headers=await auth(gateway, "officer", "team-a")
+    )
+    assert cancelled.status == 200, await cancelled.text()
+    after = await vehicle_figures()
+    assert (after["batches"], after["people"], after["inquiries"]) == (1, 6, 6)
 
 
 async def test_a_rejected_batch_is_final_and_nothing_is_asked(
