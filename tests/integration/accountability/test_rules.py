@@ -126,13 +126,21 @@ async def test_a_long_list_asked_again_is_refused_with_nothing_stored(
         assert await conn.fetchval("SELECT count(*) FROM subjects") == rows
 
 
-async def test_an_uploaded_list_asked_again_names_the_rows_as_the_sheet_shows_them(
+async def two_asked_of_four(
     gateway_factory: GatewayFactory,
-) -> None:
+) -> tuple[Gateway, list[tuple[str, str]]]:
+    """A gateway with every rule on, and four people of whom team-a asked about the first two."""
     gateway = await start(gateway_factory)
     await file_case(gateway)
     people = sample_ids(4, seed=5)
     assert (await post_batch(gateway, batch_body(people[:2]))).status == 202
+    return gateway, people
+
+
+async def test_an_uploaded_list_asked_again_names_the_rows_as_the_sheet_shows_them(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway, people = await two_asked_of_four(gateway_factory)
     # header on line 1, two blank rows, then a new, an asked, a new and an asked person
     lines = ["姓名,身份证号", "", ""]
     lines += [f"{name},{number}" for name, number in (people[2], people[1], people[3], people[0])]
@@ -172,10 +180,7 @@ async def test_the_quota_is_per_officer_and_per_day(gateway_factory: GatewayFact
 async def test_asking_again_for_a_subject_needs_a_stated_reason(
     gateway_factory: GatewayFactory,
 ) -> None:
-    gateway = await start(gateway_factory)
-    await file_case(gateway)
-    people = sample_ids(4, seed=5)
-    assert (await post_batch(gateway, batch_body(people[:2]))).status == 202
+    gateway, people = await two_asked_of_four(gateway_factory)
     again = batch_body([people[2], people[1], people[3], people[0]])
     error = await assert_intercepted(gateway, again, "requery_without_reason")
     assert error["rows"] == [1, 3] and error["count"] == 2

@@ -11,12 +11,14 @@ import socket
 import sys
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from openpyxl import Workbook, load_workbook
 
 from tests.conftest import CASE, ROOT, Gateway
@@ -30,6 +32,23 @@ class Run:
     code: int
     out: str
     err: str
+
+
+@asynccontextmanager
+async def stand_in(
+    method: str, path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> AsyncIterator[str]:
+    """A server on loopback in the gateway's place that answers ``path`` its own way (a proxy,
+    a broken connection); its base URL."""
+    app = web.Application()
+    app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 async def run_cli(url: str, token: str | None, *argv: str, cwd: Path = ROOT) -> Run:

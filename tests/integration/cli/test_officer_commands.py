@@ -22,6 +22,7 @@ from tests.integration.cli.conftest import (
     files_in,
     modes,
     run_cli,
+    stand_in,
     table_rows,
     text_lines,
     write_text,
@@ -336,19 +337,11 @@ async def test_a_download_cut_off_leaves_the_older_file_and_no_part(tmp_path: Pa
         request.transport.close()
         return response
 
-    app = web.Application()
-    app.router.add_get("/v1/batches/{batch_id}/results", cut_off)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     target = tmp_path / "results.csv"
     write_text(target, "an earlier download\n")
-    try:
+    async with stand_in("GET", "/v1/batches/{batch_id}/results", cut_off) as url:
         run = await run_cli(url, "gw_any", "results", str(uuid.uuid4()), "-o", str(target))
         stranger = await run_cli(url, "gw_any", "status", str(uuid.uuid4()))
-    finally:
-        await runner.cleanup()
 
     assert stranger.code == 3 and TRACEBACK not in stranger.err
     assert "answered 404, not as the gateway does" in stranger.err
@@ -368,17 +361,9 @@ async def test_a_submit_answered_by_a_proxy_page_names_the_key_to_repeat_it(
         await request.read()
         return web.Response(text="<html>登录门户</html>", content_type="text/html")
 
-    app = web.Application()
-    app.router.add_post("/v1/batches/upload", proxy_page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     sheet = write_workbook(tmp_path / "list.xlsx", sample_ids(1, seed=51), ["姓名", "身份证号"])
-    try:
+    async with stand_in("POST", "/v1/batches/upload", proxy_page) as url:
         run = await run_cli(url, "gw_any", "submit", str(sheet), "--case", CASE, "--reason", REASON)
-    finally:
-        await runner.cleanup()
 
     assert run.code == 3 and TRACEBACK not in run.err
     assert "--idempotency-key" in run.err
